@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class AlarmsConfig(AppConfig):
+    name = "alarms"
+
+    def ready(self) -> None:
+        pass

@@ -1,0 +1,67 @@
+"""Settings for the test suite.
+
+PostgreSQL and Redis are used when they answer at DATABASE_URL / REDIS_URL or at their usual
+local addresses; otherwise the suite runs on SQLite and the tests that need them are skipped
+(tests/conftest.py says so in the summary). REQUIRE_SERVICES=1 turns a missing service into
+an error instead.
+"""
+
+import os
+import socket
+import tempfile
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+DEFAULT_PG_URL = "postgres://postgres@127.0.0.1:5432/syncbeat"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def _answers(url: str, default_port: int) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), 0.5):
+            return True
+    except OSError:
+        return False
+
+
+_pg_url = os.environ.get("DATABASE_URL") or DEFAULT_PG_URL
+_redis_url = os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
+POSTGRES_AVAILABLE = _pg_url.startswith("postgres") and _answers(_pg_url, 5432)
+REDIS_AVAILABLE = _answers(_redis_url, 6379)
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES", "") in ("1", "true", "yes")
+if REQUIRE_SERVICES and not (POSTGRES_AVAILABLE and REDIS_AVAILABLE):
+    missing = [n for n, ok in (("PostgreSQL", POSTGRES_AVAILABLE), ("Redis", REDIS_AVAILABLE)) if not ok]
+    raise ImproperlyConfigured(f"REQUIRE_SERVICES=1 but {' and '.join(missing)} did not answer")
+
+# Tests keep their own files apart from a developer's var/.
+os.environ.setdefault("SYNCBEAT_VAR_DIR", tempfile.mkdtemp(prefix="syncbeat-test-"))
+os.environ["DATABASE_URL"] = _pg_url if POSTGRES_AVAILABLE else "sqlite:///" + os.path.join(
+    os.environ["SYNCBEAT_VAR_DIR"], "test.sqlite3"
+)
+# The REDIS_URL the app sees stays unset: the suite runs with the embedded defaults
+# (local-memory cache and limits); tests that need Redis ask for it explicitly.
+os.environ.pop("REDIS_URL", None)
+os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 40)
+os.environ.setdefault("ALLOW_PRIVATE_URLS", "false")
+os.environ["DATABASE_POOL"] = "false"
+# Tests that start a real worker share a broker with it: Redis (database 15) when it
+# answers, else the filesystem transport under the test's own directory.
+TEST_BROKER_URL = (
+    urlsplit(_redis_url)._replace(path="/15").geturl() if REDIS_AVAILABLE else "filesystem://"
+)
+os.environ["CELERY_BROKER_URL"] = TEST_BROKER_URL
+
+from config.settings import *  # noqa: E402,F403
+
+TEST_REDIS_URL = _redis_url if REDIS_AVAILABLE else ""
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+CELERY_TASK_ALWAYS_EAGER = False
+FETCH_RETRY_MAX_WAIT = 2.0
+ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]

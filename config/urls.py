@@ -1,0 +1,22 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+api_v1 = [
+    path("", include("syncing.api_urls")),
+    path("", include("calendars.api_urls")),
+    path("", include("alarms.api_urls")),
+    path("", include("market.api_urls")),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    path("calendars/", include("calendars.urls")),
+    path("alarms/", include("alarms.urls")),
+    path("market/", include("market.urls")),
+    path("", include("syncing.urls")),
+]

@@ -1,0 +1,96 @@
+"""Staff admin for the engine: tiers, attempts (read-only), accounts, and a mixin that
+gives every synced item's admin the same actions (sync now, pause, resume, change tier)."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from syncing.kinds import kind_for_model
+from syncing.models import Account, SyncAttempt, Tier
+from syncing.services.dispatch import sync_now
+
+
+@admin.register(Tier)
+class TierAdmin(admin.ModelAdmin):
+    list_display = ["kind", "name", "interval", "batch_limit", "dispatch_every", "enabled"]
+    list_filter = ["kind", "enabled"]
+    list_editable = ["interval", "batch_limit", "enabled"]
+    readonly_fields = ["periodic_task"]
+
+
+@admin.register(SyncAttempt)
+class SyncAttemptAdmin(admin.ModelAdmin):
+    list_display = [
+        "started_at", "kind", "item_id", "tier", "outcome", "reason", "http_status",
+        "duration_ms", "bytes", "items_changed",
+    ]
+    list_filter = ["outcome", "kind", "tier", "reason"]
+    search_fields = ["=item_id", "reason", "message"]
+    date_hierarchy = "started_at"
+    show_full_result_count = False  # a count(*) over millions of attempts is slow
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin):
+    list_display = ["user", "plan", "created_at"]
+    list_filter = ["plan"]
+    search_fields = ["user__username", "user__email"]
+    raw_id_fields = ["user"]
+
+
+class PausedFilter(admin.SimpleListFilter):
+    title = "sync state"
+    parameter_name = "sync_state"
+
+    def lookups(self, request, model_admin):
+        return [("paused", "Paused"), ("failing", "Failing"), ("never", "Never synced")]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "paused":
+            return queryset.filter(paused=True)
+        if value == "failing":
+            return queryset.filter(paused=False, consecutive_failures__gt=0)
+        if value == "never":
+            return queryset.filter(last_synced_at__isnull=True)
+        return queryset
+
+
+class SyncedItemAdminMixin:
+    """Actions and columns for any model that inherits SyncedItem."""
+
+    sync_list_display = [
+        "tier", "next_sync_at", "last_success_at", "consecutive_failures", "paused",
+    ]
+    sync_list_filter = [PausedFilter, "tier"]
+    sync_readonly_fields = [
+        "next_sync_at", "last_synced_at", "last_success_at", "consecutive_failures",
+        "last_error", "leased_until", "lease_token", "etag", "last_modified", "content_hash",
+    ]
+    actions = ["sync_now_action", "pause_action", "resume_action"]
+
+    @admin.action(description="Sync now")
+    def sync_now_action(self, request, queryset: QuerySet) -> None:
+        kind = kind_for_model(queryset.model)
+        queued = sum(sync_now(kind.name, pk, force=True) for pk in queryset.values_list("pk", flat=True))
+        self.message_user(request, f"{queued} item(s) queued at the front.", messages.SUCCESS)
+
+    @admin.action(description="Pause syncing")
+    def pause_action(self, request, queryset: QuerySet) -> None:
+        n = queryset.update(paused=True, pause_reason=f"Paused by staff ({request.user}).")
+        self.message_user(request, f"{n} item(s) paused.", messages.SUCCESS)
+
+    @admin.action(description="Resume syncing (due now)")
+    def resume_action(self, request, queryset: QuerySet) -> None:
+        n = queryset.update(
+            paused=False, pause_reason="", consecutive_failures=0, next_sync_at=timezone.now()
+        )
+        self.message_user(request, f"{n} item(s) resumed.", messages.SUCCESS)

@@ -1,0 +1,53 @@
+"""The engine's REST endpoints: attempts and tiers for integrators, API login."""
+
+from __future__ import annotations
+
+import django_filters
+from knox.views import LoginView as KnoxLoginView
+from rest_framework import mixins, viewsets
+from rest_framework.authentication import BasicAuthentication
+from rest_framework.permissions import IsAuthenticated
+
+from syncing.models import SyncAttempt, Tier
+from syncing.serializers import SyncAttemptSerializer, TierSerializer
+
+
+class OwnerScopedMixin:
+    """Every queryset filtered by the requesting owner: another owner's object is a 404."""
+
+    owner_field = "owner"
+
+    def get_queryset(self):
+        return super().get_queryset().filter(**{self.owner_field: self.request.user})
+
+
+class AttemptFilter(django_filters.FilterSet):
+    since = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
+    until = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
+
+    class Meta:
+        model = SyncAttempt
+        fields = ["kind", "item_id", "outcome", "reason", "tier"]
+
+
+class SyncAttemptViewSet(OwnerScopedMixin, viewsets.ReadOnlyModelViewSet):
+    """Sync attempts of the owner's items, newest first."""
+
+    queryset = SyncAttempt.objects.order_by("-started_at")
+    serializer_class = SyncAttemptSerializer
+    filterset_class = AttemptFilter
+
+
+class TierViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """The sync tiers: how often each kind of item syncs."""
+
+    queryset = Tier.objects.order_by("kind", "interval")
+    serializer_class = TierSerializer
+    filterset_fields = ["kind", "enabled"]
+
+
+class ApiLoginView(KnoxLoginView):
+    """Exchange an email and password (HTTP Basic) for an API token."""
+
+    authentication_classes = [BasicAuthentication]
+    permission_classes = [IsAuthenticated]

@@ -1,0 +1,15 @@
+from django.urls import path
+from knox import views as knox_views
+from rest_framework.routers import SimpleRouter
+
+from syncing.api import ApiLoginView, SyncAttemptViewSet, TierViewSet
+
+router = SimpleRouter()
+router.register("sync/attempts", SyncAttemptViewSet, basename="sync-attempt")
+router.register("sync/tiers", TierViewSet, basename="sync-tier")
+
+urlpatterns = [
+    path("auth/login/", ApiLoginView.as_view(), name="api-login"),
+    path("auth/logout/", knox_views.LogoutView.as_view(), name="api-logout"),
+    *router.urls,
+]

@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class SyncingConfig(AppConfig):
+    name = "syncing"
+    verbose_name = "Sync engine"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        from syncing import checks, signals  # noqa: F401  (registers checks and handlers)
+        from syncing.services.tiers import ensure_default_tiers
+
+        post_migrate.connect(ensure_default_tiers, sender=self)

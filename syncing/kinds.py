@@ -1,0 +1,133 @@
+"""The registry of kinds: what the engine syncs, registered by each domain app.
+
+A domain app registers its kinds once, in ``AppConfig.ready()``::
+
+    register(Kind(
+        name="calendars.feed",
+        model="calendars.Feed",
+        sync="calendars.services.feed_sync.sync_feed",
+        queue="io",
+        tiers=(TierSpec("6h", timedelta(hours=6), 500), ...),
+        default_tier="6h",
+        owner_path="listing__owner",
+        plan_tiers={"free": "6h", "pro": "1h"},
+    ))
+
+The engine never imports the domain apps; it reaches their code through these entries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from django.apps import apps
+from django.utils.module_loading import import_string
+
+if TYPE_CHECKING:
+    from syncing.models import SyncedItem
+    from syncing.results import SyncContext, SyncResult
+
+
+class UnknownKind(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class TierSpec:
+    """A default tier, created as a Tier row on migrate (staff may change it after)."""
+
+    name: str
+    interval: timedelta | None
+    batch_limit: int = 1000
+    dispatch_every: timedelta | None = None
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    model: str  # "app_label.ModelName"
+    sync: str | Callable[..., SyncResult]  # dotted path or callable(item, ctx) -> SyncResult
+    queue: str = "default"
+    tiers: tuple[TierSpec, ...] = ()
+    default_tier: str = ""
+    # Items per Celery message: the unit of transport (the unit of work stays the item).
+    chunk_size: int = 100
+    # Lookup from the item to its owner's user id, for scoping attempts ("listing__owner").
+    owner_path: str = "owner"
+    # Plan name -> tier name for items of this kind created by owners on that plan.
+    plan_tiers: dict[str, str] = field(default_factory=dict)
+    # Seconds a claimed item stays leased; a message not run by then is stale.
+    lease_seconds: int | None = None
+    # Optional hooks, dotted paths: called with (item, reason) when the engine pauses an item.
+    on_pause: str | None = None
+    # Urgency: callable(item) -> Celery priority 0 (most urgent) .. 9; None: default priority.
+    priority: str | None = None
+    # Dispatch orders due items by this field (earliest first).
+    order_field: str = "next_sync_at"
+
+    @cached_property
+    def model_class(self) -> type[SyncedItem]:
+        return apps.get_model(self.model)
+
+    @cached_property
+    def sync_function(self) -> Callable[[SyncedItem, SyncContext], SyncResult]:
+        return import_string(self.sync) if isinstance(self.sync, str) else self.sync
+
+    @cached_property
+    def pause_hook(self) -> Callable[[SyncedItem, str], Any] | None:
+        return import_string(self.on_pause) if self.on_pause else None
+
+    @cached_property
+    def priority_function(self) -> Callable[[SyncedItem], int] | None:
+        return import_string(self.priority) if self.priority else None
+
+    def owner_id_of(self, item: SyncedItem) -> int | None:
+        """The owner's user id, following ``owner_path`` through loaded relations."""
+        value: Any = item
+        parts = self.owner_path.split("__")
+        for part in parts[:-1]:
+            value = getattr(value, part, None)
+            if value is None:
+                return None
+        return getattr(value, parts[-1] + "_id", None)
+
+    def tier_for_plan(self, plan: str) -> str:
+        return self.plan_tiers.get(plan, self.default_tier)
+
+
+_registry: dict[str, Kind] = {}
+
+
+def register(kind: Kind) -> Kind:
+    """Register a kind; registering the same name twice replaces it (tests rely on this)."""
+    if kind.default_tier and kind.tiers and kind.default_tier not in {t.name for t in kind.tiers}:
+        raise ValueError(f"{kind.name}: default tier {kind.default_tier!r} is not among its tiers")
+    _registry[kind.name] = kind
+    return kind
+
+
+def unregister(name: str) -> None:
+    _registry.pop(name, None)
+
+
+def get_kind(name: str) -> Kind:
+    try:
+        return _registry[name]
+    except KeyError:
+        raise UnknownKind(f"unknown kind {name!r}; known: {', '.join(sorted(_registry)) or 'none'}")
+
+
+def all_kinds() -> list[Kind]:
+    return sorted(_registry.values(), key=lambda k: k.name)
+
+
+def kind_for_model(model: type) -> Kind | None:
+    label = model._meta.label
+    for kind in _registry.values():
+        if kind.model == label:
+            return kind
+    return None

@@ -1,0 +1,173 @@
+"""The engine's data: plans, tiers, the abstract synced item, and attempts."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Plan(models.TextChoices):
+    FREE = "free", "Free"
+    STARTER = "starter", "Starter"
+    PRO = "pro", "Pro"
+    BUSINESS = "business", "Business"
+    REALTIME = "realtime", "Realtime"
+
+
+class Account(models.Model):
+    """An owner's plan. One per user; created on demand with the free plan."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sync_account"
+    )
+    plan = models.CharField(max_length=16, choices=Plan.choices, default=Plan.FREE)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.plan})"
+
+
+class Tier(models.Model):
+    """How often the items of one kind in this tier sync, and how many per dispatch run.
+
+    Each enabled tier with an interval has exactly one django-celery-beat PeriodicTask,
+    kept in step by ``syncing.services.beat`` whenever the row changes.
+    """
+
+    kind = models.CharField(max_length=64)
+    name = models.CharField(max_length=32)
+    interval = models.DurationField(
+        null=True, blank=True, help_text="Empty: on demand only (no periodic dispatch)."
+    )
+    batch_limit = models.PositiveIntegerField(
+        default=1000, help_text="At most this many items are claimed per dispatch run."
+    )
+    dispatch_every = models.DurationField(
+        null=True,
+        blank=True,
+        help_text="How often dispatch runs for this tier. Empty: a sensible fraction of the "
+        "interval (at most every minute, at least every 15 minutes).",
+    )
+    enabled = models.BooleanField(default=True)
+    periodic_task = models.OneToOneField(
+        "django_celery_beat.PeriodicTask",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "name"], name="tier_kind_name")]
+        ordering = ["kind", "interval"]
+
+    def __str__(self) -> str:
+        return f"{self.kind}/{self.name}"
+
+    @property
+    def dispatch_period(self) -> timedelta | None:
+        """How often beat runs dispatch for this tier."""
+        if not self.enabled or self.interval is None:
+            return None
+        if self.dispatch_every:
+            return self.dispatch_every
+        # A tenth of the interval keeps items within ~10% of their due time, between
+        # once a minute and once every 15 minutes.
+        tenth = self.interval / 10
+        return max(timedelta(minutes=1), min(timedelta(minutes=15), tenth))
+
+
+class SyncedItem(models.Model):
+    """Scheduling fields shared by everything the engine syncs (abstract).
+
+    ``next_sync_at`` is when the item is next due; the pair (tier, next_sync_at) is
+    indexed so that claiming due items costs O(batch) whatever the table's size.
+    """
+
+    tier = models.CharField(max_length=32, db_index=False)
+    next_sync_at = models.DateTimeField(default=timezone.now)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True, default="")
+    paused = models.BooleanField(default=False)
+    pause_reason = models.CharField(max_length=500, blank=True, default="")
+    leased_until = models.DateTimeField(null=True, blank=True)
+    lease_token = models.UUIDField(null=True, blank=True, editable=False)
+    # Validators for conditional fetches, and the hash of the last body parsed.
+    etag = models.CharField(max_length=256, blank=True, default="")
+    last_modified = models.CharField(max_length=64, blank=True, default="")
+    content_hash = models.CharField(max_length=64, blank=True, default="")
+
+    class Meta:
+        abstract = True
+
+    # The concrete model adds, in its Meta:
+    #   indexes = [models.Index(fields=["tier", "next_sync_at"], name="<app>_<model>_due")]
+    # Django cannot name an index declared on an abstract model for every child.
+
+    @property
+    def sync_state(self) -> str:
+        """A one-word summary for pages: paused, failing, syncing, ok or new."""
+        if self.paused:
+            return "paused"
+        if self.consecutive_failures:
+            return "failing"
+        if self.leased_until and self.leased_until > timezone.now():
+            return "syncing"
+        if self.last_success_at:
+            return "ok"
+        return "new"
+
+
+class Outcome(models.TextChoices):
+    OK = "ok", "OK"
+    NOT_MODIFIED = "not_modified", "Not modified"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+
+
+class SyncAttempt(models.Model):
+    """One run of one item's sync: what happened, how long it took, why it failed."""
+
+    kind = models.CharField(max_length=64)
+    item_id = models.BigIntegerField()
+    tier = models.CharField(max_length=32, blank=True, default="")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+    )
+    started_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField(default=0)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    reason = models.CharField(max_length=64, blank=True, default="")
+    message = models.CharField(max_length=500, blank=True, default="")
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    bytes = models.PositiveIntegerField(default=0)
+    items_changed = models.PositiveIntegerField(default=0)
+    retries = models.PositiveSmallIntegerField(default=0)
+    counts = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["kind", "item_id", "-started_at"], name="attempt_item"),
+            models.Index(fields=["started_at"], name="attempt_started"),
+            models.Index(fields=["owner", "-started_at"], name="attempt_owner"),
+        ]
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind}#{self.item_id} {self.outcome} at {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+
+def new_lease_token() -> uuid.UUID:
+    return uuid.uuid4()

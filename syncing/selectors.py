@@ -1,0 +1,57 @@
+"""Reads for the engine's pages and API, always scoped to one owner."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.db.models import QuerySet
+
+from syncing.kinds import all_kinds
+from syncing.models import Outcome, SyncAttempt
+
+# Domain apps add a dashboard section: callable(request) -> dict(title, template, context).
+_dashboard_sections: list[tuple[str, Callable]] = []
+
+
+def register_dashboard_section(name: str, section: Callable) -> None:
+    _dashboard_sections[:] = [(n, s) for n, s in _dashboard_sections if n != name]
+    _dashboard_sections.append((name, section))
+
+
+def dashboard_sections(request) -> list[dict]:
+    sections = []
+    for _name, section in _dashboard_sections:
+        data = section(request)
+        if data:
+            sections.append(data)
+    return sections
+
+
+def owner_attempts(user) -> QuerySet[SyncAttempt]:
+    return SyncAttempt.objects.filter(owner=user).order_by("-started_at")
+
+
+def owner_health(user) -> list[dict]:
+    """Per kind: how many of the owner's items are ok, failing or paused."""
+    rows = []
+    for kind in all_kinds():
+        model = kind.model_class
+        qs = model.objects.filter(**{kind.owner_path: user})
+        total = qs.count()
+        if not total:
+            continue
+        rows.append(
+            {
+                "kind": kind.name,
+                "label": model._meta.verbose_name_plural,
+                "total": total,
+                "paused": qs.filter(paused=True).count(),
+                "failing": qs.filter(paused=False, consecutive_failures__gt=0).count(),
+                "never": qs.filter(last_success_at__isnull=True).count(),
+            }
+        )
+    return rows
+
+
+def failed_outcomes() -> list[str]:
+    return [Outcome.FAILED]

@@ -1,0 +1,89 @@
+"""Dispatch: claim a tier's due items and publish them in chunks; on-demand syncs."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from syncing.kinds import Kind, get_kind
+from syncing.models import Tier
+from syncing.services.claims import Claim, claim_due_items, claim_one
+
+logger = logging.getLogger("syncing.dispatch")
+
+# Celery priorities run 0 (first) .. 9 on Redis with our transport options.
+ON_DEMAND_PRIORITY = 0
+DEFAULT_PRIORITY = 5
+
+
+@dataclass(frozen=True)
+class DispatchReport:
+    kind: str
+    tier: str
+    claimed: int
+    messages: int
+
+
+def dispatch_tier(kind_name: str, tier_name: str) -> DispatchReport:
+    """Claim up to the tier's batch limit of due items and publish them after commit."""
+    kind = get_kind(kind_name)
+    tier = Tier.objects.filter(kind=kind_name, name=tier_name).first()
+    if tier is None or not tier.enabled:
+        logger.info("dispatch %s/%s: tier missing or disabled, nothing to do", kind_name, tier_name)
+        return DispatchReport(kind_name, tier_name, 0, 0)
+    with transaction.atomic():
+        claim = claim_due_items(kind, tier_name, tier.batch_limit)
+        messages = publish_claim(kind, claim)
+    if claim.pks:
+        logger.info(
+            "dispatch %s/%s: claimed %d item(s) in %d message(s)",
+            kind_name, tier_name, len(claim.pks), messages,
+        )
+    return DispatchReport(kind_name, tier_name, len(claim.pks), messages)
+
+
+def publish_claim(kind: Kind, claim: Claim, *, priority: int | None = None) -> int:
+    """Publish a claim's items in chunks of ``kind.chunk_size``, once the claim commits.
+
+    Returns the number of messages. Messages expire with the lease: a message still queued
+    when its lease ends is stale anyway (the item is due again and will be reclaimed).
+    """
+    if not claim.pks:
+        return 0
+    from syncing.tasks import sync_items
+
+    groups: dict[tuple[str, int | None], list[int]] = {}
+    if kind.priority_function is not None and priority is None:
+        for item in kind.model_class.objects.filter(pk__in=claim.pks):
+            groups.setdefault((kind.queue, kind.priority_function(item)), []).append(item.pk)
+    else:
+        groups[(kind.queue, priority)] = list(claim.pks)
+    messages = []
+    for (queue, prio), pks in groups.items():
+        for start in range(0, len(pks), kind.chunk_size):
+            messages.append((queue, prio, pks[start : start + kind.chunk_size]))
+
+    def send() -> None:
+        for queue, prio, pks in messages:
+            options = {"queue": queue, "expires": claim.leased_until}
+            if prio is not None:
+                options["priority"] = prio
+            sync_items.apply_async(args=(kind.name, str(claim.token), pks), **options)
+
+    transaction.on_commit(send)
+    return len(messages)
+
+
+def sync_now(kind_name: str, pk: int, *, force: bool = False) -> bool:
+    """Put one item at the front of its queue, through the same path as dispatch.
+
+    Returns False when the item is already leased (a sync is on its way) or is paused and
+    ``force`` is not set.
+    """
+    kind = get_kind(kind_name)
+    with transaction.atomic():
+        claim = claim_one(kind, pk, force=force)
+        publish_claim(kind, claim, priority=ON_DEMAND_PRIORITY)
+    return bool(claim.pks)

@@ -1,0 +1,72 @@
+"""Writing the end of many items' runs at once, each conditional on its lease token."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING
+
+from django.db import connection
+
+if TYPE_CHECKING:
+    from syncing.kinds import Kind
+    from syncing.services.runs import Finish
+
+# Columns a finish may set; a missing value keeps the column as it is.
+COLUMNS = (
+    ("last_synced_at", "timestamptz"),
+    ("last_success_at", "timestamptz"),
+    ("next_sync_at", "timestamptz"),
+    ("consecutive_failures", "integer"),
+    ("last_error", "varchar"),
+    ("paused", "boolean"),
+    ("pause_reason", "varchar"),
+    ("etag", "varchar"),
+    ("last_modified", "varchar"),
+    ("content_hash", "varchar"),
+)
+
+
+def write_finishes(kind: Kind, token: uuid.UUID, finishes: list[Finish]) -> set[int]:
+    """Apply the finishes whose item still holds ``token``; return the pks written.
+
+    The lease is freed in the same write. On PostgreSQL all rows go in one
+    ``UPDATE ... FROM (VALUES ...)``; elsewhere one UPDATE per row in the caller's
+    transaction.
+    """
+    if connection.vendor == "postgresql":
+        return _write_postgres(kind, token, finishes)
+    model = kind.model_class
+    written = set()
+    for f in finishes:
+        if model.objects.filter(pk=f.pk, lease_token=token).update(
+            leased_until=None, lease_token=None, **f.fields
+        ):
+            written.add(f.pk)
+    return written
+
+
+def _write_postgres(kind: Kind, token: uuid.UUID, finishes: list[Finish]) -> set[int]:
+    meta = kind.model_class._meta
+    qn = connection.ops.quote_name
+    table, pk = qn(meta.db_table), qn(meta.pk.column)
+    rows, params = [], []
+    for f in finishes:
+        cells = ["%s::bigint"]
+        params.append(f.pk)
+        for name, sqltype in COLUMNS:
+            cells.append(f"%s::{sqltype}")
+            params.append(f.fields.get(name))
+        rows.append("(" + ", ".join(cells) + ")")
+    names = ", ".join(["id"] + [name for name, _ in COLUMNS])
+    sets = ", ".join(f"{qn(name)} = COALESCE(v.{name}, t.{qn(name)})" for name, _ in COLUMNS)
+    sql = f"""
+        UPDATE {table} AS t
+        SET {sets}, leased_until = NULL, lease_token = NULL
+        FROM (VALUES {", ".join(rows)}) AS v({names})
+        WHERE t.{pk} = v.id AND t.lease_token = %s
+        RETURNING t.{pk}
+    """  # noqa: S608 - identifiers from model metadata, values are parameters
+    params.append(token)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {row[0] for row in cursor.fetchall()}

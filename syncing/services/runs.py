@@ -1,0 +1,229 @@
+"""Running claimed items: the per-item sync, its attempt record, and the next due time.
+
+``run_claimed`` is what the worker task calls for one message, whether it carries one item
+or a hundred. Each item is its own unit of work and of failure: its own attempt, its own
+backoff; one failing item never fails the others. The writes that finish items are
+batched, and each is conditional on the lease token, so a stale or duplicate message can
+never overwrite a newer claim.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from syncing.kinds import Kind, get_kind
+from syncing.models import Outcome, SyncAttempt, SyncedItem
+from syncing.results import SyncContext, SyncError, SyncResult
+from syncing.services import finish
+from syncing.services.claims import release
+from syncing.services.schedule import backoff_delay, next_due_after_success
+from syncing.services.tiers import tier_intervals
+
+logger = logging.getLogger("syncing.run")
+
+# Finishing writes are flushed when this many are waiting or this much time has passed,
+# so a killed worker loses at most a moment's work (which the next claim repeats).
+FLUSH_EVERY_ITEMS = 50
+FLUSH_EVERY_SECONDS = 0.5
+
+
+@dataclass
+class Finish:
+    """The writes that end one item's run."""
+
+    pk: int
+    fields: dict
+    attempt: SyncAttempt
+    paused_now: bool = False
+    pause_reason: str = ""
+
+
+@dataclass
+class ChunkReport:
+    ran: int = 0
+    stale: list[int] = field(default_factory=list)
+    missing: list[int] = field(default_factory=list)
+    lost_lease: list[int] = field(default_factory=list)
+    attempts: list[SyncAttempt] = field(default_factory=list)
+
+
+def run_claimed(kind_name: str, token: str | uuid.UUID, pks: list[int]) -> ChunkReport:
+    """Sync the items of one claim. Items whose lease token no longer matches are dropped."""
+    kind = get_kind(kind_name)
+    token = uuid.UUID(str(token))
+    report = ChunkReport()
+    model = kind.model_class
+    qs = model.objects.filter(pk__in=pks)
+    relation = kind.owner_path.rsplit("__", 1)[0] if "__" in kind.owner_path else None
+    if relation:
+        qs = qs.select_related(relation)
+    items = {item.pk: item for item in qs}
+    intervals = tier_intervals(kind.name)
+    pending: list[Finish] = []
+    last_flush = time.monotonic()
+    for index, pk in enumerate(pks):
+        item = items.get(pk)
+        if item is None:
+            report.missing.append(pk)
+            continue
+        if item.lease_token != token:
+            report.stale.append(pk)
+            continue
+        try:
+            pending.append(_run_one(kind, item, intervals))
+        except SoftTimeLimitExceeded:
+            # Out of time for this message: record what finished, hand the rest back.
+            rest = [p for p in pks[index:] if p in items]
+            logger.warning("%s: soft time limit, releasing %d items", kind.name, len(rest))
+            _flush(kind, token, pending, report)
+            release(kind, token, rest)
+            return report
+        report.ran += 1
+        if len(pending) >= FLUSH_EVERY_ITEMS or time.monotonic() - last_flush > FLUSH_EVERY_SECONDS:
+            _flush(kind, token, pending, report)
+            pending = []
+            last_flush = time.monotonic()
+    _flush(kind, token, pending, report)
+    if report.stale:
+        logger.info(
+            "%s: dropped %d stale or duplicate item(s) of claim %s: %s",
+            kind.name,
+            len(report.stale),
+            token,
+            report.stale[:20],
+        )
+    if report.missing:
+        logger.info("%s: %d item(s) gone before their sync: %s", kind.name, len(report.missing),
+                    report.missing[:20])
+    return report
+
+
+def _run_one(kind: Kind, item: SyncedItem, intervals: dict[str, timedelta | None]) -> Finish:
+    started = timezone.now()
+    clock = time.perf_counter()
+    ctx = SyncContext(kind=kind, item=item)
+    error: SyncError | None = None
+    try:
+        result = kind.sync_function(item, ctx)
+        if result is None:
+            result = SyncResult()
+    except SyncError as exc:
+        error = exc
+        result = None
+    except SoftTimeLimitExceeded:
+        raise
+    except Exception as exc:  # a bug in a sync function fails its item, never the chunk
+        logger.exception("%s #%s: unexpected error in sync", kind.name, item.pk)
+        error = SyncError("error", f"{type(exc).__name__}: {exc}"[:500])
+    duration_ms = int((time.perf_counter() - clock) * 1000)
+    now = timezone.now()
+    attempt = SyncAttempt(
+        kind=kind.name,
+        item_id=item.pk,
+        tier=item.tier,
+        owner_id=kind.owner_id_of(item),
+        started_at=started,
+        duration_ms=duration_ms,
+    )
+    if error is None:
+        attempt.outcome = result.outcome
+        attempt.reason = result.reason
+        attempt.message = result.message[:500]
+        attempt.http_status = result.http_status
+        attempt.bytes = result.bytes
+        attempt.items_changed = result.items_changed
+        attempt.retries = result.retries
+        attempt.counts = result.counts
+        next_due = next_due_after_success(
+            previous_due=item.next_sync_at,
+            interval=intervals.get(item.tier),
+            now=now,
+            first_sync=item.last_synced_at is None,
+        )
+        fields = {
+            "last_synced_at": now,
+            "last_success_at": now if result.outcome != Outcome.SKIPPED else item.last_success_at,
+            "next_sync_at": next_due or item.next_sync_at,
+            "consecutive_failures": 0,
+            "last_error": "",
+        }
+        for name in ("etag", "last_modified", "content_hash"):
+            value = getattr(ctx, name)
+            if value is not None:
+                fields[name] = value[:256]
+        return Finish(pk=item.pk, fields=fields, attempt=attempt)
+
+    failures = item.consecutive_failures + 1
+    attempt.outcome = Outcome.FAILED
+    attempt.reason = error.reason[:64]
+    attempt.message = error.message[:500]
+    attempt.http_status = error.http_status
+    attempt.bytes = error.bytes_read
+    delay = backoff_delay(failures, retry_after=error.retry_after)
+    fields = {
+        "last_synced_at": now,
+        "next_sync_at": now + delay,
+        "consecutive_failures": failures,
+        "last_error": error.message[:500],
+    }
+    finish_ = Finish(pk=item.pk, fields=fields, attempt=attempt)
+    if failures >= settings.SYNC_PAUSE_AFTER_FAILURES and not item.paused:
+        reason = f"Paused after {failures} failures in a row. Last error: {error.message}"[:500]
+        fields["paused"] = True
+        fields["pause_reason"] = reason
+        finish_.paused_now = True
+        finish_.pause_reason = reason
+    logger.info(
+        "%s #%s failed (%s, %s in a row), next try at %s",
+        kind.name,
+        item.pk,
+        error.reason,
+        failures,
+        fields["next_sync_at"].isoformat(timespec="seconds"),
+    )
+    return finish_
+
+
+def _flush(kind: Kind, token: uuid.UUID, pending: list[Finish], report: ChunkReport) -> None:
+    if not pending:
+        return
+    with transaction.atomic():
+        written = finish.write_finishes(kind, token, pending)
+        SyncAttempt.objects.bulk_create([f.attempt for f in pending])
+        for f in pending:
+            if f.pk not in written:
+                report.lost_lease.append(f.pk)
+            elif f.paused_now and kind.pause_hook:
+                item_pk, reason = f.pk, f.pause_reason
+                transaction.on_commit(lambda pk=item_pk, r=reason: _notify_paused(kind, pk, r))
+    report.attempts.extend(f.attempt for f in pending)
+    if report.lost_lease:
+        logger.warning(
+            "%s: lease lost before finishing %s (claimed again elsewhere); attempts kept",
+            kind.name,
+            report.lost_lease[-len(pending):],
+        )
+
+
+def _notify_paused(kind: Kind, pk: int, reason: str) -> None:
+    item = kind.model_class.objects.filter(pk=pk).first()
+    if item is None:
+        return
+    try:
+        kind.pause_hook(item, reason)
+    except Exception:
+        logger.exception("%s #%s: pause hook failed", kind.name, pk)
+
+
+def item_is_due(item: SyncedItem, now: datetime | None = None) -> bool:
+    now = now or timezone.now()
+    return not item.paused and item.next_sync_at <= now

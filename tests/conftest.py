@@ -1,0 +1,100 @@
+"""Shared fixtures: named owners (Alice owns, Bob is another owner, Charlie has nothing),
+API clients with real tokens, and markers that skip tests whose services are missing."""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+from knox.models import AuthToken
+from rest_framework.test import APIClient
+
+_skipped_for: dict[str, int] = {"PostgreSQL": 0, "Redis": 0, "chromium": 0}
+
+
+def pytest_collection_modifyitems(config, items):
+    import shutil
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    for item in items:
+        if "postgres" in item.keywords and not settings.POSTGRES_AVAILABLE:
+            _skipped_for["PostgreSQL"] += 1
+            item.add_marker(pytest.mark.skip(reason="needs PostgreSQL (not answering)"))
+        if ("redis" in item.keywords or "worker" in item.keywords) and not settings.REDIS_AVAILABLE:
+            _skipped_for["Redis"] += 1
+            item.add_marker(pytest.mark.skip(reason="needs Redis (not answering)"))
+        if "browser" in item.keywords and not chromium:
+            if settings.REQUIRE_SERVICES:
+                raise pytest.UsageError("REQUIRE_SERVICES=1 but chromium is not installed")
+            _skipped_for["chromium"] += 1
+            item.add_marker(pytest.mark.skip(reason="needs Debian's chromium"))
+
+
+def pytest_terminal_summary(terminalreporter):
+    db = "PostgreSQL" if settings.POSTGRES_AVAILABLE else "SQLite"
+    redis = "Redis" if settings.REDIS_AVAILABLE else "no Redis"
+    terminalreporter.write_line(f"services: {db}, {redis}, broker {settings.TEST_BROKER_URL}")
+    missing = [f"{n} tests skipped: {name} missing" for name, n in _skipped_for.items() if n]
+    if missing:
+        terminalreporter.write_line("; ".join(missing))
+
+
+def make_owner(email: str, *, plan: str = "pro", staff: bool = False):
+    from django.contrib.auth import get_user_model
+
+    from syncing.models import Account
+
+    user = get_user_model().objects.create_user(
+        username=email, email=email, password="correct horse battery staple",
+        is_staff=staff, is_superuser=staff,
+    )
+    Account.objects.create(user=user, plan=plan)
+    return user
+
+
+def api_client_for(user) -> APIClient:
+    client = APIClient()
+    _, key = AuthToken.objects.create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
+@pytest.fixture
+def alice(db):
+    return make_owner("alice@example.com")
+
+
+@pytest.fixture
+def bob(db):
+    return make_owner("bob@example.com")
+
+
+@pytest.fixture
+def charlie(db):
+    return make_owner("charlie@example.com", plan="free")
+
+
+@pytest.fixture
+def staff(db):
+    return make_owner("staff@example.com", staff=True)
+
+
+@pytest.fixture
+def alice_api(alice):
+    return api_client_for(alice)
+
+
+@pytest.fixture
+def bob_api(bob):
+    return api_client_for(bob)
+
+
+@pytest.fixture
+def anon_api():
+    return APIClient()
+
+
+@pytest.fixture
+def allow_private_urls(settings):
+    """Local test servers live on 127.0.0.1: let the fetcher reach them."""
+    settings.ALLOW_PRIVATE_URLS = True
+    return settings
