@@ -73,6 +73,10 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 def env_db(name: str, default: str) -> dict:
     value = env_str(name, default)
+    scheme = value.split("://", 1)[0] if "://" in value else ""
+    if scheme not in environ.Env.DB_SCHEMES:
+        known = ", ".join(sorted({"postgres", "postgresql", "sqlite"}))
+        raise ImproperlyConfigured(f"{name}: unknown database scheme {scheme!r} (use {known})")
     try:
         config = environ.Env.db_url_config(value)
     except Exception as exc:  # django-environ raises several types for a bad URL

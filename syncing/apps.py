@@ -9,6 +9,10 @@ class SyncingConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         from syncing import checks, signals  # noqa: F401  (registers checks and handlers)
+        from syncing.kinds import register
+        from syncing.probe import PROBE_KIND
         from syncing.services.tiers import ensure_default_tiers
+
+        register(PROBE_KIND)
 
         post_migrate.connect(ensure_default_tiers, sender=self)

@@ -66,8 +66,9 @@ class Kind:
     on_pause: str | None = None
     # Urgency: callable(item) -> Celery priority 0 (most urgent) .. 9; None: default priority.
     priority: str | None = None
-    # Dispatch orders due items by this field (earliest first).
-    order_field: str = "next_sync_at"
+    # Routing: callable(item) -> queue name, for kinds that send some items elsewhere
+    # (alarms about to ring go to "urgent"); None: every item on ``queue``.
+    queue_for: str | None = None
 
     @cached_property
     def model_class(self) -> type[SyncedItem]:
@@ -80,6 +81,10 @@ class Kind:
     @cached_property
     def pause_hook(self) -> Callable[[SyncedItem, str], Any] | None:
         return import_string(self.on_pause) if self.on_pause else None
+
+    @cached_property
+    def queue_function(self) -> Callable[[SyncedItem], str] | None:
+        return import_string(self.queue_for) if self.queue_for else None
 
     @cached_property
     def priority_function(self) -> Callable[[SyncedItem], int] | None:

@@ -171,3 +171,39 @@ class SyncAttempt(models.Model):
 
 def new_lease_token() -> uuid.UUID:
     return uuid.uuid4()
+
+
+class Probe(SyncedItem):
+    """The engine's own canary: a synced item whose sync does no I/O.
+
+    Staff create a probe per tier to watch the whole path (beat, dispatch, broker, worker,
+    database) end to end; ``mode`` makes it fail on purpose to check backoff and alerts.
+    Benchmarks and tests use probes as the no-op kind.
+    """
+
+    class Mode(models.TextChoices):
+        OK = "ok", "Succeed"
+        TRANSIENT = "transient", "Fail (transient)"
+        PERMANENT = "permanent", "Fail (permanent)"
+        SLOW = "slow", "Succeed slowly"
+
+    name = models.CharField(max_length=100)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+        related_name="+",
+    )
+    mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.OK)
+    sleep_ms = models.PositiveIntegerField(default=0)
+    runs = models.PositiveIntegerField(default=0, editable=False)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["tier", "next_sync_at"],
+                name="syncing_probe_due",
+                condition=models.Q(paused=False),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name

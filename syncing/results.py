@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -56,6 +57,8 @@ class SyncResult:
     items_changed: int = 0
     retries: int = 0
     counts: dict = field(default_factory=dict)
+    # When set, the next due time instead of the tier's phase rule (alarms: next ring - lead).
+    next_sync_at: datetime | None = None
 
 
 @dataclass

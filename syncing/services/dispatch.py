@@ -55,9 +55,15 @@ def publish_claim(kind: Kind, claim: Claim, *, priority: int | None = None) -> i
     from syncing.tasks import sync_items
 
     groups: dict[tuple[str, int | None], list[int]] = {}
-    if kind.priority_function is not None and priority is None:
+    routed = kind.priority_function is not None or kind.queue_function is not None
+    if routed:
         for item in kind.model_class.objects.filter(pk__in=claim.pks):
-            groups.setdefault((kind.queue, kind.priority_function(item)), []).append(item.pk)
+            queue = kind.queue_function(item) if kind.queue_function else kind.queue
+            if priority is not None:
+                prio = priority
+            else:
+                prio = kind.priority_function(item) if kind.priority_function else None
+            groups.setdefault((queue, prio), []).append(item.pk)
     else:
         groups[(kind.queue, priority)] = list(claim.pks)
     messages = []

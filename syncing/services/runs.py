@@ -143,7 +143,7 @@ def _run_one(kind: Kind, item: SyncedItem, intervals: dict[str, timedelta | None
         attempt.items_changed = result.items_changed
         attempt.retries = result.retries
         attempt.counts = result.counts
-        next_due = next_due_after_success(
+        next_due = result.next_sync_at or next_due_after_success(
             previous_due=item.next_sync_at,
             interval=intervals.get(item.tier),
             now=now,

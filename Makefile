@@ -1,0 +1,53 @@
+# Syncbeat: `make run` starts everything on the embedded defaults; `make test` runs the suite.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
+# The demo processes: web, workers, beat, and the local stand-ins for the outside world.
+DEMO_PROCESSES ?= web,worker,worker_io,beat,feedfarm,marketsim,speechsim
+
+.PHONY: install run demo test lint format check-migrations bench clean
+
+$(STAMP): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+install: $(STAMP)
+
+.env:
+	cp .env.example .env
+	@echo "created .env from .env.example (embedded defaults: SQLite and a file broker under var/)"
+
+demo: install .env
+	$(VENV)/bin/honcho run $(PY) manage.py migrate --noinput -v0
+	$(VENV)/bin/honcho run $(PY) manage.py collectstatic --noinput -v0
+	$(VENV)/bin/honcho run $(PY) manage.py demo
+
+run: demo
+	@echo "starting $(DEMO_PROCESSES) — open http://127.0.0.1:8000"
+	$(VENV)/bin/honcho start $(subst $(comma), ,$(DEMO_PROCESSES))
+
+comma := ,
+
+test: install
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+check-migrations: install
+	$(PY) manage.py makemigrations --check --dry-run
+
+bench: install
+	$(PY) bench/dispatch.py
+
+clean:
+	rm -rf var .pytest_cache .ruff_cache

@@ -1,0 +1,554 @@
+"""The one way out to the network.
+
+    from syncing.fetcher import fetch
+    result = fetch(feed.url, etag=feed.etag, last_modified=feed.last_modified,
+                   previous_hash=feed.content_hash)
+    if result.not_modified: ...
+
+What it does for every call:
+
+- accepts http, https and webcal(s) (fetched as https); anything else is ``bad_url``;
+- refuses hosts that resolve to private, loopback, link-local, CGNAT, metadata or
+  IPv4-mapped addresses (requests-hardened resolves, checks and pins the connection to the
+  checked address), on the first request and on every redirect it follows itself (at most
+  ``settings.FETCH_MAX_REDIRECTS``), unless ``settings.ALLOW_PRIVATE_URLS`` or
+  ``allow_private=True``; ``allow_loopback=True`` lets 127.0.0.0/8 and ::1 through only;
+- waits for the shared per-key rate limiter (syncing.ratelimit) before each request;
+- sends ``If-None-Match`` / ``If-Modified-Since`` from the stored validators;
+- streams the body with connect/read timeouts, a total deadline for the whole call
+  (retries and rate-limit waits included) and a byte cap counted after decompression;
+- retries transient failures (timeout, connection, 408, 429, 5xx) ``retries`` times with
+  exponential backoff and full jitter, honouring ``Retry-After`` up to
+  ``settings.FETCH_RETRY_MAX_WAIT``; a longer one is raised at once with ``retry_after``.
+
+Errors are syncing.results SyncError subclasses: TransientFetchError / PermanentFetchError,
+both also FetchError, with ``reason`` one of: timeout, deadline, connection, rate_limited,
+http_429, http_5xx, http_404, http_410, http_4xx, http_3xx, too_large, blocked_address,
+bad_url, too_many_redirects.
+
+Logs carry scheme, host and path only: never query strings, credentials or headers.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import json as jsonlib
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import requests
+import urllib3.exceptions
+from django.conf import settings
+from requests_hardened import Config, HTTPSession
+from requests_hardened.ip_filter import InvalidIPAddress
+
+from syncing.ratelimit import RateLimitWait, get_limiter
+from syncing.results import PermanentSyncError, SyncError, TransientSyncError
+from syncing.services.schedule import short_retry_delay
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "FetchError",
+    "FetchResult",
+    "PermanentFetchError",
+    "TransientFetchError",
+    "fetch",
+    "safe_url",
+]
+
+CHUNK_SIZE = 64 * 1024
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+# Headers that must not follow a redirect to another host.
+SENSITIVE_HEADERS = ("authorization", "proxy-authorization", "cookie")
+# A 429 without Retry-After still slows every worker on that key this long.
+DEFAULT_429_COOLDOWN = 1.0
+
+
+# --- errors ------------------------------------------------------------------------------
+class FetchError(SyncError):
+    """Base of the fetcher's errors; ``url`` is the safe form (no query, no credentials)."""
+
+    def __init__(self, reason: str, message: str = "", *, url: str = "", retries: int = 0,
+                 **kwargs: Any) -> None:
+        super().__init__(reason, message, **kwargs)
+        self.url = url
+        self.retries = retries
+
+
+class TransientFetchError(FetchError, TransientSyncError):
+    """Might work next time: timeout, deadline, connection, rate_limited, 408/429/5xx."""
+
+
+class PermanentFetchError(FetchError, PermanentSyncError):
+    """Will not work until someone changes something: bad_url, blocked_address, 4xx,
+    too_large, too_many_redirects."""
+
+
+# --- the result --------------------------------------------------------------------------
+@dataclass
+class FetchResult:
+    """A successful (2xx or 304) response, body read in full."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    final_url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    content_hash: str | None = None
+    not_modified: bool = False
+    bytes_read: int = 0
+    retries: int = 0
+    elapsed: float = 0.0
+    redirects: list[str] = field(default_factory=list)
+
+    @property
+    def content_type(self) -> str:
+        """The media type, lower case, without parameters ("text/calendar")."""
+        return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+    @property
+    def charset(self) -> str | None:
+        for part in self.headers.get("content-type", "").split(";")[1:]:
+            name, _, value = part.partition("=")
+            if name.strip().lower() == "charset" and value.strip():
+                return value.strip().strip('"')
+        return None
+
+    @property
+    def text(self) -> str:
+        """The body decoded with the declared charset, else UTF-8 (bad bytes replaced)."""
+        try:
+            return self.body.decode(self.charset or "utf-8", errors="replace")
+        except LookupError:
+            return self.body.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """The body parsed as JSON; raises ValueError (json.JSONDecodeError) if it is not."""
+        return jsonlib.loads(self.body)
+
+
+# --- sessions ----------------------------------------------------------------------------
+_local = threading.local()
+
+
+def _session(*, filter_ips: bool, allow_loopback: bool) -> requests.Session:
+    """A pooled session for this thread and process, one per address policy."""
+    sessions = getattr(_local, "sessions", None)
+    if sessions is None or getattr(_local, "pid", None) != os.getpid():
+        sessions = _local.sessions = {}  # after a fork, never share the parent's sockets
+        _local.pid = os.getpid()
+    key = (filter_ips, allow_loopback)
+    session = sessions.get(key)
+    if session is None:
+        session = HTTPSession(
+            Config(
+                ip_filter_enable=filter_ips,
+                ip_filter_allow_loopback_ips=allow_loopback,
+                never_redirect=True,  # we follow redirects ourselves, checking each hop
+                default_timeout=(settings.FETCH_CONNECT_TIMEOUT, settings.FETCH_READ_TIMEOUT),
+                user_agent_override=None,
+            )
+        )
+        # No proxies or .netrc from the environment: a proxy would defeat the address
+        # check, and .netrc would attach credentials to user-supplied hosts.
+        session.trust_env = False
+        session.headers["User-Agent"] = getattr(settings, "FETCH_USER_AGENT", "Syncbeat/1.0")
+        sessions[key] = session
+    return session
+
+
+# --- urls --------------------------------------------------------------------------------
+def safe_url(url: str) -> str:
+    """``scheme://host[:port]/path``: what may be logged or shown (no query, no userinfo)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<invalid url>"
+    return urlunsplit((parts.scheme, host + port, parts.path, "", ""))
+
+
+def normalize_url(url: str) -> str:
+    """The URL to request: webcal(s) becomes https; raises PermanentFetchError(bad_url)."""
+    if not isinstance(url, str) or not url.strip():
+        raise PermanentFetchError("bad_url", "empty URL")
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise PermanentFetchError("bad_url", f"not a valid URL: {safe_url(url)}", url=safe_url(url))
+    scheme = parts.scheme.lower()
+    if scheme in ("webcal", "webcals"):
+        parts = parts._replace(scheme="https")
+    elif scheme in ("http", "https"):
+        parts = parts._replace(scheme=scheme)
+    else:
+        raise PermanentFetchError(
+            "bad_url", f"only http, https and webcal URLs are fetched, not {scheme or 'none'!r}"
+        )
+    if not parts.hostname:
+        raise PermanentFetchError("bad_url", "the URL has no host")
+    return urlunsplit(parts)
+
+
+def _host_key(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
+
+
+# --- Retry-After -------------------------------------------------------------------------
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta seconds or HTTP date); None if absent
+    or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+# --- one call ----------------------------------------------------------------------------
+@dataclass
+class _Call:
+    """What stays the same across the tries of one fetch."""
+
+    url: str
+    method: str
+    headers: dict[str, str]
+    params: Any
+    json: Any
+    data: Any
+    max_bytes: int
+    deadline_at: float
+    rate_limit: str
+    rate_key: str | None
+    filter_ips: bool
+    allow_loopback: bool
+    etag: str | None
+    last_modified: str | None
+    previous_hash: str | None
+
+    def remaining(self) -> float:
+        return self.deadline_at - time.monotonic()
+
+
+def fetch(
+    url: str,
+    method: str = "GET",
+    *,
+    headers: dict[str, str] | None = None,
+    params: Any = None,
+    json: Any = None,
+    data: Any = None,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    previous_hash: str | None = None,
+    max_bytes: int | None = None,
+    deadline: float | None = None,
+    rate_limit: str | None = None,
+    rate_key: str | None = None,
+    retries: int | None = None,
+    allow_private: bool | None = None,
+    allow_loopback: bool = False,
+) -> FetchResult:
+    """Fetch ``url`` and return the whole response as a FetchResult.
+
+    ``deadline`` is the total budget in seconds for the call, retries and rate-limit waits
+    included (default settings.FETCH_DEADLINE). ``max_bytes`` caps the decompressed body
+    (default settings.FETCH_MAX_BYTES). ``rate_limit`` ("50/second") and ``rate_key``
+    (default: the host) choose the shared limiter. ``retries`` extra tries for transient
+    failures (default settings.FETCH_RETRIES). ``allow_private`` lifts the address check
+    (default settings.ALLOW_PRIVATE_URLS); ``allow_loopback`` lifts it for loopback only.
+
+    Returns 2xx and 304 responses (``not_modified`` set on 304 or an unchanged body hash).
+    Raises TransientFetchError or PermanentFetchError (see the module docstring for reasons).
+    """
+    target = normalize_url(url)
+    if allow_private is None:
+        allow_private = bool(getattr(settings, "ALLOW_PRIVATE_URLS", False))
+    budget = float(deadline if deadline is not None else settings.FETCH_DEADLINE)
+    call = _Call(
+        url=target,
+        method=method.upper(),
+        headers=dict(headers or {}),
+        params=params,
+        json=json,
+        data=data,
+        max_bytes=int(max_bytes if max_bytes is not None else settings.FETCH_MAX_BYTES),
+        deadline_at=time.monotonic() + budget,
+        rate_limit=rate_limit or settings.FETCH_HOST_RATE_LIMIT,
+        rate_key=rate_key,
+        filter_ips=not allow_private,
+        allow_loopback=allow_loopback,
+        etag=etag,
+        last_modified=last_modified,
+        previous_hash=previous_hash,
+    )
+    max_retries = settings.FETCH_RETRIES if retries is None else max(0, int(retries))
+    max_wait = float(settings.FETCH_RETRY_MAX_WAIT)
+    started = time.monotonic()
+    attempt = 0
+    while True:
+        try:
+            result = _fetch_once(call)
+        except TransientFetchError as exc:
+            exc.retries = attempt
+            if exc.reason in ("deadline", "rate_limited") or attempt >= max_retries:
+                raise
+            if exc.retry_after is not None and exc.retry_after > max_wait:
+                raise  # the server asks for longer than we hold a worker: reschedule
+            wait = exc.retry_after if exc.retry_after is not None else short_retry_delay(attempt)
+            if wait >= call.remaining():
+                raise
+            logger.info(
+                "fetch %s %s: %s, retry %d in %.2fs",
+                call.method, safe_url(target), exc.reason, attempt + 1, wait,
+            )
+            time.sleep(wait)
+            attempt += 1
+            continue
+        except PermanentFetchError as exc:
+            exc.retries = attempt
+            raise
+        result.retries = attempt
+        result.elapsed = time.monotonic() - started
+        logger.info(
+            "fetch %s %s -> %d%s, %d bytes in %.2fs, %d retries",
+            call.method, safe_url(result.final_url), result.status,
+            " (not modified)" if result.not_modified else "",
+            result.bytes_read, result.elapsed, attempt,
+        )
+        return result
+
+
+def _fetch_once(call: _Call) -> FetchResult:
+    """One try: follow redirects (each hop checked and rate limited), read the body."""
+    url, method = call.url, call.method
+    headers = _request_headers(call)
+    body_kwargs: dict[str, Any] = {"json": call.json, "data": call.data}
+    params = call.params
+    redirects: list[str] = []
+    while True:
+        response = _send(call, method, url, headers, params, body_kwargs)
+        location = response.headers.get("location")
+        if response.status_code not in REDIRECT_STATUSES or not location:
+            break
+        response.close()
+        if len(redirects) >= settings.FETCH_MAX_REDIRECTS:
+            raise PermanentFetchError(
+                "too_many_redirects",
+                f"{safe_url(call.url)}: more than {settings.FETCH_MAX_REDIRECTS} redirects",
+                url=safe_url(call.url), http_status=response.status_code,
+            )
+        next_url = urljoin(response.url, location)
+        try:
+            next_url = normalize_url(next_url)
+        except PermanentFetchError as exc:
+            raise PermanentFetchError(
+                "bad_url", f"{safe_url(url)} redirects to a URL we do not fetch: {exc.message}",
+                url=safe_url(url), http_status=response.status_code,
+            )
+        if _host_key(next_url) != _host_key(url) or urlsplit(next_url).port != urlsplit(url).port:
+            headers = {k: v for k, v in headers.items() if k.lower() not in SENSITIVE_HEADERS}
+        status = response.status_code
+        if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
+            method, body_kwargs = "GET", {"json": None, "data": None}
+            headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+        redirects.append(safe_url(next_url))
+        url, params = next_url, None
+    return _read_result(call, response, redirects)
+
+
+def _request_headers(call: _Call) -> dict[str, str]:
+    headers = dict(call.headers)
+    lower = {k.lower() for k in headers}
+    if call.etag and "if-none-match" not in lower:
+        headers["If-None-Match"] = call.etag
+    if call.last_modified and "if-modified-since" not in lower:
+        headers["If-Modified-Since"] = call.last_modified
+    return headers
+
+
+def _send(call: _Call, method: str, url: str, headers: dict, params: Any,
+          body_kwargs: dict) -> requests.Response:
+    """Wait for the limiter, send one request (no redirects followed), map failures."""
+    shown = safe_url(url)
+    key = call.rate_key or _host_key(url)
+    try:
+        get_limiter().acquire(key, call.rate_limit, deadline_at=call.deadline_at)
+    except RateLimitWait as wait:
+        why = "cooling down after a 429" if wait.cooling_down else "rate limit reached"
+        raise TransientFetchError(
+            "rate_limited", f"{shown}: {why} for {key}, next slot in {wait.wait:.1f}s",
+            url=shown, retry_after=round(wait.wait, 3),
+        )
+    remaining = call.remaining()
+    if remaining <= 0:
+        raise TransientFetchError("deadline", f"{shown}: deadline passed", url=shown)
+    timeout = (
+        min(settings.FETCH_CONNECT_TIMEOUT, remaining),
+        min(settings.FETCH_READ_TIMEOUT, remaining),
+    )
+    session = _session(filter_ips=call.filter_ips, allow_loopback=call.allow_loopback)
+    try:
+        response = session.request(
+            method, url, headers=headers, params=params, stream=True,
+            allow_redirects=False, timeout=timeout, **body_kwargs,
+        )
+    except InvalidIPAddress:
+        raise PermanentFetchError(
+            "blocked_address",
+            f"{shown}: the fetcher refuses private addresses (the host resolves to a private, "
+            "loopback, link-local or reserved address)",
+            url=shown,
+        )
+    except requests.Timeout:
+        reason = "deadline" if call.remaining() <= 0.05 else "timeout"
+        raise TransientFetchError(reason, f"{shown}: timed out waiting for the server", url=shown)
+    except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+            requests.exceptions.InvalidSchema, requests.exceptions.InvalidHeader) as exc:
+        raise PermanentFetchError("bad_url", f"{shown}: {type(exc).__name__}", url=shown)
+    except requests.exceptions.SSLError:
+        raise TransientFetchError("connection", f"{shown}: TLS handshake failed", url=shown)
+    except requests.RequestException as exc:
+        # str(exc) would carry the full URL (query string included): name the class only.
+        raise TransientFetchError(
+            "connection", f"{shown}: cannot connect ({type(exc).__name__})", url=shown
+        )
+    return response
+
+
+def _read_result(call: _Call, response: requests.Response, redirects: list[str]) -> FetchResult:
+    """Check the status, read the body within the cap and deadline, build the result."""
+    shown = safe_url(response.url)
+    status = response.status_code
+    lowered = {k.lower(): v for k, v in response.headers.items()}
+    try:
+        if status == 304:
+            return FetchResult(
+                status=304, headers=lowered, body=b"", final_url=response.url,
+                etag=lowered.get("etag") or call.etag,
+                last_modified=lowered.get("last-modified") or call.last_modified,
+                content_hash=call.previous_hash, not_modified=True, redirects=redirects,
+            )
+        if not 200 <= status < 300:
+            raise _status_error(call, status, lowered, shown)
+        body = _read_body(call, response, shown)
+    finally:
+        response.close()
+    digest = hashlib.sha256(body).hexdigest()
+    return FetchResult(
+        status=status, headers=lowered, body=body, final_url=response.url,
+        etag=lowered.get("etag"), last_modified=lowered.get("last-modified"),
+        content_hash=digest,
+        not_modified=bool(call.previous_hash) and digest == call.previous_hash,
+        bytes_read=len(body), redirects=redirects,
+    )
+
+
+def _status_error(call: _Call, status: int, headers: dict[str, str], shown: str) -> FetchError:
+    retry_after = parse_retry_after(headers.get("retry-after"))
+    key = call.rate_key or _host_key(call.url)
+    if status == 429 or (status == 503 and retry_after is not None):
+        cooldown = retry_after if retry_after is not None else DEFAULT_429_COOLDOWN
+        get_limiter().cool_down(key, cooldown)
+    if status == 429:
+        return TransientFetchError(
+            "http_429", f"{shown}: too many requests (HTTP 429)", url=shown,
+            http_status=status, retry_after=retry_after,
+        )
+    if status == 408:
+        return TransientFetchError(
+            "timeout", f"{shown}: request timeout (HTTP 408)", url=shown,
+            http_status=status, retry_after=retry_after,
+        )
+    if status >= 500:
+        return TransientFetchError(
+            "http_5xx", f"{shown}: server error (HTTP {status})", url=shown,
+            http_status=status, retry_after=retry_after,
+        )
+    if status in (404, 410):
+        text = "not found" if status == 404 else "gone"
+        return PermanentFetchError(f"http_{status}", f"{shown}: {text} (HTTP {status})",
+                                   url=shown, http_status=status)
+    if 300 <= status < 400:
+        return PermanentFetchError("http_3xx", f"{shown}: unexpected HTTP {status}",
+                                   url=shown, http_status=status)
+    return PermanentFetchError("http_4xx", f"{shown}: refused (HTTP {status})",
+                               url=shown, http_status=status)
+
+
+def _read_body(call: _Call, response: requests.Response, shown: str) -> bytes:
+    """Read the decompressed body in chunks; enforce the byte cap and the total deadline.
+
+    Each socket read waits at most min(read timeout, time left), and read1 returns as soon
+    as any bytes arrive, so a server dripping one byte at a time is cut at the deadline.
+    """
+    cap = call.max_bytes
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > cap:
+        raise PermanentFetchError(
+            "too_large", f"{shown}: body of {declared} bytes is over the {cap}-byte cap",
+            url=shown, http_status=response.status_code,
+        )
+    raw = response.raw
+    sock = _socket_of(raw)
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        remaining = call.remaining()
+        if remaining <= 0:
+            raise TransientFetchError(
+                "deadline", f"{shown}: deadline passed while reading the body", url=shown,
+                http_status=response.status_code, bytes_read=total,
+            )
+        if sock is not None:
+            sock.settimeout(min(settings.FETCH_READ_TIMEOUT, remaining))
+        try:
+            chunk = raw.read1(CHUNK_SIZE, decode_content=True)
+        except urllib3.exceptions.ReadTimeoutError:
+            reason = "deadline" if call.remaining() <= 0.05 else "timeout"
+            raise TransientFetchError(
+                reason, f"{shown}: timed out reading the body", url=shown,
+                http_status=response.status_code, bytes_read=total,
+            )
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise TransientFetchError(
+                "connection", f"{shown}: body read failed ({type(exc).__name__})", url=shown,
+                http_status=response.status_code, bytes_read=total,
+            )
+        if not chunk:
+            return b"".join(chunks)
+        total += len(chunk)
+        if total > cap or raw.tell() > cap:
+            raise PermanentFetchError(
+                "too_large", f"{shown}: body is over the {cap}-byte cap", url=shown,
+                http_status=response.status_code, bytes_read=total,
+            )
+        chunks.append(chunk)
+
+
+def _socket_of(raw: Any):
+    connection = getattr(raw, "connection", None)
+    return getattr(connection, "sock", None)

@@ -1,0 +1,163 @@
+"""The per-key rate limit the fetcher waits on, shared by every worker.
+
+A moving window from the ``limits`` library, kept in Redis when ``settings.REDIS_URL`` is
+set (so all processes on all machines share it) and in process memory otherwise. Beside the
+window, a key may be *cooling down*: after a 429 (or a 503 with ``Retry-After``) the fetcher
+stores "nobody calls this key before T" in the same backend, and every worker waits it out
+instead of stampeding the server the moment its own retry timer fires.
+
+    limiter = get_limiter()
+    limiter.acquire("api.example.com", "20/second", deadline_at=time.monotonic() + 5)
+    limiter.cool_down("api.example.com", 30)
+
+``acquire`` raises :class:`RateLimitWait` when the slot (or the end of the cooldown) lies
+beyond the deadline; the fetcher turns that into ``TransientFetchError("rate_limited")``.
+If the Redis backend fails, the limiter logs and lets the request through (fail open): a
+rate limit is politeness, not a reason to stop syncing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from functools import lru_cache
+
+from django.conf import settings
+from limits import RateLimitItem, parse
+from limits.storage import MemoryStorage, RedisStorage
+from limits.strategies import MovingWindowRateLimiter
+
+logger = logging.getLogger(__name__)
+
+REDIS_KEY_PREFIX = "syncbeat:limits"
+COOLDOWN_PREFIX = "syncbeat:fetch:cooldown:"
+# A server cannot lock a key for longer than this, whatever its Retry-After says.
+MAX_COOLDOWN = 3600.0
+# Never sleep less than this between two looks at a full window (avoids a busy loop).
+MIN_SLEEP = 0.01
+
+# Keep the later of the stored and the new end of a cooldown; expire with it.
+_COOLDOWN_SCRIPT = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+local until_ts = tonumber(ARGV[1])
+if until_ts > current then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+"""
+
+
+class RateLimitWait(Exception):
+    """The next free slot for a key lies beyond the caller's deadline."""
+
+    def __init__(self, key: str, wait: float, *, cooling_down: bool = False) -> None:
+        super().__init__(f"rate limit for {key}: next slot in {wait:.2f}s")
+        self.key = key
+        self.wait = wait
+        self.cooling_down = cooling_down
+
+
+class HostLimiter:
+    """A moving-window limiter plus a shared cooldown per key."""
+
+    def __init__(self, storage: MemoryStorage | RedisStorage) -> None:
+        self.storage = storage
+        self.strategy = MovingWindowRateLimiter(storage)
+        self._is_redis = isinstance(storage, RedisStorage)
+        self._memory_cooldowns: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._cooldown_script = None
+        if self._is_redis:
+            self._cooldown_script = storage.get_connection().register_script(_COOLDOWN_SCRIPT)
+
+    # --- cooldowns ---------------------------------------------------------------------
+    def cool_down(self, key: str, seconds: float) -> None:
+        """Make every caller of ``key`` wait ``seconds`` (capped at MAX_COOLDOWN) from now."""
+        seconds = min(max(float(seconds), 0.0), MAX_COOLDOWN)
+        if seconds <= 0:
+            return
+        until = time.time() + seconds
+        if self._is_redis:
+            try:
+                self._cooldown_script(
+                    keys=[COOLDOWN_PREFIX + key], args=[repr(until), int(seconds * 1000) + 1]
+                )
+            except Exception as exc:  # a broken Redis must not break the fetch
+                logger.warning("rate limiter: cannot store cooldown for %s: %r", key, exc)
+            return
+        with self._lock:
+            self._memory_cooldowns[key] = max(until, self._memory_cooldowns.get(key, 0.0))
+
+    def cooldown_remaining(self, key: str) -> float:
+        """Seconds until ``key`` may be called again (0 when it is not cooling down)."""
+        if self._is_redis:
+            try:
+                raw = self.storage.get_connection().get(COOLDOWN_PREFIX + key)
+            except Exception as exc:
+                logger.warning("rate limiter: cannot read cooldown for %s: %r", key, exc)
+                return 0.0
+            until = float(raw) if raw else 0.0
+        else:
+            with self._lock:
+                until = self._memory_cooldowns.get(key, 0.0)
+        return max(0.0, until - time.time())
+
+    # --- the window --------------------------------------------------------------------
+    def acquire(self, key: str, limit: str | RateLimitItem, *, deadline_at: float) -> float:
+        """Take one slot for ``key`` under ``limit`` ("20/second"), sleeping while needed.
+
+        ``deadline_at`` is a ``time.monotonic()`` value. Returns the seconds spent waiting.
+        Raises RateLimitWait (without sleeping) when the wait would pass the deadline, and
+        ValueError for a limit string the ``limits`` library cannot parse.
+        """
+        item = parse(limit) if isinstance(limit, str) else limit
+        started = time.monotonic()
+        while True:
+            remaining = deadline_at - time.monotonic()
+            cooldown = self.cooldown_remaining(key)
+            if cooldown > 0:
+                if cooldown > remaining:
+                    raise RateLimitWait(key, cooldown, cooling_down=True)
+                time.sleep(cooldown)
+                continue
+            wait = self._try_hit(item, key)
+            if wait <= 0:
+                return time.monotonic() - started
+            if wait > remaining:
+                raise RateLimitWait(key, wait)
+            time.sleep(wait)
+
+    def _try_hit(self, item: RateLimitItem, key: str) -> float:
+        """0 when a slot was taken, else the seconds until the window frees one."""
+        try:
+            if self.strategy.hit(item, "fetch", key):
+                return 0.0
+            stats = self.strategy.get_window_stats(item, "fetch", key)
+        except Exception as exc:  # fail open: see the module docstring
+            logger.warning("rate limiter unavailable for %s, not limiting: %r", key, exc)
+            return 0.0
+        return max(MIN_SLEEP, stats.reset_time - time.time())
+
+
+@lru_cache(maxsize=4)
+def _limiter_for(redis_url: str) -> HostLimiter:
+    if redis_url:
+        storage = RedisStorage(redis_url, key_prefix=REDIS_KEY_PREFIX, wrap_exceptions=True)
+    else:
+        storage = MemoryStorage()
+    return HostLimiter(storage)
+
+
+def get_limiter() -> HostLimiter:
+    """The process's limiter for the current ``settings.REDIS_URL`` (memory when unset)."""
+    return _limiter_for(getattr(settings, "REDIS_URL", "") or "")
+
+
+def reset_limiter() -> None:
+    """Forget cached limiters (tests): the next call builds fresh storage.
+
+    Memory state goes with them; Redis keys are left alone (tests use unique keys).
+    """
+    _limiter_for.cache_clear()

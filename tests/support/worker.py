@@ -1,0 +1,115 @@
+"""A real Celery worker process for tests, on the test database and the test broker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_database_url() -> str:
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("postgresql"):
+        host = db.get("HOST") or "127.0.0.1"
+        port = db.get("PORT") or 5432
+        user = db.get("USER") or "postgres"
+        password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+        return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
+    return f"sqlite:///{db['NAME']}"
+
+
+def purge_broker() -> None:
+    from config.celery_app import app
+
+    with app.connection_for_write() as conn:
+        for queue in settings.CELERY_QUEUES_ALL.split(","):
+            try:
+                conn.default_channel.queue_purge(queue)
+            except Exception:  # the queue may not exist yet
+                pass
+    if settings.TEST_BROKER_URL.startswith("redis"):
+        import redis
+
+        redis.Redis.from_url(settings.TEST_BROKER_URL).flushdb()
+
+
+class Worker:
+    def __init__(self, process: subprocess.Popen, log_path: Path):
+        self.process = process
+        self.log_path = log_path
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for(self, text: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.log:
+                return
+            if self.process.poll() is not None:
+                raise RuntimeError(f"worker exited ({self.process.returncode}):\n{self.log[-3000:]}")
+            time.sleep(0.1)
+        raise TimeoutError(f"worker never logged {text!r}:\n{self.log[-3000:]}")
+
+    def pool_children(self) -> list[int]:
+        out = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True,
+                             text=True)
+        return [int(p) for p in out.stdout.split()]
+
+    def kill_hard(self) -> None:
+        """SIGKILL the worker and its pool children: no goodbye, no acks."""
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill_hard()
+
+
+@contextmanager
+def celery_worker(*, queues: str = "dispatch,urgent,io,cpu,default", concurrency: int = 2,
+                  pool: str = "prefork", env: dict | None = None):
+    """Start ``celery worker`` as a subprocess that shares the test database and broker.
+
+    Tests using it must commit their data (``django_db(transaction=True)``).
+    """
+    connection.close()  # the worker must not inherit our connection state
+    log = Path(tempfile.mkstemp(prefix="celery-worker-", suffix=".log")[1])
+    worker_env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.test_settings",
+        "DATABASE_URL": test_database_url(),
+        "SYNCBEAT_VAR_DIR": str(settings.VAR_DIR),
+        "PYTHONUNBUFFERED": "1",
+        **(env or {}),
+    }
+    args = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queues,
+            "--concurrency", str(concurrency), "--pool", pool, "-l", "info",
+            "--without-gossip", "--without-mingle", "-n", f"test-{os.getpid()}@%h"]
+    with open(log, "w") as out:
+        process = subprocess.Popen(args, cwd=ROOT, env=worker_env, stdout=out,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    worker = Worker(process, log)
+    try:
+        worker.wait_for("ready.", timeout=60)
+        yield worker
+    finally:
+        worker.stop()
