@@ -207,3 +207,6 @@ class Probe(SyncedItem):
 
     def __str__(self) -> str:
         return self.name
+
+
+from syncing.monitoring.models import *  # noqa: E402,F401,F403  (metrics, alerts, webhooks)

@@ -1,0 +1,1 @@
+# Models for metrics, alerts and webhooks live here (imported by syncing/models.py).
