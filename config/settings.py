@@ -303,5 +303,7 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "celery": {"level": "INFO"},
+        # urllib3 at DEBUG logs request lines with query strings, which may carry API keys.
+        "urllib3": {"level": "INFO"},
     },
 }

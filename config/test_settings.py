@@ -20,7 +20,9 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 def _answers(url: str, default_port: int) -> bool:
     parts = urlsplit(url)
     try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), 0.5):
+        with socket.create_connection(
+            (parts.hostname or "127.0.0.1", parts.port or default_port), 0.5
+        ):
             return True
     except OSError:
         return False
@@ -32,13 +34,17 @@ POSTGRES_AVAILABLE = _pg_url.startswith("postgres") and _answers(_pg_url, 5432)
 REDIS_AVAILABLE = _answers(_redis_url, 6379)
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES", "") in ("1", "true", "yes")
 if REQUIRE_SERVICES and not (POSTGRES_AVAILABLE and REDIS_AVAILABLE):
-    missing = [n for n, ok in (("PostgreSQL", POSTGRES_AVAILABLE), ("Redis", REDIS_AVAILABLE)) if not ok]
+    missing = [
+        n for n, ok in (("PostgreSQL", POSTGRES_AVAILABLE), ("Redis", REDIS_AVAILABLE)) if not ok
+    ]
     raise ImproperlyConfigured(f"REQUIRE_SERVICES=1 but {' and '.join(missing)} did not answer")
 
 # Tests keep their own files apart from a developer's var/.
 os.environ.setdefault("SYNCBEAT_VAR_DIR", tempfile.mkdtemp(prefix="syncbeat-test-"))
-os.environ["DATABASE_URL"] = _pg_url if POSTGRES_AVAILABLE else "sqlite:///" + os.path.join(
-    os.environ["SYNCBEAT_VAR_DIR"], "test.sqlite3"
+os.environ["DATABASE_URL"] = (
+    _pg_url
+    if POSTGRES_AVAILABLE
+    else "sqlite:///" + os.path.join(os.environ["SYNCBEAT_VAR_DIR"], "test.sqlite3")
 )
 # The REDIS_URL the app sees stays unset: the suite runs with the embedded defaults
 # (local-memory cache and limits); tests that need Redis ask for it explicitly.

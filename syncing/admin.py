@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from syncing.kinds import kind_for_model
-from syncing.models import Account, SyncAttempt, Tier
+from syncing.models import Account, Probe, SyncAttempt, Tier
 from syncing.services.dispatch import sync_now
 
 
@@ -23,8 +23,16 @@ class TierAdmin(admin.ModelAdmin):
 @admin.register(SyncAttempt)
 class SyncAttemptAdmin(admin.ModelAdmin):
     list_display = [
-        "started_at", "kind", "item_id", "tier", "outcome", "reason", "http_status",
-        "duration_ms", "bytes", "items_changed",
+        "started_at",
+        "kind",
+        "item_id",
+        "tier",
+        "outcome",
+        "reason",
+        "http_status",
+        "duration_ms",
+        "bytes",
+        "items_changed",
     ]
     list_filter = ["outcome", "kind", "tier", "reason"]
     search_fields = ["=item_id", "reason", "message"]
@@ -68,19 +76,33 @@ class SyncedItemAdminMixin:
     """Actions and columns for any model that inherits SyncedItem."""
 
     sync_list_display = [
-        "tier", "next_sync_at", "last_success_at", "consecutive_failures", "paused",
+        "tier",
+        "next_sync_at",
+        "last_success_at",
+        "consecutive_failures",
+        "paused",
     ]
     sync_list_filter = [PausedFilter, "tier"]
     sync_readonly_fields = [
-        "next_sync_at", "last_synced_at", "last_success_at", "consecutive_failures",
-        "last_error", "leased_until", "lease_token", "etag", "last_modified", "content_hash",
+        "next_sync_at",
+        "last_synced_at",
+        "last_success_at",
+        "consecutive_failures",
+        "last_error",
+        "leased_until",
+        "lease_token",
+        "etag",
+        "last_modified",
+        "content_hash",
     ]
-    actions = ["sync_now_action", "pause_action", "resume_action"]
+    actions = ["sync_now_action", "pause_action", "resume_action", "change_tier_action"]
 
     @admin.action(description="Sync now")
     def sync_now_action(self, request, queryset: QuerySet) -> None:
         kind = kind_for_model(queryset.model)
-        queued = sum(sync_now(kind.name, pk, force=True) for pk in queryset.values_list("pk", flat=True))
+        queued = sum(
+            sync_now(kind.name, pk, force=True) for pk in queryset.values_list("pk", flat=True)
+        )
         self.message_user(request, f"{queued} item(s) queued at the front.", messages.SUCCESS)
 
     @admin.action(description="Pause syncing")
@@ -88,9 +110,46 @@ class SyncedItemAdminMixin:
         n = queryset.update(paused=True, pause_reason=f"Paused by staff ({request.user}).")
         self.message_user(request, f"{n} item(s) paused.", messages.SUCCESS)
 
+    @admin.action(description="Change tier…")
+    def change_tier_action(self, request, queryset: QuerySet):
+        """An intermediate page: pick one of the kind's tiers, then apply it."""
+        from django.template.response import TemplateResponse
+
+        kind = kind_for_model(queryset.model)
+        tiers = list(Tier.objects.filter(kind=kind.name).values_list("name", flat=True))
+        chosen = request.POST.get("tier")
+        if chosen:
+            if chosen not in tiers:
+                self.message_user(request, f"Unknown tier {chosen!r}.", messages.ERROR)
+                return None
+            n = queryset.update(tier=chosen, next_sync_at=timezone.now())
+            self.message_user(request, f"{n} item(s) moved to tier {chosen}.", messages.SUCCESS)
+            return None
+        return TemplateResponse(
+            request,
+            "admin/syncing/change_tier.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Change tier",
+                "queryset": queryset,
+                "tiers": tiers,
+                "opts": self.model._meta,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
+
     @admin.action(description="Resume syncing (due now)")
     def resume_action(self, request, queryset: QuerySet) -> None:
         n = queryset.update(
             paused=False, pause_reason="", consecutive_failures=0, next_sync_at=timezone.now()
         )
         self.message_user(request, f"{n} item(s) resumed.", messages.SUCCESS)
+
+
+@admin.register(Probe)
+class ProbeAdmin(SyncedItemAdminMixin, admin.ModelAdmin):
+    list_display = ["name", "mode", *SyncedItemAdminMixin.sync_list_display]
+    list_filter = ["mode", *SyncedItemAdminMixin.sync_list_filter]
+    search_fields = ["name"]
+    readonly_fields = SyncedItemAdminMixin.sync_readonly_fields
+    raw_id_fields = ["owner"]

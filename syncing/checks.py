@@ -12,8 +12,7 @@ def broker_and_cache(app_configs, **kwargs):
     if db_engine.endswith("postgresql") and broker.startswith("filesystem"):
         problems.append(
             Warning(
-                "PostgreSQL with the filesystem broker: workers on other machines cannot "
-                "share it.",
+                "PostgreSQL with the filesystem broker: workers on other machines cannot share it.",
                 hint="Set CELERY_BROKER_URL to a Redis or RabbitMQ URL.",
                 id="syncing.W001",
             )

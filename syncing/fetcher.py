@@ -31,26 +31,23 @@ Logs carry scheme, host and path only: never query strings, credentials or heade
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
-import json as jsonlib
 import logging
-import os
-import threading
 import time
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
-import urllib3.exceptions
 from django.conf import settings
-from requests_hardened import Config, HTTPSession
 from requests_hardened.ip_filter import InvalidIPAddress
 
+from syncing.fetching.body import read_body
+from syncing.fetching.errors import FetchError, PermanentFetchError, TransientFetchError
+from syncing.fetching.result import FetchResult
+from syncing.fetching.sessions import session_for
+from syncing.fetching.urls import host_key, normalize_url, parse_retry_after, safe_url
 from syncing.ratelimit import RateLimitWait, get_limiter
-from syncing.results import PermanentSyncError, SyncError, TransientSyncError
 from syncing.services.schedule import short_retry_delay
 
 logger = logging.getLogger(__name__)
@@ -61,10 +58,11 @@ __all__ = [
     "PermanentFetchError",
     "TransientFetchError",
     "fetch",
+    "normalize_url",
+    "parse_retry_after",
     "safe_url",
 ]
 
-CHUNK_SIZE = 64 * 1024
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 # Headers that must not follow a redirect to another host.
 SENSITIVE_HEADERS = ("authorization", "proxy-authorization", "cookie")
@@ -72,163 +70,6 @@ SENSITIVE_HEADERS = ("authorization", "proxy-authorization", "cookie")
 DEFAULT_429_COOLDOWN = 1.0
 
 
-# --- errors ------------------------------------------------------------------------------
-class FetchError(SyncError):
-    """Base of the fetcher's errors; ``url`` is the safe form (no query, no credentials)."""
-
-    def __init__(self, reason: str, message: str = "", *, url: str = "", retries: int = 0,
-                 **kwargs: Any) -> None:
-        super().__init__(reason, message, **kwargs)
-        self.url = url
-        self.retries = retries
-
-
-class TransientFetchError(FetchError, TransientSyncError):
-    """Might work next time: timeout, deadline, connection, rate_limited, 408/429/5xx."""
-
-
-class PermanentFetchError(FetchError, PermanentSyncError):
-    """Will not work until someone changes something: bad_url, blocked_address, 4xx,
-    too_large, too_many_redirects."""
-
-
-# --- the result --------------------------------------------------------------------------
-@dataclass
-class FetchResult:
-    """A successful (2xx or 304) response, body read in full."""
-
-    status: int
-    headers: dict[str, str]
-    body: bytes
-    final_url: str
-    etag: str | None = None
-    last_modified: str | None = None
-    content_hash: str | None = None
-    not_modified: bool = False
-    bytes_read: int = 0
-    retries: int = 0
-    elapsed: float = 0.0
-    redirects: list[str] = field(default_factory=list)
-
-    @property
-    def content_type(self) -> str:
-        """The media type, lower case, without parameters ("text/calendar")."""
-        return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-
-    @property
-    def charset(self) -> str | None:
-        for part in self.headers.get("content-type", "").split(";")[1:]:
-            name, _, value = part.partition("=")
-            if name.strip().lower() == "charset" and value.strip():
-                return value.strip().strip('"')
-        return None
-
-    @property
-    def text(self) -> str:
-        """The body decoded with the declared charset, else UTF-8 (bad bytes replaced)."""
-        try:
-            return self.body.decode(self.charset or "utf-8", errors="replace")
-        except LookupError:
-            return self.body.decode("utf-8", errors="replace")
-
-    def json(self) -> Any:
-        """The body parsed as JSON; raises ValueError (json.JSONDecodeError) if it is not."""
-        return jsonlib.loads(self.body)
-
-
-# --- sessions ----------------------------------------------------------------------------
-_local = threading.local()
-
-
-def _session(*, filter_ips: bool, allow_loopback: bool) -> requests.Session:
-    """A pooled session for this thread and process, one per address policy."""
-    sessions = getattr(_local, "sessions", None)
-    if sessions is None or getattr(_local, "pid", None) != os.getpid():
-        sessions = _local.sessions = {}  # after a fork, never share the parent's sockets
-        _local.pid = os.getpid()
-    key = (filter_ips, allow_loopback)
-    session = sessions.get(key)
-    if session is None:
-        session = HTTPSession(
-            Config(
-                ip_filter_enable=filter_ips,
-                ip_filter_allow_loopback_ips=allow_loopback,
-                never_redirect=True,  # we follow redirects ourselves, checking each hop
-                default_timeout=(settings.FETCH_CONNECT_TIMEOUT, settings.FETCH_READ_TIMEOUT),
-                user_agent_override=None,
-            )
-        )
-        # No proxies or .netrc from the environment: a proxy would defeat the address
-        # check, and .netrc would attach credentials to user-supplied hosts.
-        session.trust_env = False
-        session.headers["User-Agent"] = getattr(settings, "FETCH_USER_AGENT", "Syncbeat/1.0")
-        sessions[key] = session
-    return session
-
-
-# --- urls --------------------------------------------------------------------------------
-def safe_url(url: str) -> str:
-    """``scheme://host[:port]/path``: what may be logged or shown (no query, no userinfo)."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        if ":" in host:
-            host = f"[{host}]"
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "<invalid url>"
-    return urlunsplit((parts.scheme, host + port, parts.path, "", ""))
-
-
-def normalize_url(url: str) -> str:
-    """The URL to request: webcal(s) becomes https; raises PermanentFetchError(bad_url)."""
-    if not isinstance(url, str) or not url.strip():
-        raise PermanentFetchError("bad_url", "empty URL")
-    url = url.strip()
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError:
-        raise PermanentFetchError("bad_url", f"not a valid URL: {safe_url(url)}", url=safe_url(url))
-    scheme = parts.scheme.lower()
-    if scheme in ("webcal", "webcals"):
-        parts = parts._replace(scheme="https")
-    elif scheme in ("http", "https"):
-        parts = parts._replace(scheme=scheme)
-    else:
-        raise PermanentFetchError(
-            "bad_url", f"only http, https and webcal URLs are fetched, not {scheme or 'none'!r}"
-        )
-    if not parts.hostname:
-        raise PermanentFetchError("bad_url", "the URL has no host")
-    return urlunsplit(parts)
-
-
-def _host_key(url: str) -> str:
-    return (urlsplit(url).hostname or "").lower()
-
-
-# --- Retry-After -------------------------------------------------------------------------
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta seconds or HTTP date); None if absent
-    or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-# --- one call ----------------------------------------------------------------------------
 @dataclass
 class _Call:
     """What stays the same across the tries of one fetch."""
@@ -323,7 +164,11 @@ def fetch(
                 raise
             logger.info(
                 "fetch %s %s: %s, retry %d in %.2fs",
-                call.method, safe_url(target), exc.reason, attempt + 1, wait,
+                call.method,
+                safe_url(target),
+                exc.reason,
+                attempt + 1,
+                wait,
             )
             time.sleep(wait)
             attempt += 1
@@ -335,9 +180,13 @@ def fetch(
         result.elapsed = time.monotonic() - started
         logger.info(
             "fetch %s %s -> %d%s, %d bytes in %.2fs, %d retries",
-            call.method, safe_url(result.final_url), result.status,
+            call.method,
+            safe_url(result.final_url),
+            result.status,
             " (not modified)" if result.not_modified else "",
-            result.bytes_read, result.elapsed, attempt,
+            result.bytes_read,
+            result.elapsed,
+            attempt,
         )
         return result
 
@@ -359,17 +208,20 @@ def _fetch_once(call: _Call) -> FetchResult:
             raise PermanentFetchError(
                 "too_many_redirects",
                 f"{safe_url(call.url)}: more than {settings.FETCH_MAX_REDIRECTS} redirects",
-                url=safe_url(call.url), http_status=response.status_code,
+                url=safe_url(call.url),
+                http_status=response.status_code,
             )
         next_url = urljoin(response.url, location)
         try:
             next_url = normalize_url(next_url)
         except PermanentFetchError as exc:
             raise PermanentFetchError(
-                "bad_url", f"{safe_url(url)} redirects to a URL we do not fetch: {exc.message}",
-                url=safe_url(url), http_status=response.status_code,
+                "bad_url",
+                f"{safe_url(url)} redirects to a URL we do not fetch: {exc.message}",
+                url=safe_url(url),
+                http_status=response.status_code,
             )
-        if _host_key(next_url) != _host_key(url) or urlsplit(next_url).port != urlsplit(url).port:
+        if host_key(next_url) != host_key(url) or urlsplit(next_url).port != urlsplit(url).port:
             headers = {k: v for k, v in headers.items() if k.lower() not in SENSITIVE_HEADERS}
         status = response.status_code
         if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
@@ -390,18 +242,21 @@ def _request_headers(call: _Call) -> dict[str, str]:
     return headers
 
 
-def _send(call: _Call, method: str, url: str, headers: dict, params: Any,
-          body_kwargs: dict) -> requests.Response:
+def _send(
+    call: _Call, method: str, url: str, headers: dict, params: Any, body_kwargs: dict
+) -> requests.Response:
     """Wait for the limiter, send one request (no redirects followed), map failures."""
     shown = safe_url(url)
-    key = call.rate_key or _host_key(url)
+    key = call.rate_key or host_key(url)
     try:
         get_limiter().acquire(key, call.rate_limit, deadline_at=call.deadline_at)
     except RateLimitWait as wait:
         why = "cooling down after a 429" if wait.cooling_down else "rate limit reached"
         raise TransientFetchError(
-            "rate_limited", f"{shown}: {why} for {key}, next slot in {wait.wait:.1f}s",
-            url=shown, retry_after=round(wait.wait, 3),
+            "rate_limited",
+            f"{shown}: {why} for {key}, next slot in {wait.wait:.1f}s",
+            url=shown,
+            retry_after=round(wait.wait, 3),
         )
     remaining = call.remaining()
     if remaining <= 0:
@@ -410,11 +265,17 @@ def _send(call: _Call, method: str, url: str, headers: dict, params: Any,
         min(settings.FETCH_CONNECT_TIMEOUT, remaining),
         min(settings.FETCH_READ_TIMEOUT, remaining),
     )
-    session = _session(filter_ips=call.filter_ips, allow_loopback=call.allow_loopback)
+    session = session_for(filter_ips=call.filter_ips, allow_loopback=call.allow_loopback)
     try:
         response = session.request(
-            method, url, headers=headers, params=params, stream=True,
-            allow_redirects=False, timeout=timeout, **body_kwargs,
+            method,
+            url,
+            headers=headers,
+            params=params,
+            stream=True,
+            allow_redirects=False,
+            timeout=timeout,
+            **body_kwargs,
         )
     except InvalidIPAddress:
         raise PermanentFetchError(
@@ -426,9 +287,15 @@ def _send(call: _Call, method: str, url: str, headers: dict, params: Any,
     except requests.Timeout:
         reason = "deadline" if call.remaining() <= 0.05 else "timeout"
         raise TransientFetchError(reason, f"{shown}: timed out waiting for the server", url=shown)
-    except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
-            requests.exceptions.InvalidSchema, requests.exceptions.InvalidHeader) as exc:
+    except (
+        requests.exceptions.InvalidURL,
+        requests.exceptions.MissingSchema,
+        requests.exceptions.InvalidSchema,
+        requests.exceptions.InvalidHeader,
+    ) as exc:
         raise PermanentFetchError("bad_url", f"{shown}: {type(exc).__name__}", url=shown)
+    except requests.exceptions.InvalidJSONError:
+        raise  # the caller's json= cannot be serialized: a bug, not a network failure
     except requests.exceptions.SSLError:
         raise TransientFetchError("connection", f"{shown}: TLS handshake failed", url=shown)
     except requests.RequestException as exc:
@@ -447,108 +314,80 @@ def _read_result(call: _Call, response: requests.Response, redirects: list[str])
     try:
         if status == 304:
             return FetchResult(
-                status=304, headers=lowered, body=b"", final_url=response.url,
+                status=304,
+                headers=lowered,
+                body=b"",
+                final_url=response.url,
                 etag=lowered.get("etag") or call.etag,
                 last_modified=lowered.get("last-modified") or call.last_modified,
-                content_hash=call.previous_hash, not_modified=True, redirects=redirects,
+                content_hash=call.previous_hash,
+                not_modified=True,
+                redirects=redirects,
             )
         if not 200 <= status < 300:
-            raise _status_error(call, status, lowered, shown)
-        body = _read_body(call, response, shown)
+            raise _status_error(call, response.url, status, lowered)
+        body = read_body(
+            response, max_bytes=call.max_bytes, deadline_at=call.deadline_at, shown=shown
+        )
     finally:
         response.close()
     digest = hashlib.sha256(body).hexdigest()
     return FetchResult(
-        status=status, headers=lowered, body=body, final_url=response.url,
-        etag=lowered.get("etag"), last_modified=lowered.get("last-modified"),
+        status=status,
+        headers=lowered,
+        body=body,
+        final_url=response.url,
+        etag=lowered.get("etag"),
+        last_modified=lowered.get("last-modified"),
         content_hash=digest,
         not_modified=bool(call.previous_hash) and digest == call.previous_hash,
-        bytes_read=len(body), redirects=redirects,
+        bytes_read=len(body),
+        redirects=redirects,
     )
 
 
-def _status_error(call: _Call, status: int, headers: dict[str, str], shown: str) -> FetchError:
+def _status_error(call: _Call, url: str, status: int, headers: dict[str, str]) -> FetchError:
+    """The error for a non-2xx answer from ``url``; a 429 (or a 503 with Retry-After) also
+    starts the shared cooldown for the key."""
+    shown = safe_url(url)
     retry_after = parse_retry_after(headers.get("retry-after"))
-    key = call.rate_key or _host_key(call.url)
+    key = call.rate_key or host_key(url)
     if status == 429 or (status == 503 and retry_after is not None):
         cooldown = retry_after if retry_after is not None else DEFAULT_429_COOLDOWN
         get_limiter().cool_down(key, cooldown)
     if status == 429:
         return TransientFetchError(
-            "http_429", f"{shown}: too many requests (HTTP 429)", url=shown,
-            http_status=status, retry_after=retry_after,
+            "http_429",
+            f"{shown}: too many requests (HTTP 429)",
+            url=shown,
+            http_status=status,
+            retry_after=retry_after,
         )
     if status == 408:
         return TransientFetchError(
-            "timeout", f"{shown}: request timeout (HTTP 408)", url=shown,
-            http_status=status, retry_after=retry_after,
+            "timeout",
+            f"{shown}: request timeout (HTTP 408)",
+            url=shown,
+            http_status=status,
+            retry_after=retry_after,
         )
     if status >= 500:
         return TransientFetchError(
-            "http_5xx", f"{shown}: server error (HTTP {status})", url=shown,
-            http_status=status, retry_after=retry_after,
+            "http_5xx",
+            f"{shown}: server error (HTTP {status})",
+            url=shown,
+            http_status=status,
+            retry_after=retry_after,
         )
     if status in (404, 410):
         text = "not found" if status == 404 else "gone"
-        return PermanentFetchError(f"http_{status}", f"{shown}: {text} (HTTP {status})",
-                                   url=shown, http_status=status)
-    if 300 <= status < 400:
-        return PermanentFetchError("http_3xx", f"{shown}: unexpected HTTP {status}",
-                                   url=shown, http_status=status)
-    return PermanentFetchError("http_4xx", f"{shown}: refused (HTTP {status})",
-                               url=shown, http_status=status)
-
-
-def _read_body(call: _Call, response: requests.Response, shown: str) -> bytes:
-    """Read the decompressed body in chunks; enforce the byte cap and the total deadline.
-
-    Each socket read waits at most min(read timeout, time left), and read1 returns as soon
-    as any bytes arrive, so a server dripping one byte at a time is cut at the deadline.
-    """
-    cap = call.max_bytes
-    declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > cap:
-        raise PermanentFetchError(
-            "too_large", f"{shown}: body of {declared} bytes is over the {cap}-byte cap",
-            url=shown, http_status=response.status_code,
+        return PermanentFetchError(
+            f"http_{status}", f"{shown}: {text} (HTTP {status})", url=shown, http_status=status
         )
-    raw = response.raw
-    sock = _socket_of(raw)
-    chunks: list[bytes] = []
-    total = 0
-    while True:
-        remaining = call.remaining()
-        if remaining <= 0:
-            raise TransientFetchError(
-                "deadline", f"{shown}: deadline passed while reading the body", url=shown,
-                http_status=response.status_code, bytes_read=total,
-            )
-        if sock is not None:
-            sock.settimeout(min(settings.FETCH_READ_TIMEOUT, remaining))
-        try:
-            chunk = raw.read1(CHUNK_SIZE, decode_content=True)
-        except urllib3.exceptions.ReadTimeoutError:
-            reason = "deadline" if call.remaining() <= 0.05 else "timeout"
-            raise TransientFetchError(
-                reason, f"{shown}: timed out reading the body", url=shown,
-                http_status=response.status_code, bytes_read=total,
-            )
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise TransientFetchError(
-                "connection", f"{shown}: body read failed ({type(exc).__name__})", url=shown,
-                http_status=response.status_code, bytes_read=total,
-            )
-        if not chunk:
-            return b"".join(chunks)
-        total += len(chunk)
-        if total > cap or raw.tell() > cap:
-            raise PermanentFetchError(
-                "too_large", f"{shown}: body is over the {cap}-byte cap", url=shown,
-                http_status=response.status_code, bytes_read=total,
-            )
-        chunks.append(chunk)
-
-
-def _socket_of(raw: Any):
-    connection = getattr(raw, "connection", None)
-    return getattr(connection, "sock", None)
+    if 300 <= status < 400:
+        return PermanentFetchError(
+            "http_3xx", f"{shown}: unexpected HTTP {status}", url=shown, http_status=status
+        )
+    return PermanentFetchError(
+        "http_4xx", f"{shown}: refused (HTTP {status})", url=shown, http_status=status
+    )

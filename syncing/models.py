@@ -189,7 +189,10 @@ class Probe(SyncedItem):
 
     name = models.CharField(max_length=100)
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
         related_name="+",
     )
     mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.OK)

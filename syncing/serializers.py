@@ -7,8 +7,20 @@ class SyncAttemptSerializer(serializers.ModelSerializer):
     class Meta:
         model = SyncAttempt
         fields = [
-            "id", "kind", "item_id", "tier", "started_at", "duration_ms", "outcome", "reason",
-            "message", "http_status", "bytes", "items_changed", "retries", "counts",
+            "id",
+            "kind",
+            "item_id",
+            "tier",
+            "started_at",
+            "duration_ms",
+            "outcome",
+            "reason",
+            "message",
+            "http_status",
+            "bytes",
+            "items_changed",
+            "retries",
+            "counts",
         ]
         read_only_fields = fields
 
@@ -38,6 +50,12 @@ class SyncedItemStatusMixin(serializers.Serializer):
     last_error = serializers.CharField(read_only=True)
 
     SYNC_STATUS_FIELDS = [
-        "tier", "last_synced_at", "last_success_at", "next_sync_at",
-        "consecutive_failures", "paused", "pause_reason", "last_error",
+        "tier",
+        "last_synced_at",
+        "last_success_at",
+        "next_sync_at",
+        "consecutive_failures",
+        "paused",
+        "pause_reason",
+        "last_error",
     ]

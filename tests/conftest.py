@@ -44,8 +44,11 @@ def make_owner(email: str, *, plan: str = "pro", staff: bool = False):
     from syncing.models import Account
 
     user = get_user_model().objects.create_user(
-        username=email, email=email, password="correct horse battery staple",
-        is_staff=staff, is_superuser=staff,
+        username=email,
+        email=email,
+        password="correct horse battery staple",
+        is_staff=staff,
+        is_superuser=staff,
     )
     Account.objects.create(user=user, plan=plan)
     return user

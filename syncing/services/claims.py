@@ -32,9 +32,7 @@ def lease_seconds(kind: Kind) -> int:
     return kind.lease_seconds or settings.SYNC_LEASE_SECONDS
 
 
-def claim_due_items(
-    kind: Kind, tier: str, limit: int, *, now: datetime | None = None
-) -> Claim:
+def claim_due_items(kind: Kind, tier: str, limit: int, *, now: datetime | None = None) -> Claim:
     """Lease up to ``limit`` due items of ``kind`` in ``tier``, oldest due first.
 
     Due means ``next_sync_at <= now``, not paused, and no live lease. Returns the claim
@@ -99,7 +97,9 @@ def claim_one(kind: Kind, pk: int, *, now: datetime | None = None, force: bool =
     if not force:
         qs = qs.filter(paused=False)
     updated = qs.update(leased_until=leased_until, lease_token=token)
-    return Claim(kind=kind.name, token=token, pks=[pk] if updated else [], leased_until=leased_until)
+    return Claim(
+        kind=kind.name, token=token, pks=[pk] if updated else [], leased_until=leased_until
+    )
 
 
 def release(kind: Kind, token: uuid.UUID, pks: list[int]) -> int:

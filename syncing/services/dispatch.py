@@ -39,7 +39,10 @@ def dispatch_tier(kind_name: str, tier_name: str) -> DispatchReport:
     if claim.pks:
         logger.info(
             "dispatch %s/%s: claimed %d item(s) in %d message(s)",
-            kind_name, tier_name, len(claim.pks), messages,
+            kind_name,
+            tier_name,
+            len(claim.pks),
+            messages,
         )
     return DispatchReport(kind_name, tier_name, len(claim.pks), messages)
 

@@ -102,8 +102,12 @@ def run_claimed(kind_name: str, token: str | uuid.UUID, pks: list[int]) -> Chunk
             report.stale[:20],
         )
     if report.missing:
-        logger.info("%s: %d item(s) gone before their sync: %s", kind.name, len(report.missing),
-                    report.missing[:20])
+        logger.info(
+            "%s: %d item(s) gone before their sync: %s",
+            kind.name,
+            len(report.missing),
+            report.missing[:20],
+        )
     return report
 
 
@@ -210,7 +214,7 @@ def _flush(kind: Kind, token: uuid.UUID, pending: list[Finish], report: ChunkRep
         logger.warning(
             "%s: lease lost before finishing %s (claimed again elsewhere); attempts kept",
             kind.name,
-            report.lost_lease[-len(pending):],
+            report.lost_lease[-len(pending) :],
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -33,10 +34,8 @@ def purge_broker() -> None:
 
     with app.connection_for_write() as conn:
         for queue in settings.CELERY_QUEUES_ALL.split(","):
-            try:
+            with contextlib.suppress(Exception):  # the queue may not exist yet
                 conn.default_channel.queue_purge(queue)
-            except Exception:  # the queue may not exist yet
-                pass
     if settings.TEST_BROKER_URL.startswith("redis"):
         import redis
 
@@ -58,13 +57,14 @@ class Worker:
             if text in self.log:
                 return
             if self.process.poll() is not None:
-                raise RuntimeError(f"worker exited ({self.process.returncode}):\n{self.log[-3000:]}")
+                raise RuntimeError(
+                    f"worker exited ({self.process.returncode}):\n{self.log[-3000:]}"
+                )
             time.sleep(0.1)
         raise TimeoutError(f"worker never logged {text!r}:\n{self.log[-3000:]}")
 
     def pool_children(self) -> list[int]:
-        out = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True,
-                             text=True)
+        out = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True)
         return [int(p) for p in out.stdout.split()]
 
     def kill_hard(self) -> None:
@@ -85,8 +85,13 @@ class Worker:
 
 
 @contextmanager
-def celery_worker(*, queues: str = "dispatch,urgent,io,cpu,default", concurrency: int = 2,
-                  pool: str = "prefork", env: dict | None = None):
+def celery_worker(
+    *,
+    queues: str = "dispatch,urgent,io,cpu,default",
+    concurrency: int = 2,
+    pool: str = "prefork",
+    env: dict | None = None,
+):
     """Start ``celery worker`` as a subprocess that shares the test database and broker.
 
     Tests using it must commit their data (``django_db(transaction=True)``).
@@ -101,12 +106,35 @@ def celery_worker(*, queues: str = "dispatch,urgent,io,cpu,default", concurrency
         "PYTHONUNBUFFERED": "1",
         **(env or {}),
     }
-    args = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queues,
-            "--concurrency", str(concurrency), "--pool", pool, "-l", "info",
-            "--without-gossip", "--without-mingle", "-n", f"test-{os.getpid()}@%h"]
+    args = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "config",
+        "worker",
+        "-Q",
+        queues,
+        "--concurrency",
+        str(concurrency),
+        "--pool",
+        pool,
+        "-l",
+        "info",
+        "--without-gossip",
+        "--without-mingle",
+        "-n",
+        f"test-{os.getpid()}@%h",
+    ]
     with open(log, "w") as out:
-        process = subprocess.Popen(args, cwd=ROOT, env=worker_env, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env=worker_env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     worker = Worker(process, log)
     try:
         worker.wait_for("ready.", timeout=60)

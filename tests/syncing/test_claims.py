@@ -16,7 +16,9 @@ PROBE = "syncing.probe"
 @pytest.mark.django_db
 def test_claims_only_due_unpaused_unleased_items_oldest_first():
     now = timezone.now()
-    oldest, older, future = make_probes(3, due=now - timedelta(minutes=10), spread=timedelta(minutes=5))[:3]
+    oldest, older, future = make_probes(
+        3, due=now - timedelta(minutes=10), spread=timedelta(minutes=5)
+    )[:3]
     Probe.objects.filter(pk=future.pk).update(next_sync_at=now + timedelta(minutes=5))
     paused = make_probes(1, paused=True)[0]
     leased = make_probes(1, leased_until=now + timedelta(minutes=5))[0]

@@ -35,8 +35,9 @@ def test_syncnow_names_an_unknown_kind_or_item():
 @pytest.mark.django_db
 def test_createowner_prints_a_working_api_token_on_its_last_line():
     out = StringIO()
-    call_command("createowner", "Dana@Example.com", "--plan", "pro", "--password", "s3cret-pass",
-                 stdout=out)
+    call_command(
+        "createowner", "Dana@Example.com", "--plan", "pro", "--password", "s3cret-pass", stdout=out
+    )
     token = out.getvalue().strip().splitlines()[-1]
     user = get_user_model().objects.get(username="dana@example.com")
     assert Account.objects.get(user=user).plan == "pro"
@@ -62,9 +63,14 @@ def test_createowner_refuses_a_bad_email():
     ],
 )
 def test_a_bad_setting_stops_start_up_naming_the_variable(tmp_path, variable, value, message):
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings",
-           "SYNCBEAT_VAR_DIR": str(tmp_path), variable: value}
-    result = subprocess.run([sys.executable, "manage.py", "check"], env=env,
-                            capture_output=True, text=True, timeout=60)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "SYNCBEAT_VAR_DIR": str(tmp_path),
+        variable: value,
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode != 0
     assert message in result.stderr

@@ -83,9 +83,14 @@ def test_200_returns_body_headers_and_validators():
 
 
 def test_json_post_with_params_and_headers():
-    with local_server({"/api": Reply(200, b'{"ok": true}', {"Content-Type": "application/json"})}) as server:
+    with local_server(
+        {"/api": Reply(200, b'{"ok": true}', {"Content-Type": "application/json"})}
+    ) as server:
         result = fetch(
-            server.url + "/api", "POST", params={"q": "jordan"}, json={"size": 10},
+            server.url + "/api",
+            "POST",
+            params={"q": "jordan"},
+            json={"size": 10},
             headers={"X-Client": "syncbeat"},
         )
     assert result.json() == {"ok": True}
@@ -105,8 +110,10 @@ def test_304_via_if_none_match_keeps_old_validators():
     old_hash = hashlib.sha256(CALENDAR).hexdigest()
     with local_server({"/cal.ics": route}) as server:
         result = fetch(
-            server.url + "/cal.ics", etag='"v1"',
-            last_modified="Wed, 01 Jan 2025 00:00:00 GMT", previous_hash=old_hash,
+            server.url + "/cal.ics",
+            etag='"v1"',
+            last_modified="Wed, 01 Jan 2025 00:00:00 GMT",
+            previous_hash=old_hash,
         )
     assert result.status == 304
     assert result.not_modified is True
@@ -121,7 +128,9 @@ def test_304_via_if_none_match_keeps_old_validators():
 
 def test_200_with_unchanged_hash_is_not_modified():
     with local_server({"/cal.ics": Reply(200, CALENDAR)}) as server:
-        unchanged = fetch(server.url + "/cal.ics", previous_hash=hashlib.sha256(CALENDAR).hexdigest())
+        unchanged = fetch(
+            server.url + "/cal.ics", previous_hash=hashlib.sha256(CALENDAR).hexdigest()
+        )
         changed = fetch(server.url + "/cal.ics", previous_hash="0" * 64)
     assert unchanged.status == 200 and unchanged.not_modified is True
     assert changed.not_modified is False
@@ -141,17 +150,27 @@ def test_webcal_is_fetched_as_https():
     assert normalize_url("webcal://example.com/a.ics?k=1") == "https://example.com/a.ics?k=1"
     assert normalize_url("WEBCALS://example.com/a.ics") == "https://example.com/a.ics"
     # Against a plain-HTTP server the fetcher speaks TLS: the handshake fails, no HTTP request.
-    with local_server({"*": Reply(200, CALENDAR)}) as server:
-        with pytest.raises(TransientFetchError) as caught:
-            fetch(server.url.replace("http://", "webcal://") + "/a.ics", retries=0)
+    with (
+        local_server({"*": Reply(200, CALENDAR)}) as server,
+        pytest.raises(TransientFetchError) as caught,
+    ):
+        fetch(server.url.replace("http://", "webcal://") + "/a.ics", retries=0)
     assert caught.value.reason == "connection"
     assert server.requests == []
 
 
 @pytest.mark.parametrize(
     "url",
-    ["ftp://example.com/a.ics", "file:///etc/passwd", "gopher://x/", "no scheme at all",
-     "http://", "http://host:99999/", "", "javascript:alert(1)"],
+    [
+        "ftp://example.com/a.ics",
+        "file:///etc/passwd",
+        "gopher://x/",
+        "no scheme at all",
+        "http://",
+        "http://host:99999/",
+        "",
+        "javascript:alert(1)",
+    ],
 )
 def test_other_schemes_and_broken_urls_are_bad_url(url):
     with pytest.raises(PermanentFetchError) as caught:
@@ -163,9 +182,11 @@ def test_other_schemes_and_broken_urls_are_bad_url(url):
 
 # --- caps and time -----------------------------------------------------------------------
 def test_declared_body_over_cap_is_too_large():
-    with local_server({"/big": Reply(200, b"x" * 10_000)}) as server:
-        with pytest.raises(PermanentFetchError) as caught:
-            fetch(server.url + "/big", max_bytes=1_000)
+    with (
+        local_server({"/big": Reply(200, b"x" * 10_000)}) as server,
+        pytest.raises(PermanentFetchError) as caught,
+    ):
+        fetch(server.url + "/big", max_bytes=1_000)
     assert caught.value.reason == "too_large"
 
 
@@ -239,9 +260,11 @@ def test_retry_after_as_http_date():
 
 
 def test_503_is_retried_then_fails_transient():
-    with local_server({"/cal.ics": Reply(503, b"down")}) as server:
-        with pytest.raises(TransientFetchError) as caught:
-            fetch(server.url + "/cal.ics", retries=2)
+    with (
+        local_server({"/cal.ics": Reply(503, b"down")}) as server,
+        pytest.raises(TransientFetchError) as caught,
+    ):
+        fetch(server.url + "/cal.ics", retries=2)
     assert caught.value.reason == "http_5xx"
     assert caught.value.http_status == 503
     assert caught.value.retries == 2
@@ -256,12 +279,15 @@ def test_503_then_200_succeeds():
 
 
 @pytest.mark.parametrize(
-    ("status", "reason"), [(404, "http_404"), (410, "http_410"), (403, "http_4xx"), (400, "http_4xx")]
+    ("status", "reason"),
+    [(404, "http_404"), (410, "http_410"), (403, "http_4xx"), (400, "http_4xx")],
 )
 def test_4xx_is_permanent_and_not_retried(status, reason):
-    with local_server({"/cal.ics": Reply(status)}) as server:
-        with pytest.raises(PermanentFetchError) as caught:
-            fetch(server.url + "/cal.ics", retries=2)
+    with (
+        local_server({"/cal.ics": Reply(status)}) as server,
+        pytest.raises(PermanentFetchError) as caught,
+    ):
+        fetch(server.url + "/cal.ics", retries=2)
     assert caught.value.reason == reason
     assert caught.value.http_status == status
     assert len(server.requests) == 1
@@ -281,8 +307,12 @@ def redirect(to: str, status: int = 302) -> Reply:
 
 
 def test_three_redirects_are_followed():
-    routes = {"/0": redirect("/1", 301), "/1": redirect("/2", 307), "/2": redirect("/3", 308),
-              "/3": Reply(200, CALENDAR)}
+    routes = {
+        "/0": redirect("/1", 301),
+        "/1": redirect("/2", 307),
+        "/2": redirect("/3", 308),
+        "/3": Reply(200, CALENDAR),
+    }
     with local_server(routes) as server:
         result = fetch(server.url + "/0")
     assert result.body == CALENDAR
@@ -292,17 +322,18 @@ def test_three_redirects_are_followed():
 
 def test_more_than_three_redirects_is_too_many():
     routes = {f"/{i}": redirect(f"/{i + 1}") for i in range(5)}
-    with local_server(routes) as server:
-        with pytest.raises(PermanentFetchError) as caught:
-            fetch(server.url + "/0")
+    with local_server(routes) as server, pytest.raises(PermanentFetchError) as caught:
+        fetch(server.url + "/0")
     assert caught.value.reason == "too_many_redirects"
     assert len(server.requests) == 4  # the first request and three redirects
 
 
 def test_redirect_to_another_scheme_is_bad_url():
-    with local_server({"/0": redirect("file:///etc/passwd")}) as server:
-        with pytest.raises(PermanentFetchError) as caught:
-            fetch(server.url + "/0")
+    with (
+        local_server({"/0": redirect("file:///etc/passwd")}) as server,
+        pytest.raises(PermanentFetchError) as caught,
+    ):
+        fetch(server.url + "/0")
     assert caught.value.reason == "bad_url"
 
 
@@ -312,7 +343,9 @@ def test_303_turns_post_into_get_and_credentials_stay_home():
         target = other.url.replace("127.0.0.1", "localhost") + "/done"
         with local_server({"/submit": redirect(target, 303)}) as server:
             result = fetch(
-                server.url + "/submit", "POST", data=b"a=1",
+                server.url + "/submit",
+                "POST",
+                data=b"a=1",
                 headers={"Authorization": "Bearer secret-token", "Cookie": "s=1"},
             )
     assert result.body == b"ok"
@@ -335,3 +368,20 @@ def test_logs_and_messages_hold_no_query_or_credentials(caplog):
     for text in (caplog.text, caught.value.message, refused.value.message, caught.value.url):
         assert "s3cret" not in text and "hunter2" not in text and "tok3n" not in text
     assert "/cal.ics" in caught.value.message
+
+
+# --- pooling -----------------------------------------------------------------------------
+def test_connections_are_pooled_per_thread(monkeypatch):
+    connects: list[object] = []
+    real_connect = socket.socket.connect
+
+    def connect(sock, address):
+        connects.append(address)
+        return real_connect(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    with local_server({"/cal.ics": Reply(200, CALENDAR)}) as server:
+        for _ in range(3):
+            fetch(server.url + "/cal.ics")
+    assert len(server.requests) == 3
+    assert len(connects) == 1

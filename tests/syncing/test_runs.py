@@ -140,12 +140,20 @@ def test_one_failing_item_never_fails_its_chunk():
         if item.name == "boom":
             raise RuntimeError("a bug in a sync function")
         if item.name == "flaky":
-            raise TransientSyncError("http_503", "Service unavailable", http_status=503,
-                                     retry_after=600)
+            raise TransientSyncError(
+                "http_503", "Service unavailable", http_status=503, retry_after=600
+            )
         return SyncResult(items_changed=1)
 
-    register(Kind(name="tests.mixed", model="syncing.Probe", sync=sync,
-                  tiers=(TierSpec("5m", timedelta(minutes=5)),), default_tier="5m"))
+    register(
+        Kind(
+            name="tests.mixed",
+            model="syncing.Probe",
+            sync=sync,
+            tiers=(TierSpec("5m", timedelta(minutes=5)),),
+            default_tier="5m",
+        )
+    )
     try:
         probes = make_probes(3)
         Probe.objects.filter(pk=probes[0].pk).update(name="boom")
@@ -170,9 +178,15 @@ def test_one_failing_item_never_fails_its_chunk():
 @pytest.mark.django_db
 def test_a_sync_function_may_set_the_next_due_time_itself():
     wanted = timezone.now() + timedelta(hours=7)
-    register(Kind(name="tests.own_due", model="syncing.Probe",
-                  sync=lambda item, ctx: SyncResult(next_sync_at=wanted),
-                  tiers=(TierSpec("5m", timedelta(minutes=5)),), default_tier="5m"))
+    register(
+        Kind(
+            name="tests.own_due",
+            model="syncing.Probe",
+            sync=lambda item, ctx: SyncResult(next_sync_at=wanted),
+            tiers=(TierSpec("5m", timedelta(minutes=5)),),
+            default_tier="5m",
+        )
+    )
     try:
         probe = make_probes(1)[0]
         claim = claim_due_items(get_kind("tests.own_due"), "5m", 10)
@@ -200,12 +214,20 @@ def test_a_lost_lease_keeps_the_newer_claim_intact():
 @pytest.mark.django_db
 def test_validators_from_the_context_are_saved_on_success():
     def sync(item, ctx):
-        ctx.remember_validators(etag='"v2"', last_modified="Tue, 24 Nov 2026 04:00:00 GMT",
-                                content_hash="ab" * 32)
+        ctx.remember_validators(
+            etag='"v2"', last_modified="Tue, 24 Nov 2026 04:00:00 GMT", content_hash="ab" * 32
+        )
         return SyncResult()
 
-    register(Kind(name="tests.validators", model="syncing.Probe", sync=sync,
-                  tiers=(TierSpec("5m", timedelta(minutes=5)),), default_tier="5m"))
+    register(
+        Kind(
+            name="tests.validators",
+            model="syncing.Probe",
+            sync=sync,
+            tiers=(TierSpec("5m", timedelta(minutes=5)),),
+            default_tier="5m",
+        )
+    )
     try:
         probe = make_probes(1)[0]
         claim = claim_due_items(get_kind("tests.validators"), "5m", 10)

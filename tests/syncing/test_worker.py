@@ -69,8 +69,9 @@ def test_a_worker_killed_mid_sync_loses_nothing(settings):
         worker.kill_hard()
     assert not SyncAttempt.objects.filter(item_id=probe.pk).exists()
     Probe.objects.filter(pk=probe.pk).update(sleep_ms=0)
-    assert wait_until(lambda: dispatch_tier("syncing.probe", "5m").claimed == 1, timeout=10,
-                      interval=0.5), "the item should be due again once its lease expired"
+    assert wait_until(
+        lambda: dispatch_tier("syncing.probe", "5m").claimed == 1, timeout=10, interval=0.5
+    ), "the item should be due again once its lease expired"
     with celery_worker(concurrency=1):
         assert wait_until(lambda: SyncAttempt.objects.filter(item_id=probe.pk).exists())
     probe.refresh_from_db()
@@ -93,8 +94,7 @@ def test_a_pool_process_killed_mid_sync_is_redelivered_at_once():
 
         os.kill(children[0], signal.SIGKILL)
         Probe.objects.filter(pk=probe.pk).update(sleep_ms=0)
-        assert wait_until(lambda: SyncAttempt.objects.filter(item_id=probe.pk).exists(),
-                          timeout=30)
+        assert wait_until(lambda: SyncAttempt.objects.filter(item_id=probe.pk).exists(), timeout=30)
         assert "WorkerLostError" in worker.log or "exited with 'signal 9" in worker.log
     probe.refresh_from_db()
     assert probe.last_success_at is not None

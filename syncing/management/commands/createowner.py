@@ -25,9 +25,7 @@ class Command(BaseCommand):
         except ValidationError:
             raise CommandError(f"not an email address: {email!r}")
         user_model = get_user_model()
-        user, created = user_model.objects.get_or_create(
-            username=email, defaults={"email": email}
-        )
+        user, created = user_model.objects.get_or_create(username=email, defaults={"email": email})
         printed_password = None
         if password or created:
             printed_password = password or secrets.token_urlsafe(12)

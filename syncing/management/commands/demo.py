@@ -16,8 +16,12 @@ class Command(BaseCommand):
         user_model = get_user_model()
         user, created = user_model.objects.get_or_create(
             username=DEMO_EMAIL,
-            defaults={"email": DEMO_EMAIL, "first_name": "Demo", "is_staff": True,
-                      "is_superuser": True},
+            defaults={
+                "email": DEMO_EMAIL,
+                "first_name": "Demo",
+                "is_staff": True,
+                "is_superuser": True,
+            },
         )
         if created:
             user.set_password(DEMO_PASSWORD)
@@ -35,12 +39,14 @@ class Command(BaseCommand):
             if not key:
                 _, key = AuthToken.objects.create(user=user)
                 self._token_file().write_text(key)
-        self.stdout.write(self.style.SUCCESS(
-            f"\n  Open http://127.0.0.1:8000 and log in as {DEMO_EMAIL} / {DEMO_PASSWORD}\n"
-            f"  (staff too: http://127.0.0.1:8000/admin/)\n"
-            f"  API token: {key}\n"
-            f"  e.g. curl -H 'Authorization: Token {key}' http://127.0.0.1:8000/api/v1/sync/tiers/\n"
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"\n  Open http://127.0.0.1:8000 and log in as {DEMO_EMAIL} / {DEMO_PASSWORD}\n"
+                f"  (staff too: http://127.0.0.1:8000/admin/)\n"
+                f"  API token: {key}\n"
+                f"  e.g. curl -H 'Authorization: Token {key}' http://127.0.0.1:8000/api/v1/sync/tiers/\n"
+            )
+        )
 
     def _token_file(self):
         from django.conf import settings
