@@ -1,0 +1,251 @@
+"""Listings, their iCal feeds, the events imported from them, and double bookings."""
+
+from __future__ import annotations
+
+import secrets
+import zoneinfo
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+from syncing.models import SyncedItem
+
+# Events whose UID ends with "@" + this domain are our own export coming back (echo loops):
+# the parser ignores them, the exporter writes every UID in it.
+EXPORT_DOMAIN = "syncbeat.app"
+FEED_URL_SCHEMES = ("http", "https", "webcal")
+FEED_URL_MAX_LENGTH = 2000
+
+
+def validate_timezone(value: str) -> None:
+    """An IANA zone name that zoneinfo knows ("Europe/Lisbon")."""
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(f"{value!r} is not a known time zone (e.g. Europe/Lisbon).")
+
+
+def validate_feed_url(value: str) -> None:
+    """An absolute http, https or webcal URL with a host. Addresses are checked at fetch time."""
+    if len(value) > FEED_URL_MAX_LENGTH:
+        raise ValidationError(f"The URL is longer than {FEED_URL_MAX_LENGTH} characters.")
+    parts = urlsplit(value.strip())
+    if parts.scheme.lower() not in FEED_URL_SCHEMES or not parts.hostname:
+        raise ValidationError("Enter an http, https or webcal URL of an iCal feed.")
+    if parts.username or parts.password:
+        raise ValidationError("Leave the user name and password out of the URL.")
+
+
+def new_export_token() -> str:
+    return secrets.token_urlsafe(32)  # 43 characters, 256 bits
+
+
+class Source(models.TextChoices):
+    AIRBNB = "airbnb", "Airbnb"
+    VRBO = "vrbo", "VRBO"
+    BOOKING = "booking", "Booking.com"
+    GOOGLE = "google", "Google Calendar"
+    OTHER = "other", "Other"
+
+
+_SOURCE_HOSTS = (
+    ("airbnb.", Source.AIRBNB),
+    ("vrbo.", Source.VRBO),
+    ("homeaway.", Source.VRBO),
+    ("abritel.", Source.VRBO),
+    ("fewo-direkt.", Source.VRBO),
+    ("booking.com", Source.BOOKING),
+    ("google.com", Source.GOOGLE),
+    ("googleusercontent.com", Source.GOOGLE),
+)
+
+
+def guess_source(url: str) -> str:
+    """The channel a feed URL belongs to, from its host (the feed farm's ?style= too)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    for needle, source in _SOURCE_HOSTS:
+        if needle in host:
+            return source
+    for value in Source.values:
+        if f"style={value}" in parts.query:
+            return value
+    return Source.OTHER
+
+
+class EventStatus(models.TextChoices):
+    CONFIRMED = "confirmed", "Confirmed"
+    PENDING = "pending", "Pending"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class EventKind(models.TextChoices):
+    RESERVATION = "reservation", "Reservation"
+    BLOCK = "block", "Block"
+
+
+class Listing(models.Model):
+    """A rental unit: its channels' feeds are merged and published under ``export_token``."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="listings"
+    )
+    name = models.CharField(max_length=200)
+    timezone = models.CharField(
+        max_length=64,
+        default="UTC",
+        validators=[validate_timezone],
+        help_text="Floating times in feeds are read in this zone.",
+    )
+    export_token = models.CharField(
+        max_length=64, unique=True, default=new_export_token, editable=False
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "pk"]
+        indexes = [models.Index(fields=["owner", "name"], name="calendars_listing_owner")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("calendars:listing_month", args=[self.pk])
+
+    @property
+    def export_path(self) -> str:
+        return reverse("calendars:export", args=[self.export_token])
+
+    def regenerate_export_token(self) -> None:
+        """Give the listing a new secret export URL; the old one stops working at once."""
+        self.export_token = new_export_token()
+        self.save(update_fields=["export_token"])
+
+
+class Feed(SyncedItem):
+    """One channel's iCal feed of a listing; synced by the engine as kind calendars.feed."""
+
+    listing = models.ForeignKey(Listing, on_delete=models.CASCADE, related_name="feeds")
+    url = models.CharField(max_length=FEED_URL_MAX_LENGTH, validators=[validate_feed_url])
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.OTHER)
+    name = models.CharField(max_length=200, blank=True, default="")
+    export_back = models.BooleanField(
+        default=True,
+        help_text="Include this feed's events in the listing's merged export.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["listing_id", "pk"]
+        indexes = [
+            models.Index(
+                fields=["tier", "next_sync_at"],
+                name="calendars_feed_due",
+                condition=models.Q(paused=False),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name or f"{self.get_source_display()} feed #{self.pk}"
+
+    @property
+    def label(self) -> str:
+        return self.name or self.get_source_display()
+
+
+class Event(models.Model):
+    """A booking or a block imported from a feed, keyed by (feed, uid).
+
+    ``start``/``end`` are UTC instants; an all-day event is stored as midnight UTC of its
+    dates (``end`` exclusive: the checkout day) and turned back into dates on the way out.
+    An event gone from its feed is kept, cancelled, with ``cancelled_at``.
+    """
+
+    feed = models.ForeignKey(Feed, on_delete=models.CASCADE, related_name="events")
+    uid = models.CharField(max_length=512)
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    all_day = models.BooleanField(default=False)
+    summary = models.CharField(max_length=500, blank=True, default="")
+    description = models.TextField(blank=True, default="")
+    status = models.CharField(
+        max_length=16, choices=EventStatus.choices, default=EventStatus.CONFIRMED
+    )
+    blocking = models.BooleanField(default=True)
+    kind = models.CharField(max_length=16, choices=EventKind.choices, default=EventKind.BLOCK)
+    sequence = models.IntegerField(default=0)
+    # A digest of the content fields: an import compares this instead of every column.
+    fingerprint = models.CharField(max_length=32, blank=True, default="", editable=False)
+    first_seen = models.DateTimeField(default=timezone.now)
+    # The last import whose body held the event, and the last one that changed it.
+    last_seen = models.DateTimeField(default=timezone.now)
+    changed_at = models.DateTimeField(default=timezone.now)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["start", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["feed", "uid"], name="calendars_event_feed_uid")
+        ]
+        indexes = [
+            models.Index(fields=["feed", "status"], name="calendars_event_feed_status"),
+            models.Index(fields=["start", "end"], name="calendars_event_span"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.summary or self.uid} ({self.start_value} to {self.end_value})"
+
+    @property
+    def start_value(self):
+        """A date for all-day events, else the UTC instant."""
+        return self.start.date() if self.all_day else self.start
+
+    @property
+    def end_value(self):
+        return self.end.date() if self.all_day else self.end
+
+
+class Conflict(models.Model):
+    """Two blocking events of one listing, from different feeds, that overlap: a double booking.
+
+    ``event_a`` has the smaller primary key. At most one open conflict per pair; it resolves
+    itself when the events stop overlapping, and a later overlap opens a new one.
+    """
+
+    listing = models.ForeignKey(Listing, on_delete=models.CASCADE, related_name="conflicts")
+    event_a = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="+")
+    event_b = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="+")
+    overlap_start = models.DateTimeField()
+    overlap_end = models.DateTimeField()
+    detected_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-detected_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event_a", "event_b"],
+                name="calendars_conflict_open_pair",
+                condition=models.Q(resolved_at__isnull=True),
+            ),
+            models.CheckConstraint(
+                condition=models.Q(event_a__lt=models.F("event_b")),
+                name="calendars_conflict_ordered_pair",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["listing", "resolved_at"], name="calendars_conflict_listing")
+        ]
+
+    def __str__(self) -> str:
+        state = "resolved" if self.resolved_at else "open"
+        return f"Conflict #{self.pk} on {self.listing} ({state})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None

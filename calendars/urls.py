@@ -1,2 +1,23 @@
+from django.urls import path
+
+from calendars import views
+
 app_name = "calendars"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("<str:token>.ics", views.export_feed, name="export"),
+    path("conflicts/", views.conflicts, name="conflicts"),
+    path("listings/new/", views.listing_create, name="listing_create"),
+    path("listings/<int:pk>/edit/", views.listing_edit, name="listing_edit"),
+    path("listings/<int:pk>/delete/", views.listing_delete, name="listing_delete"),
+    path("listings/<int:pk>/month/", views.listing_month, name="listing_month"),
+    path(
+        "listings/<int:pk>/regenerate-export/",
+        views.listing_regenerate_export,
+        name="listing_regenerate_export",
+    ),
+    path("listings/<int:pk>/feeds/new/", views.feed_create, name="feed_create"),
+    path("feeds/<int:pk>/edit/", views.feed_edit, name="feed_edit"),
+    path("feeds/<int:pk>/delete/", views.feed_delete, name="feed_delete"),
+    path("feeds/<int:pk>/sync/", views.feed_sync, name="feed_sync"),
+]

@@ -141,3 +141,45 @@ def celery_worker(
         yield worker
     finally:
         worker.stop()
+
+
+@contextmanager
+def celery_beat(*, env: dict | None = None):
+    """Start ``celery beat`` with the database scheduler on the test database."""
+    connection.close()
+    log = Path(tempfile.mkstemp(prefix="celery-beat-", suffix=".log")[1])
+    beat_env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.test_settings",
+        "DATABASE_URL": test_database_url(),
+        "SYNCBEAT_VAR_DIR": str(settings.VAR_DIR),
+        "PYTHONUNBUFFERED": "1",
+        **(env or {}),
+    }
+    args = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "config",
+        "beat",
+        "-l",
+        "info",
+        "--pidfile=",
+        "--max-interval",
+        "1",
+    ]
+    with open(log, "w") as out:
+        process = subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env=beat_env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    beat = Worker(process, log)
+    try:
+        yield beat
+    finally:
+        beat.stop()

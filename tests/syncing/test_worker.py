@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from syncing.models import Probe, SyncAttempt
 from syncing.services.dispatch import dispatch_tier, sync_now
-from tests.support.worker import celery_worker, purge_broker
+from tests.support.worker import celery_beat, celery_worker, purge_broker
 from tests.syncing.factories import make_probes
 
 pytestmark = [
@@ -112,3 +112,19 @@ def test_a_failing_item_is_rescheduled_with_backoff_by_the_worker():
     assert probe.next_sync_at >= before + timedelta(seconds=59)
     attempt = SyncAttempt.objects.get(item_id=probe.pk)
     assert attempt.outcome == "failed" and attempt.reason == "probe_permanent"
+
+
+def test_beat_fires_dispatch_which_claims_and_the_worker_syncs():
+    """The whole path: beat's periodic task (from the Tier row), dispatch, broker, worker."""
+    from syncing.models import Tier
+
+    tier = Tier.objects.get(kind="syncing.probe", name="1m")
+    tier.dispatch_every = timedelta(seconds=1)
+    tier.save()
+    make_probes(20, tier="1m")
+    with celery_worker(), celery_beat() as beat:
+        assert wait_until(
+            lambda: SyncAttempt.objects.filter(kind="syncing.probe", tier="1m").count() == 20,
+            timeout=45,
+        ), beat.log[-2000:]
+    assert "syncing.dispatch" in beat.log

@@ -1,0 +1,120 @@
+"""Staff admin: listings, feeds (sync now, pause, resume, change tier), events, conflicts."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from calendars.apps import FEED_KIND
+from calendars.models import Conflict, Event, Feed, Listing
+from syncing.admin import SyncedItemAdminMixin
+from syncing.kinds import get_kind
+
+
+class FeedInline(admin.TabularInline):
+    model = Feed
+    fields = ["source", "name", "url", "tier", "paused", "last_success_at"]
+    readonly_fields = ["last_success_at"]
+    extra = 0
+    show_change_link = True
+
+
+@admin.register(Listing)
+class ListingAdmin(admin.ModelAdmin):
+    list_display = ["name", "owner", "timezone", "created_at"]
+    list_filter = ["timezone"]
+    search_fields = ["name", "owner__username", "owner__email", "=export_token"]
+    raw_id_fields = ["owner"]
+    readonly_fields = ["export_token", "created_at"]
+    inlines = [FeedInline]
+    actions = ["regenerate_export_tokens"]
+
+    @admin.action(description="Regenerate the export link (the old one stops working)")
+    def regenerate_export_tokens(self, request, queryset: QuerySet) -> None:
+        for listing in queryset:
+            listing.regenerate_export_token()
+        self.message_user(
+            request, f"{queryset.count()} export link(s) regenerated.", messages.SUCCESS
+        )
+
+
+def _tier_action(tier_name: str):
+    def action(modeladmin, request, queryset: QuerySet) -> None:
+        # Due now, so the new pace starts from a fresh sync rather than the old phase.
+        n = queryset.update(tier=tier_name, next_sync_at=timezone.now())
+        modeladmin.message_user(
+            request, f"{n} feed(s) moved to tier {tier_name}.", messages.SUCCESS
+        )
+
+    action.__name__ = f"set_tier_{tier_name}"
+    return action
+
+
+@admin.register(Feed)
+class FeedAdmin(SyncedItemAdminMixin, admin.ModelAdmin):
+    list_display = ["__str__", "listing", "source", *SyncedItemAdminMixin.sync_list_display]
+    list_filter = ["source", "export_back", *SyncedItemAdminMixin.sync_list_filter]
+    search_fields = ["url", "name", "listing__name", "listing__owner__email"]
+    raw_id_fields = ["listing"]
+    readonly_fields = ["created_at", *SyncedItemAdminMixin.sync_readonly_fields]
+    list_select_related = ["listing"]
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        for spec in get_kind(FEED_KIND).tiers:
+            func = _tier_action(spec.name)
+            actions[func.__name__] = (func, func.__name__, f"Change tier to {spec.name}")
+        return actions
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    list_display = [
+        "uid",
+        "feed",
+        "start",
+        "end",
+        "all_day",
+        "status",
+        "blocking",
+        "kind",
+        "last_seen",
+    ]
+    list_filter = ["status", "kind", "blocking", "all_day", "feed__source"]
+    search_fields = ["uid", "summary", "feed__listing__name", "feed__url"]
+    raw_id_fields = ["feed"]
+    date_hierarchy = "start"
+    readonly_fields = ["first_seen", "last_seen", "changed_at", "cancelled_at"]
+    list_select_related = ["feed"]
+    show_full_result_count = False
+
+
+class OpenFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("open", "Open"), ("resolved", "Resolved")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("open", "resolved"):
+            return queryset.filter(resolved_at__isnull=self.value() == "open")
+        return queryset
+
+
+@admin.register(Conflict)
+class ConflictAdmin(admin.ModelAdmin):
+    list_display = [
+        "pk",
+        "listing",
+        "overlap_start",
+        "overlap_end",
+        "detected_at",
+        "resolved_at",
+        "notified_at",
+    ]
+    list_filter = [OpenFilter, "detected_at"]
+    search_fields = ["listing__name", "listing__owner__email", "event_a__uid", "event_b__uid"]
+    raw_id_fields = ["listing", "event_a", "event_b"]
+    list_select_related = ["listing"]

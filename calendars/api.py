@@ -1,0 +1,129 @@
+"""The calendars REST API: listings, feeds (with sync now), events and conflicts.
+
+Every queryset is the requester's own: another owner's object is a 404, never a 403.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+
+from calendars.filters import ConflictFilter, EventFilter, FeedFilter
+from calendars.models import Conflict, Event, Feed, Listing
+from calendars.serializers import (
+    ConflictSerializer,
+    EventSerializer,
+    FeedSerializer,
+    ListingSerializer,
+)
+from calendars.services import listings as listing_services
+from syncing.api import OwnerScopedMixin
+
+SyncAccepted = inline_serializer(
+    "FeedSyncAccepted",
+    {"queued": serializers.BooleanField(), "detail": serializers.CharField()},
+)
+
+
+class ListingViewSet(OwnerScopedMixin, viewsets.ModelViewSet):
+    """The owner's listings. `export_url` is the merged calendar to give every channel."""
+
+    queryset = Listing.objects.order_by("name", "pk")
+    serializer_class = ListingSerializer
+    owner_field = "owner"
+
+    def perform_create(self, serializer):
+        try:
+            serializer.instance = listing_services.listing_create(
+                owner=self.request.user,
+                name=serializer.validated_data["name"],
+                timezone_name=serializer.validated_data.get("timezone", "UTC"),
+            )
+        except listing_services.AllowanceExceeded as exc:
+            raise ValidationError({"detail": str(exc)})
+
+    @extend_schema(request=None, responses={200: ListingSerializer})
+    @action(detail=True, methods=["post"], url_path="regenerate-export-url")
+    def regenerate_export_url(self, request, pk=None):
+        """A new secret export URL; the old one stops working at once."""
+        listing = self.get_object()
+        listing.regenerate_export_token()
+        return Response(self.get_serializer(listing).data)
+
+
+class FeedViewSet(OwnerScopedMixin, viewsets.ModelViewSet):
+    """The owner's feeds, one per channel and listing. Status fields are read-only."""
+
+    queryset = Feed.objects.order_by("pk")
+    serializer_class = FeedSerializer
+    owner_field = "listing__owner"
+    filterset_class = FeedFilter
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        try:
+            serializer.instance = listing_services.feed_create(
+                listing=data["listing"],
+                url=data["url"],
+                source=data.get("source", ""),
+                name=data.get("name", ""),
+                export_back=data.get("export_back", True),
+            )
+        except listing_services.AllowanceExceeded as exc:
+            raise ValidationError({"detail": str(exc)})
+
+    def perform_update(self, serializer):
+        serializer.instance = listing_services.feed_update(
+            serializer.instance, changes=dict(serializer.validated_data)
+        )
+
+    def perform_destroy(self, instance):
+        listing_services.feed_delete(instance)
+
+    @extend_schema(
+        request=None,
+        responses={
+            202: SyncAccepted,
+            429: OpenApiResponse(
+                description="Over the plan's manual syncs per hour; see Retry-After."
+            ),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def sync(self, request, pk=None):
+        """Sync this feed now, at the front of the queue (counts against the hourly allowance)."""
+        feed = self.get_object()
+        outcome = listing_services.request_manual_sync(feed, owner=request.user)
+        if not outcome.accepted:
+            return Response(
+                {"detail": "Manual sync allowance for this hour used up; try again later."},
+                status=status.HTTP_429_TOO_MANY_REQUESTS,
+                headers={"Retry-After": str(outcome.retry_after)},
+            )
+        detail = "Sync queued." if outcome.queued else "A sync of this feed is already under way."
+        return Response(
+            {"queued": outcome.queued, "detail": detail}, status=status.HTTP_202_ACCEPTED
+        )
+
+
+class EventViewSet(OwnerScopedMixin, viewsets.ReadOnlyModelViewSet):
+    """Events imported from the owner's feeds. All-day `start`/`end` are dates (end exclusive)."""
+
+    queryset = Event.objects.select_related("feed").order_by("start", "pk")
+    serializer_class = EventSerializer
+    owner_field = "feed__listing__owner"
+    filterset_class = EventFilter
+
+
+class ConflictViewSet(OwnerScopedMixin, viewsets.ReadOnlyModelViewSet):
+    """Double bookings: overlapping blocking events of one listing from different feeds."""
+
+    queryset = Conflict.objects.select_related("event_a__feed", "event_b__feed").order_by(
+        "-detected_at", "pk"
+    )
+    serializer_class = ConflictSerializer
+    owner_field = "listing__owner"
+    filterset_class = ConflictFilter

@@ -1,0 +1,1 @@
+"""The calendars app's work: importing feeds, conflicts, the export, notices, listings."""

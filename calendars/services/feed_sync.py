@@ -1,0 +1,148 @@
+"""The calendars.feed kind's sync function: fetch a feed, parse it, write its events.
+
+Slow I/O first (the fetch), then the parse, then every write of one import inside a single
+transaction: events upserted, missing ones cancelled, the listing's conflicts brought up to
+date. A feed that is not iCalendar changes nothing.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from calendars.ics.parse import InvalidCalendar, ParsedFeed, parse_feed
+from calendars.models import EXPORT_DOMAIN, Feed, Listing
+from calendars.services.conflicts import detect_conflicts
+from calendars.services.events_upsert import upsert_feed_events
+from calendars.services.notify import notify_new_conflicts
+from syncing.fetcher import fetch
+from syncing.results import PermanentSyncError, SyncContext, SyncResult
+
+MAX_EVENTS = 5000
+# Reasons for skipped events kept on the attempt (the count is always complete).
+SKIPPED_SHOWN = 20
+_BOM = b"\xef\xbb\xbf"
+
+
+def looks_like_icalendar(body: bytes) -> bool:
+    """True when the body starts like an iCalendar object (after a BOM and blank lines)."""
+    head = body[:64].removeprefix(_BOM).lstrip()
+    return head[:15].upper() == b"BEGIN:VCALENDAR"
+
+
+def check_body(body: bytes, content_type: str) -> None:
+    """Raise PermanentSyncError("invalid_ics") unless the body is an iCalendar object.
+
+    Channels serve feeds as text/calendar, text/plain or application/octet-stream (and
+    worse); the body decides. An empty body or an HTML page (a login wall, an error page)
+    is not a calendar.
+    """
+    served = content_type or "no content type"
+    if not body.strip():
+        raise PermanentSyncError("invalid_ics", f"The feed is empty (served as {served}).")
+    if not looks_like_icalendar(body):
+        head = body[:200].lstrip().lower()
+        what = (
+            "an HTML page" if head.startswith((b"<!doctype", b"<html", b"<")) else "not iCalendar"
+        )
+        raise PermanentSyncError(
+            "invalid_ics", f"The feed URL returned {what} (served as {served}), not a calendar."
+        )
+
+
+def sync_feed(feed: Feed, ctx: SyncContext) -> SyncResult:
+    """Import one feed. Raises the fetcher's SyncErrors, and PermanentSyncError("invalid_ics")
+    when the body is not iCalendar (the listing's events then stay exactly as they were)."""
+    result = fetch(
+        feed.url,
+        etag=feed.etag or None,
+        last_modified=feed.last_modified or None,
+        previous_hash=feed.content_hash or None,
+    )
+    if result.not_modified:
+        ctx.remember_validators(
+            etag=result.etag or None, last_modified=result.last_modified or None
+        )
+        return SyncResult(
+            outcome="not_modified",
+            http_status=result.status,
+            bytes=result.bytes_read,
+            retries=result.retries,
+        )
+    check_body(result.body, result.content_type or "")
+    listing_tz = _listing_timezone(feed)
+    try:
+        parsed = parse_feed(
+            result.body, default_tz=listing_tz, max_events=MAX_EVENTS, own_domain=EXPORT_DOMAIN
+        )
+    except InvalidCalendar as exc:
+        raise PermanentSyncError(
+            "invalid_ics",
+            f"The feed is not a valid calendar: {exc}"[:500],
+            bytes_read=result.bytes_read,
+        )
+    counts = import_parsed_feed(feed, parsed)
+    ctx.remember_validators(
+        etag=result.etag or "",
+        last_modified=result.last_modified or "",
+        content_hash=result.content_hash,
+    )
+    return SyncResult(
+        outcome="ok",
+        http_status=result.status,
+        bytes=result.bytes_read,
+        retries=result.retries,
+        items_changed=counts["created"] + counts["updated"] + counts["cancelled"],
+        counts=counts,
+    )
+
+
+def import_parsed_feed(feed: Feed, parsed: ParsedFeed) -> dict:
+    """Write a parsed feed's events and the listing's conflicts in one transaction.
+
+    A truncated feed (more events than MAX_EVENTS) cancels nothing: events past the cap were
+    not seen, not removed. Returns the counts recorded on the attempt.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        # One import per listing at a time: conflict detection must see the other feeds'
+        # committed events, and two feeds of a listing may sync at once.
+        Listing.objects.select_for_update().filter(pk=feed.listing_id).order_by().values_list(
+            "pk"
+        ).first()
+        upserted = upsert_feed_events(
+            feed, parsed.events, now=now, cancel_missing=not parsed.truncated
+        )
+        opened = resolved = 0
+        if upserted.changed:
+            changes = detect_conflicts(
+                feed.listing_id,
+                now=now,
+                changed_event_ids=upserted.changed_event_ids if upserted.ids_complete else None,
+            )
+            opened, resolved = changes.opened, changes.resolved
+            if opened:
+                listing_id = feed.listing_id
+                transaction.on_commit(lambda: notify_new_conflicts(listing_id), robust=True)
+    counts = {
+        "events": upserted.events,
+        "created": upserted.created,
+        "updated": upserted.updated,
+        "unchanged": upserted.unchanged,
+        "cancelled": upserted.cancelled,
+        "skipped": len(parsed.skipped),
+        "conflicts_opened": opened,
+        "conflicts_resolved": resolved,
+    }
+    if parsed.skipped:
+        counts["skipped_reasons"] = [
+            [uid, reason] for uid, reason in parsed.skipped[:SKIPPED_SHOWN]
+        ]
+    if parsed.truncated:
+        counts["truncated"] = True
+    return counts
+
+
+def _listing_timezone(feed: Feed) -> str:
+    # run_claimed loads the listing with the feed (owner_path); a bare feed costs one query.
+    return feed.listing.timezone

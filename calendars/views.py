@@ -1,0 +1,225 @@
+"""Owner pages (listings, feeds, month view, conflicts) and the public merged export."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.http import http_date
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from calendars import selectors
+from calendars.forms import FeedForm, ListingForm
+from calendars.models import Source
+from calendars.services import export as export_service
+from calendars.services import listings as listing_services
+
+# --- the public export --------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "HEAD"])
+def export_feed(request: HttpRequest, token: str) -> HttpResponse:
+    """The listing's merged calendar, for the channels to import. The token is the secret."""
+    listing = export_service.listing_for_token(token)
+    if listing is None:
+        return HttpResponse("No such calendar.", status=404, content_type="text/plain")
+    try:
+        document = export_service.build_export(listing, leave_out=request.GET.get("for") or None)
+    except export_service.UnknownChannel:
+        return HttpResponseBadRequest(
+            f"Unknown channel; use for= one of {', '.join(Source.values)}.",
+            content_type="text/plain",
+        )
+    headers = {
+        "ETag": document.etag,
+        "Last-Modified": http_date(document.last_modified.timestamp()),
+        "Cache-Control": export_service.CACHE_CONTROL,
+    }
+    if export_service.etag_matches(request.headers.get("If-None-Match", ""), document.etag):
+        response = HttpResponse(status=304)
+    else:
+        response = HttpResponse(document.body, content_type="text/calendar; charset=utf-8")
+        response["Content-Disposition"] = f'inline; filename="{listing.pk}.ics"'
+    for key, value in headers.items():
+        response[key] = value
+    return response
+
+
+# --- owner pages --------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def index(request: HttpRequest) -> HttpResponse:
+    listings = selectors.listings_overview(request.user)
+    for listing in listings:
+        listing.export_url = request.build_absolute_uri(listing.export_path)
+    return render(
+        request,
+        "calendars/index.html",
+        {"listings": listings, "sources": Source.choices, "now": timezone.now()},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def listing_create(request: HttpRequest) -> HttpResponse:
+    form = ListingForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            listing = listing_services.listing_create(
+                owner=request.user,
+                name=form.cleaned_data["name"],
+                timezone_name=form.cleaned_data["timezone"],
+            )
+        except listing_services.AllowanceExceeded as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Listing “{listing.name}” added. Now add its feeds.")
+            return redirect("calendars:index")
+    return render(
+        request,
+        "calendars/listing_form.html",
+        {"form": form, "listing": None, "timezones": form.timezone_names()},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def listing_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    listing = selectors.listing_of_owner(request.user, pk)
+    form = ListingForm(request.POST or None, instance=listing)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Listing saved.")
+        return redirect("calendars:index")
+    return render(
+        request,
+        "calendars/listing_form.html",
+        {"form": form, "listing": listing, "timezones": form.timezone_names()},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def listing_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    listing = selectors.listing_of_owner(request.user, pk)
+    if request.method == "POST":
+        listing.delete()
+        messages.success(request, f"Listing “{listing.name}” removed.")
+        return redirect("calendars:index")
+    return render(request, "calendars/confirm_delete.html", {"object": listing, "what": "listing"})
+
+
+@login_required
+@require_POST
+def listing_regenerate_export(request: HttpRequest, pk: int) -> HttpResponse:
+    listing = selectors.listing_of_owner(request.user, pk)
+    listing.regenerate_export_token()
+    messages.success(
+        request, "New export link made; paste it into every channel (the old one stopped working)."
+    )
+    return redirect("calendars:index")
+
+
+@login_required
+@require_GET
+def listing_month(request: HttpRequest, pk: int) -> HttpResponse:
+    listing = selectors.listing_of_owner(request.user, pk)
+    first = selectors.parse_month(request.GET.get("month"), timezone.localdate())
+    previous = (first.replace(day=1) - timedelta(days=1)).replace(day=1)
+    following = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+    context = {
+        "listing": listing,
+        "month": first,
+        "previous": previous,
+        "following": following,
+        "weeks": selectors.month_weeks(listing, first),
+        "feeds": listing.feeds.all(),
+        "conflicts": selectors.open_conflicts(request.user, listing=listing),
+        "weekdays": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
+    }
+    return render(request, "calendars/month.html", context)
+
+
+@login_required
+@require_GET
+def conflicts(request: HttpRequest) -> HttpResponse:
+    return render(
+        request, "calendars/conflicts.html", {"conflicts": selectors.open_conflicts(request.user)}
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def feed_create(request: HttpRequest, pk: int) -> HttpResponse:
+    listing = selectors.listing_of_owner(request.user, pk)
+    form = FeedForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            listing_services.feed_create(listing=listing, **form.changed_values())
+        except listing_services.AllowanceExceeded as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "Feed added; its first sync is on its way.")
+            return redirect("calendars:index")
+    return render(
+        request, "calendars/feed_form.html", {"form": form, "listing": listing, "feed": None}
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def feed_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    feed = selectors.feed_of_owner(request.user, pk)
+    form = FeedForm(request.POST or None, instance=feed)
+    if request.method == "POST" and form.is_valid():
+        # The ModelForm already set the values on ``feed``; the service compares with the row.
+        fresh = selectors.feed_of_owner(request.user, pk)
+        listing_services.feed_update(fresh, changes=form.changed_values())
+        messages.success(request, "Feed saved.")
+        return redirect("calendars:index")
+    return render(
+        request, "calendars/feed_form.html", {"form": form, "listing": feed.listing, "feed": feed}
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def feed_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    feed = selectors.feed_of_owner(request.user, pk)
+    if request.method == "POST":
+        listing_services.feed_delete(feed)
+        messages.success(request, "Feed removed, with its events.")
+        return redirect("calendars:index")
+    return render(request, "calendars/confirm_delete.html", {"object": feed, "what": "feed"})
+
+
+@login_required
+@require_POST
+def feed_sync(request: HttpRequest, pk: int) -> HttpResponse:
+    """Sync now. htmx swaps the feed's row (with a note); a plain POST redirects back."""
+    feed = selectors.feed_of_owner(request.user, pk)
+    outcome = listing_services.request_manual_sync(feed, owner=request.user)
+    if not outcome.accepted:
+        note = f"Manual sync allowance used up; try again in {outcome.retry_after // 60 + 1} min."
+        status = 429
+    elif outcome.queued:
+        note, status = "Sync queued.", 200
+    else:
+        note, status = "Already syncing.", 200
+    if request.htmx:
+        feed.refresh_from_db()
+        # 200 even past the allowance: htmx does not swap 4xx bodies, and the note says it.
+        response = render(
+            request, "calendars/_feed_row.html", {"feed": feed, "note": note, "now": timezone.now()}
+        )
+        if status == 429:
+            response["Retry-After"] = str(outcome.retry_after)
+        return response
+    (messages.warning if status == 429 else messages.success)(request, note)
+    return redirect("calendars:index")
