@@ -279,6 +279,10 @@ FETCH_RETRY_MAX_WAIT = env_float("FETCH_RETRY_MAX_WAIT", 5.0, minimum=0)
 FETCH_HOST_RATE_LIMIT = env_str("FETCH_HOST_RATE_LIMIT", "20/second")
 FETCH_USER_AGENT = env_str("FETCH_USER_AGENT", "Syncbeat/1.0 (+https://syncbeat.example)")
 
+# --- domain apps ----------------------------------------------------------------------
+# Where the demo's feeds come from (the feed farm `make run` starts).
+FEEDFARM_URL = env_str("FEEDFARM_URL", "http://127.0.0.1:8200")
+
 # --- errors, logging --------------------------------------------------------------------
 SENTRY_DSN = env_str("SENTRY_DSN", "")
 if SENTRY_DSN:
