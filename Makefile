@@ -2,6 +2,8 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
+# Procfile commands (celery, gunicorn, python) come from the project's virtualenv.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 # The demo processes: web, workers, beat, and the local stand-ins for the outside world.
 DEMO_PROCESSES ?= web,worker,worker_io,beat,feedfarm,marketsim,speechsim
