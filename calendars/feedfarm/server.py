@@ -312,6 +312,14 @@ class FeedFarmServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         return f"http://{host}:{port}"
 
+    def handle_error(self, request, client_address) -> None:
+        """A client that hangs up early (a fetcher at its byte cap) is not an error here."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
+
 
 def make_server(
     port: int = 0,
