@@ -279,6 +279,14 @@ FETCH_RETRY_MAX_WAIT = env_float("FETCH_RETRY_MAX_WAIT", 5.0, minimum=0)
 FETCH_HOST_RATE_LIMIT = env_str("FETCH_HOST_RATE_LIMIT", "20/second")
 FETCH_USER_AGENT = env_str("FETCH_USER_AGENT", "Syncbeat/1.0 (+https://syncbeat.example)")
 
+# --- watching the engine ----------------------------------------------------------------
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
+ALERT_WEBHOOK_URL = env_str("ALERT_WEBHOOK_URL", "")
+WEBHOOK_RETRY_SECONDS = env_int("WEBHOOK_RETRY_SECONDS", 86400, minimum=60)
+WEBHOOK_DISABLE_AFTER_SECONDS = env_int("WEBHOOK_DISABLE_AFTER_SECONDS", 86400, minimum=60)
+SYNC_ROLLUP_RETENTION_DAYS = env_int("SYNC_ROLLUP_RETENTION_DAYS", 400, minimum=31)
+
 # --- domain apps ----------------------------------------------------------------------
 # Where the demo's feeds come from (the feed farm `make run` starts).
 FEEDFARM_URL = env_str("FEEDFARM_URL", "http://127.0.0.1:8200")

@@ -10,6 +10,8 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    # The staff sync dashboard (under admin/), /metrics and the owner status page.
+    path("", include("syncing.monitoring.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from syncing.kinds import kind_for_model
 from syncing.models import Account, Probe, SyncAttempt, Tier
+from syncing.monitoring import admin as _monitoring_admin  # noqa: F401  (alert rules, webhooks)
 from syncing.services.dispatch import sync_now
 
 

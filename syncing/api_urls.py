@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 from knox import views as knox_views
 from rest_framework.routers import SimpleRouter
 
@@ -11,5 +11,7 @@ router.register("sync/tiers", TierViewSet, basename="sync-tier")
 urlpatterns = [
     path("auth/login/", ApiLoginView.as_view(), name="api-login"),
     path("auth/logout/", knox_views.LogoutView.as_view(), name="api-logout"),
+    path("", include("syncing.monitoring.api_urls")),
+    path("", include("syncing.webhooks.api_urls")),
     *router.urls,
 ]

@@ -16,3 +16,6 @@ class SyncingConfig(AppConfig):
         register(PROBE_KIND)
 
         post_migrate.connect(ensure_default_tiers, sender=self)
+        from syncing.monitoring.schedule import ensure_monitoring_schedule
+
+        post_migrate.connect(ensure_monitoring_schedule, sender=self)

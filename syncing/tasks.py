@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from syncing.monitoring import tasks as _monitoring_tasks  # noqa: F401  (periodic tasks)
 from syncing.services.dispatch import dispatch_tier
 from syncing.services.runs import run_claimed
 

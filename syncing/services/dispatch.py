@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -76,7 +77,11 @@ def publish_claim(kind: Kind, claim: Claim, *, priority: int | None = None) -> i
 
     def send() -> None:
         for queue, prio, pks in messages:
-            options = {"queue": queue, "expires": claim.leased_until}
+            options = {
+                "queue": queue,
+                "expires": claim.leased_until,
+                "headers": {"published_at": time.time()},
+            }
             if prio is not None:
                 options["priority"] = prio
             sync_items.apply_async(args=(kind.name, str(claim.token), pks), **options)

@@ -114,6 +114,7 @@ def run_claimed(kind_name: str, token: str | uuid.UUID, pks: list[int]) -> Chunk
 def _run_one(kind: Kind, item: SyncedItem, intervals: dict[str, timedelta | None]) -> Finish:
     started = timezone.now()
     clock = time.perf_counter()
+    cpu_clock = time.thread_time()
     ctx = SyncContext(kind=kind, item=item)
     error: SyncError | None = None
     try:
@@ -129,6 +130,7 @@ def _run_one(kind: Kind, item: SyncedItem, intervals: dict[str, timedelta | None
         logger.exception("%s #%s: unexpected error in sync", kind.name, item.pk)
         error = SyncError("error", f"{type(exc).__name__}: {exc}"[:500])
     duration_ms = int((time.perf_counter() - clock) * 1000)
+    cpu_ms = round((time.thread_time() - cpu_clock) * 1000, 2)
     now = timezone.now()
     attempt = SyncAttempt(
         kind=kind.name,
@@ -146,7 +148,7 @@ def _run_one(kind: Kind, item: SyncedItem, intervals: dict[str, timedelta | None
         attempt.bytes = result.bytes
         attempt.items_changed = result.items_changed
         attempt.retries = result.retries
-        attempt.counts = result.counts
+        attempt.counts = {**result.counts, "cpu_ms": cpu_ms}
         next_due = result.next_sync_at or next_due_after_success(
             previous_due=item.next_sync_at,
             interval=intervals.get(item.tier),
@@ -172,6 +174,8 @@ def _run_one(kind: Kind, item: SyncedItem, intervals: dict[str, timedelta | None
     attempt.message = error.message[:500]
     attempt.http_status = error.http_status
     attempt.bytes = error.bytes_read
+    attempt.retries = getattr(error, "retries", 0) or 0
+    attempt.counts = {"cpu_ms": cpu_ms}
     delay = backoff_delay(failures, retry_after=error.retry_after)
     fields = {
         "last_synced_at": now,
@@ -206,9 +210,12 @@ def _flush(kind: Kind, token: uuid.UUID, pending: list[Finish], report: ChunkRep
         for f in pending:
             if f.pk not in written:
                 report.lost_lease.append(f.pk)
-            elif f.paused_now and kind.pause_hook:
+            elif f.paused_now:
                 item_pk, reason = f.pk, f.pause_reason
-                transaction.on_commit(lambda pk=item_pk, r=reason: _notify_paused(kind, pk, r))
+                owner_id = f.attempt.owner_id
+                transaction.on_commit(
+                    lambda pk=item_pk, r=reason, o=owner_id: _notify_paused(kind, pk, r, o)
+                )
     report.attempts.extend(f.attempt for f in pending)
     if report.lost_lease:
         logger.warning(
@@ -218,7 +225,14 @@ def _flush(kind: Kind, token: uuid.UUID, pending: list[Finish], report: ChunkRep
         )
 
 
-def _notify_paused(kind: Kind, pk: int, reason: str) -> None:
+def _notify_paused(kind: Kind, pk: int, reason: str, owner_id: int | None) -> None:
+    """Tell the owner: the kind's own hook (an email in words), and an item.paused webhook."""
+    from syncing.webhooks.services import emit
+
+    if owner_id:
+        emit(owner_id, "item.paused", {"kind": kind.name, "id": pk, "reason": reason})
+    if kind.pause_hook is None:
+        return
     item = kind.model_class.objects.filter(pk=pk).first()
     if item is None:
         return

@@ -31,10 +31,29 @@ def seed():
     Probe.objects.filter(pk__in=[p.pk for p in probes[:3]]).update(last_success_at=now)
     Probe.objects.filter(pk=probes[3].pk).update(last_success_at=now - timedelta(hours=1))
     SyncAttempt.objects.bulk_create(
-        [SyncAttempt(kind="syncing.probe", item_id=1, tier="5m", started_at=now, duration_ms=100,
-                     outcome="ok", bytes=10) for _ in range(9)]
-        + [SyncAttempt(kind="syncing.probe", item_id=2, tier="5m", started_at=now,
-                       duration_ms=2000, outcome="failed", reason="timeout")]
+        [
+            SyncAttempt(
+                kind="syncing.probe",
+                item_id=1,
+                tier="5m",
+                started_at=now,
+                duration_ms=100,
+                outcome="ok",
+                bytes=10,
+            )
+            for _ in range(9)
+        ]
+        + [
+            SyncAttempt(
+                kind="syncing.probe",
+                item_id=2,
+                tier="5m",
+                started_at=now,
+                duration_ms=2000,
+                outcome="failed",
+                reason="timeout",
+            )
+        ]
     )
     rollup_attempts()
 
@@ -52,7 +71,10 @@ def test_metrics_parse_with_the_prometheus_parser(client, settings):
     assert found[("syncbeat_items", labels(**probe5, state="late"))] == 1
     assert found[("syncbeat_items", labels(**probe5, state="on_time"))] == 3
     assert found[("syncbeat_attempts_last_hour", labels(**probe5, outcome="ok", reason=""))] == 9
-    assert found[("syncbeat_attempts_last_hour", labels(**probe5, outcome="failed", reason="timeout"))] == 1
+    assert (
+        found[("syncbeat_attempts_last_hour", labels(**probe5, outcome="failed", reason="timeout"))]
+        == 1
+    )
     p50 = found[("syncbeat_attempt_duration_seconds", labels(**probe5, quantile="0.5"))]
     assert 0.08 < p50 < 0.13
     p99 = found[("syncbeat_attempt_duration_seconds", labels(**probe5, quantile="0.99"))]

@@ -14,9 +14,15 @@ PROBE = "syncing.probe"
 def seed(n, duration_ms=200, failed=0):
     now = timezone.now()
     SyncAttempt.objects.bulk_create(
-        SyncAttempt(kind=PROBE, item_id=i, tier="5m", started_at=now - timedelta(minutes=i % 600),
-                    duration_ms=duration_ms, outcome="failed" if i < failed else "ok",
-                    items_changed=1)
+        SyncAttempt(
+            kind=PROBE,
+            item_id=i,
+            tier="5m",
+            started_at=now - timedelta(minutes=i % 600),
+            duration_ms=duration_ms,
+            outcome="failed" if i < failed else "ok",
+            items_changed=1,
+        )
         for i in range(n)
     )
 
@@ -39,7 +45,9 @@ def test_capacity_answers_from_measured_attempts():
     assert result.in_flight == pytest.approx(22.2, abs=0.1)
     # Probes run on "default" (8 per process): 22.2 / 8 x 1.3 headroom -> 4 processes.
     assert result.processes == 4
-    assert result.broker_messages_per_second == pytest.approx(111.1 / 100 + 1 / 60 + 1 / 60 + 1 / 360, abs=0.01)
+    assert result.broker_messages_per_second == pytest.approx(
+        111.1 / 100 + 1 / 60 + 1 / 60 + 1 / 360, abs=0.01
+    )
     assert result.db_rows_per_second == pytest.approx(111.1 * 3, abs=1)
 
 

@@ -1,0 +1,170 @@
+"""The capacity answer: how many worker processes, broker messages and database writes a
+number of items of one kind in one tier needs, from this deployment's own attempts.
+
+Method (Little's law plus a CPU ceiling):
+- syncs per second = items / tier interval; attempts per second add the measured failure
+  share (a failed attempt is retried, so each failure costs one more attempt);
+- syncs in flight = attempts/s x mean duration (p95 for the headroom figure);
+- per process: a threads pool runs ``concurrency`` syncs at once (io queue), a prefork
+  child one (cpu queue); a process also tops out on CPU: measured ``counts["cpu_ms"]``
+  when sync functions record it, else the design ceiling (~500 fetches/s per core for io,
+  ~1,100 no-op tasks/s otherwise);
+- broker: one message per chunk of ``kind.chunk_size`` items plus one dispatch per run;
+- database: per attempt one item update and one attempt insert (batched) plus the domain
+  rows changed (measured ``items_changed``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db.models import Avg, Count, Q
+from django.utils import timezone
+
+from syncing.kinds import get_kind
+from syncing.models import Outcome, SyncAttempt, Tier
+from syncing.monitoring.stats import percentile_cont
+
+MIN_ATTEMPTS = 50
+LOOKBACK = timedelta(days=7)
+HEADROOM = 1.3
+DEFAULT_CONCURRENCY = {"io": 50, "urgent": 20, "cpu": 1}
+CPU_CEILING_PER_SECOND = {"io": 500, "urgent": 500}
+NOOP_CEILING_PER_SECOND = 1100
+FLUSH_BATCH = 50
+
+
+class NotEnoughData(Exception):
+    """Too few attempts of the kind in the look-back to tell (``count`` has how many)."""
+
+    def __init__(self, kind: str, count: int):
+        super().__init__(
+            f"Only {count} attempt(s) of {kind} in the last {LOOKBACK.days} days in this "
+            f"deployment; at least {MIN_ATTEMPTS} are needed to estimate capacity."
+        )
+        self.count = count
+
+
+@dataclass(frozen=True)
+class Estimate:
+    kind: str
+    items: int
+    interval: timedelta
+    attempts_measured: int
+    mean_ms: float
+    p95_ms: float
+    failure_share: float
+    cpu_ms: float | None
+    syncs_per_second: float
+    attempts_per_second: float
+    in_flight: float
+    concurrency: int
+    processes: int
+    broker_messages_per_second: float
+    db_rows_per_second: float
+    db_statements_per_second: float
+
+
+def parse_interval(text: str) -> timedelta:
+    match = re.fullmatch(r"(\d+)\s*([smhd])", text.strip())
+    if not match:
+        raise ValueError(f"not a tier name or interval: {text!r} (e.g. 15m, 6h)")
+    number, unit = int(match[1]), match[2]
+    return timedelta(**{{"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[unit]: number})
+
+
+def tier_interval(kind: str, tier: str) -> timedelta:
+    row = Tier.objects.filter(kind=kind, name=tier).first()
+    if row is not None and row.interval:
+        return row.interval
+    return parse_interval(tier)
+
+
+def estimate(kind_name: str, items: int, tier: str, *, concurrency: int | None = None) -> Estimate:
+    """Raises UnknownKind, ValueError (tier) or NotEnoughData."""
+    kind = get_kind(kind_name)
+    interval = tier_interval(kind_name, tier)
+    since = timezone.now() - LOOKBACK
+    attempts = SyncAttempt.objects.filter(kind=kind_name, started_at__gte=since).exclude(
+        outcome=Outcome.SKIPPED
+    )
+    row = attempts.aggregate(
+        n=Count("pk"),
+        failed=Count("pk", filter=Q(outcome=Outcome.FAILED)),
+        mean=Avg("duration_ms"),
+        changed=Avg("items_changed"),
+    )
+    if row["n"] < MIN_ATTEMPTS:
+        raise NotEnoughData(kind_name, row["n"])
+    recent = list(attempts.order_by("-started_at").values_list("duration_ms", "counts")[:10_000])
+    durations = sorted(d for d, _ in recent)
+    cpu = [
+        c.get("cpu_ms") for _, c in recent if isinstance(c, dict) and c.get("cpu_ms") is not None
+    ]
+    cpu_ms = sum(cpu) / len(cpu) if cpu else None
+    p95 = percentile_cont(durations, 0.95) or 0.0
+    failure = row["failed"] / row["n"]
+    syncs = items / interval.total_seconds()
+    per_second = syncs / max(0.05, 1 - failure)
+    in_flight = per_second * (row["mean"] or 0) / 1000
+    in_flight_p95 = per_second * p95 / 1000
+    slots = concurrency or DEFAULT_CONCURRENCY.get(kind.queue, 8)
+    if cpu_ms:
+        ceiling = 1000 / cpu_ms
+    else:
+        ceiling = CPU_CEILING_PER_SECOND.get(kind.queue, NOOP_CEILING_PER_SECOND)
+    by_slots = in_flight_p95 / slots
+    by_cpu = per_second / ceiling
+    processes = max(1, math.ceil(max(by_slots, by_cpu) * HEADROOM))
+    tiers = Tier.objects.filter(kind=kind_name, enabled=True, interval__isnull=False)
+    dispatch_rate = sum(1 / t.dispatch_period.total_seconds() for t in tiers if t.dispatch_period)
+    changed = row["changed"] or 0
+    return Estimate(
+        kind=kind_name,
+        items=items,
+        interval=interval,
+        attempts_measured=row["n"],
+        mean_ms=row["mean"] or 0.0,
+        p95_ms=p95,
+        failure_share=failure,
+        cpu_ms=cpu_ms,
+        syncs_per_second=syncs,
+        attempts_per_second=per_second,
+        in_flight=in_flight,
+        concurrency=slots,
+        processes=processes,
+        broker_messages_per_second=per_second / kind.chunk_size + dispatch_rate,
+        db_rows_per_second=per_second * (2 + changed),
+        db_statements_per_second=per_second * (2 / FLUSH_BATCH + (1 if changed else 0)),
+    )
+
+
+def describe(e: Estimate) -> list[str]:
+    cpu = (
+        f"{e.cpu_ms:.1f} ms CPU measured per attempt"
+        if e.cpu_ms is not None
+        else "CPU not measured per attempt: using the design ceiling per process"
+    )
+    return [
+        f"{e.items:,} items of {e.kind} every {_human(e.interval)}: "
+        f"{e.syncs_per_second:,.1f} syncs/s, {e.attempts_per_second:,.1f} attempts/s "
+        f"with {e.failure_share:.1%} failing.",
+        f"Measured here: {e.attempts_measured:,} attempts in the last {LOOKBACK.days} days, "
+        f"mean {e.mean_ms:,.0f} ms, p95 {e.p95_ms:,.0f} ms; {cpu}.",
+        f"Worker processes: {e.processes} (about {e.in_flight:,.1f} syncs in flight on "
+        f"average, {e.concurrency} per process, {HEADROOM - 1:.0%} headroom).",
+        f"Broker: {e.broker_messages_per_second:,.1f} messages/s.",
+        f"Database: {e.db_rows_per_second:,.1f} row writes/s in about "
+        f"{e.db_statements_per_second:,.1f} statements/s.",
+    ]
+
+
+def _human(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0 and seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"

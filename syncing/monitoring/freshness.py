@@ -1,0 +1,100 @@
+"""Freshness, the headline figure: per kind and tier, the share of items synced on time
+(the on-time rate) and the age of the stalest item.
+
+An item that is not paused is on time when its last success is at most one tier interval
+plus a grace of one dispatch period ago (dispatch runs that often, so an item can be that
+late without anything being wrong). An item never synced yet is on time until its first due
+time is more than the grace ago. Tiers without an interval (on demand, or driven by
+``next_sync_at`` like alarms) count an item late when it is due longer than the grace.
+Paused items are counted apart (``paused``), not in the rate: they wait for a person.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Count, Min, Q
+from django.utils import timezone
+
+from syncing.kinds import Kind, all_kinds
+from syncing.models import Tier
+
+ON_DEMAND_GRACE = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Freshness:
+    kind: str
+    tier: str
+    interval: timedelta | None
+    items: int  # not paused
+    on_time: int
+    paused: int
+    failing: int
+    stalest_age: timedelta | None  # None when there is no item
+
+    @property
+    def late(self) -> int:
+        return self.items - self.on_time
+
+    @property
+    def on_time_rate(self) -> float | None:
+        """Percent of not-paused items on time; None when there are none."""
+        return 100.0 * self.on_time / self.items if self.items else None
+
+
+def grace_for(tier: Tier) -> timedelta:
+    return tier.dispatch_period or ON_DEMAND_GRACE
+
+
+def tier_freshness(kind: Kind, tier: Tier, now: datetime | None = None) -> Freshness:
+    """Freshness of one kind's items in one tier (one aggregate query)."""
+    now = now or timezone.now()
+    grace = grace_for(tier)
+    model = kind.model_class
+    overdue_cut = now - grace
+    if tier.interval:
+        success_cut = now - tier.interval - grace
+        on_time = Q(last_success_at__gte=success_cut) | Q(
+            last_success_at__isnull=True, next_sync_at__gte=overdue_cut
+        )
+    else:
+        on_time = Q(next_sync_at__gte=overdue_cut) | Q(last_synced_at__gte=overdue_cut)
+    active = Q(paused=False)
+    row = model.objects.filter(tier=tier.name).aggregate(
+        n_items=Count("pk", filter=active),
+        n_on_time=Count("pk", filter=active & on_time),
+        n_paused=Count("pk", filter=Q(paused=True)),
+        n_failing=Count("pk", filter=active & Q(consecutive_failures__gt=0)),
+        oldest_success=Min("last_success_at", filter=active),
+        oldest_unsynced_due=Min("next_sync_at", filter=active & Q(last_success_at__isnull=True)),
+        oldest_due=Min("next_sync_at", filter=active),
+    )
+    stalest = None
+    if row["n_items"]:
+        if tier.interval:
+            candidates = [row["oldest_success"], row["oldest_unsynced_due"]]
+            stamps = [c for c in candidates if c is not None]
+            oldest = min(stamps) if stamps else None
+        else:
+            oldest = row["oldest_due"]
+        stalest = max(now - oldest, timedelta(0)) if oldest else timedelta(0)
+    return Freshness(
+        kind=kind.name,
+        tier=tier.name,
+        interval=tier.interval,
+        items=row["n_items"],
+        on_time=row["n_on_time"],
+        paused=row["n_paused"],
+        failing=row["n_failing"],
+        stalest_age=stalest,
+    )
+
+
+def freshness_report(now: datetime | None = None, *, kind: str | None = None) -> list[Freshness]:
+    """Freshness for every registered kind and each of its enabled tiers."""
+    now = now or timezone.now()
+    kinds = {k.name: k for k in all_kinds() if kind is None or k.name == kind}
+    tiers = Tier.objects.filter(kind__in=list(kinds), enabled=True).order_by("kind", "interval")
+    return [tier_freshness(kinds[t.kind], t, now) for t in tiers]

@@ -1,0 +1,29 @@
+"""The monitoring tasks' beat entries, created once (staff edits and last_run_at survive)."""
+
+from __future__ import annotations
+
+PERIODIC = [
+    # (name, task, every seconds, expires seconds, queue)
+    ("syncing: roll up attempts", "syncing.monitoring.rollup", 300, 240, "default"),
+    ("syncing: prune attempts", "syncing.monitoring.prune", 3600, 3000, "default"),
+    ("syncing: evaluate alerts", "syncing.monitoring.evaluate_alerts", 60, 55, "default"),
+    ("syncing: deliver webhooks", "syncing.webhooks.deliver", 30, 25, "default"),
+]
+
+
+def ensure_monitoring_schedule(**kwargs) -> int:
+    """Create the missing periodic tasks (post_migrate); returns how many were created."""
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    created = 0
+    for name, task, every, expires, queue in PERIODIC:
+        if PeriodicTask.objects.filter(name=name).exists():
+            continue
+        interval, _ = IntervalSchedule.objects.get_or_create(
+            every=every, period=IntervalSchedule.SECONDS
+        )
+        PeriodicTask.objects.create(
+            name=name, task=task, interval=interval, expire_seconds=expires, queue=queue
+        )
+        created += 1
+    return created
