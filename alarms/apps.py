@@ -1,8 +1,52 @@
+from datetime import timedelta
+
 from django.apps import AppConfig
+
+ALARM_KIND = "alarms.alarm"
 
 
 class AlarmsConfig(AppConfig):
     name = "alarms"
+    verbose_name = "Alarms"
 
     def ready(self) -> None:
-        pass
+        from syncing.demo import register_seeder
+        from syncing.kinds import Kind, TierSpec, register
+
+        register(
+            Kind(
+                name=ALARM_KIND,
+                model="alarms.Alarm",
+                sync="alarms.services.briefing_sync.sync_alarm",
+                queue="cpu",
+                # The interval only matters to the engine's phase rule, which alarms never
+                # use: every run returns SyncResult.next_sync_at (next ring minus lead).
+                # Dispatch runs every minute and claims by next_sync_at, i.e. by ring time.
+                tiers=(
+                    TierSpec(
+                        "1m",
+                        timedelta(days=1),
+                        batch_limit=5000,
+                        dispatch_every=timedelta(minutes=1),
+                    ),
+                ),
+                default_tier="1m",
+                chunk_size=20,
+                owner_path="owner",
+                plan_tiers={},
+                priority="alarms.services.urgency.alarm_priority",
+                queue_for="alarms.services.urgency.alarm_queue",
+                # A briefing takes seconds; a lease longer than the lead would hide a lost
+                # message past the ring.
+                lease_seconds=600,
+                # At 07:00 a whole time zone comes due at once: claim batch after batch.
+                max_batches_per_dispatch=20,
+            )
+        )
+        from alarms.demo import seed
+
+        register_seeder("alarms", seed)
+        from syncing.monitoring.schedule import register_periodic
+
+        register_periodic("alarms: deadline sweep", "alarms.sweep_deadlines", 60, 55, "dispatch")
+        register_periodic("alarms: expire audio", "alarms.expire_audio", 3600, 3000)

@@ -1,0 +1,163 @@
+"""Alarms and the briefings generated ahead of their rings.
+
+An alarm is a ``SyncedItem`` of kind ``alarms.alarm``: its ``next_sync_at`` is the next ring
+minus the lead time, and its "sync" writes the briefing (script and audio) for that ring.
+``next_ring_at`` is the next time the alarm rings (UTC), kept by the sync function and by
+the minute sweep (``alarms.services.deadlines``), which also rolls it on after each ring.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
+from django.db import models
+
+from syncing.models import SyncedItem
+
+# Due "never": inactive alarms and one-offs that rang. Far enough, and valid in every database.
+FAR_FUTURE = datetime(9000, 1, 1, tzinfo=UTC)
+MAX_LEAD_MINUTES = 24 * 60
+SECTION_NAMES = ("greeting", "date", "calendar", "market", "note")
+
+
+def validate_timezone(value: str) -> None:
+    """An IANA zone name that zoneinfo knows ("Europe/Berlin")."""
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(f"{value!r} is not a known IANA time zone (e.g. Europe/Berlin).")
+
+
+def validate_days(value: object) -> None:
+    """A list of distinct weekday numbers, 0 = Monday .. 6 = Sunday."""
+    if not isinstance(value, list) or not all(
+        isinstance(day, int) and not isinstance(day, bool) and 0 <= day <= 6 for day in value
+    ):
+        raise ValidationError("Days are weekday numbers from 0 (Monday) to 6 (Sunday).")
+    if len(set(value)) != len(value):
+        raise ValidationError("Each weekday may appear once.")
+
+
+class Alarm(SyncedItem):
+    """A wake-up alarm at a local time in the owner's zone: repeating on ``days`` or once on
+    ``date``."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="alarms"
+    )
+    label = models.CharField(max_length=100, blank=True, default="")
+    time = models.TimeField(help_text="Local wall-clock time in the alarm's zone.")
+    timezone = models.CharField(max_length=64, validators=[validate_timezone])
+    days = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_days],
+        help_text="Weekdays it repeats on, 0 = Monday; empty for a one-off.",
+    )
+    date = models.DateField(null=True, blank=True, help_text="A one-off's local date.")
+    active = models.BooleanField(default=True)
+    voice = models.CharField(max_length=64, blank=True, default="")
+    lead_minutes = models.PositiveSmallIntegerField(
+        default=58, validators=[MaxValueValidator(MAX_LEAD_MINUTES)]
+    )
+    options = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='{"sections": {"calendar": false, ...}, "note": "text"}',
+    )
+    next_ring_at = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["time", "pk"]
+        indexes = [
+            models.Index(
+                fields=["tier", "next_sync_at"],
+                name="alarms_alarm_due",
+                condition=models.Q(paused=False),
+            ),
+            models.Index(fields=["owner", "time"], name="alarms_alarm_owner"),
+        ]
+
+    def __str__(self) -> str:
+        return self.label or f"Alarm {self.time:%H:%M} {self.timezone}"
+
+    @property
+    def is_one_off(self) -> bool:
+        return not self.days
+
+    @property
+    def days_display(self) -> str:
+        names = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+        return ", ".join(names[day] for day in sorted(self.days or []))
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+    def section_enabled(self, name: str) -> bool:
+        sections = (self.options or {}).get("sections") or {}
+        return bool(sections.get(name, True))
+
+    @property
+    def note(self) -> str:
+        return str((self.options or {}).get("note") or "").strip()
+
+
+class BriefingStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    READY = "ready", "Ready"
+    LATE = "late", "Late"
+    FAILED = "failed", "Failed"
+    FALLBACK = "fallback", "Fallback"
+
+
+class Briefing(models.Model):
+    """The spoken briefing for one ring of one alarm.
+
+    ``ready``: generated before the deadline (one minute before the ring); ``late``:
+    generated after it; ``failed``: generation failed (the sweep gives it the fallback at the
+    deadline); ``fallback``: the deadline passed without a fresh briefing, so it carries the
+    alarm's last good audio or the chime. Only ``ready`` counts as on time.
+    """
+
+    alarm = models.ForeignKey(Alarm, on_delete=models.CASCADE, related_name="briefings")
+    ring_at = models.DateTimeField()
+    status = models.CharField(
+        max_length=16, choices=BriefingStatus.choices, default=BriefingStatus.PENDING
+    )
+    script = models.TextField(blank=True, default="")
+    # The name is random (see services.storage): never a guessable path.
+    audio = models.FileField(max_length=255, blank=True, default="")
+    engine = models.CharField(max_length=32, blank=True, default="")
+    duration_ms = models.PositiveIntegerField(default=0)
+    error = models.CharField(max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    generated_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-ring_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["alarm", "ring_at"], name="alarms_briefing_ring")
+        ]
+        indexes = [
+            models.Index(fields=["ring_at", "status"], name="alarms_briefing_ring_status"),
+            models.Index(fields=["expires_at"], name="alarms_briefing_expires"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.alarm} at {self.ring_at:%Y-%m-%d %H:%M}Z ({self.status})"
+
+    @property
+    def has_audio(self) -> bool:
+        return bool(self.audio and self.audio.name)
+
+    @property
+    def on_time(self) -> bool:
+        return self.status == BriefingStatus.READY

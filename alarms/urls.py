@@ -1,2 +1,12 @@
+from django.urls import path
+
+from alarms import views
+
 app_name = "alarms"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("new/", views.alarm_create, name="create"),
+    path("<int:pk>/edit/", views.alarm_edit, name="edit"),
+    path("<int:pk>/delete/", views.alarm_delete, name="delete"),
+    path("audio/<str:token>/", views.AudioView.as_view(), name="audio"),
+]

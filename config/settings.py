@@ -207,6 +207,7 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"RegionEnum": "market.models.Region"},
     # Swagger UI and Redoc served from our own static files: no CDN, works offline.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -290,6 +291,26 @@ SYNC_ROLLUP_RETENTION_DAYS = env_int("SYNC_ROLLUP_RETENTION_DAYS", 400, minimum=
 # --- domain apps ----------------------------------------------------------------------
 # Where the demo's feeds come from (the feed farm `make run` starts).
 FEEDFARM_URL = env_str("FEEDFARM_URL", "http://127.0.0.1:8200")
+
+# Market-data providers: JSON object of name -> {client: stockx|generic_json, base_url,
+# api_key, token, rate_limit, allow_loopback}. Empty: the two simulator providers of the demo.
+MARKET_PROVIDERS = env_str("MARKET_PROVIDERS", "")
+
+# Alarms: text to speech (auto = espeak-ng when installed, else the built-in chime).
+ALARMS_TTS_ENGINE = env_str("ALARMS_TTS_ENGINE", "auto")
+if ALARMS_TTS_ENGINE not in ("auto", "espeak", "speech-api", "tone"):
+    raise ImproperlyConfigured(
+        f"ALARMS_TTS_ENGINE: expected auto, espeak, speech-api or tone, got {ALARMS_TTS_ENGINE!r}"
+    )
+SPEECH_API_BASE_URL = env_str("SPEECH_API_BASE_URL", "")
+SPEECH_API_KEY = env_str("SPEECH_API_KEY", "")
+SPEECH_API_MODEL = env_str("SPEECH_API_MODEL", "tts-1")
+SPEECH_API_VOICE = env_str("SPEECH_API_VOICE", "alloy")
+SPEECH_API_RATE_LIMIT = env_str("SPEECH_API_RATE_LIMIT", "50/second")
+SPEECH_API_DEADLINE = env_float("SPEECH_API_DEADLINE", 60.0, minimum=1.0)
+ALARMS_ESPEAK_TIMEOUT = env_float("ALARMS_ESPEAK_TIMEOUT", 30.0, minimum=1.0)
+ALARMS_AUDIO_TTL_HOURS = env_int("ALARMS_AUDIO_TTL_HOURS", 48, minimum=1)
+ALARMS_AUDIO_URL_MAX_AGE = env_int("ALARMS_AUDIO_URL_MAX_AGE", 3600, minimum=60)
 
 # --- errors, logging --------------------------------------------------------------------
 SENTRY_DSN = env_str("SENTRY_DSN", "")

@@ -1,2 +1,12 @@
+from django.urls import path
+
+from market import views
+
 app_name = "market"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("watches/<int:pk>/alert/", views.watch_edit, name="watch_edit"),
+    path("watches/<int:pk>/delete/", views.watch_delete, name="watch_delete"),
+    path("watches/<int:pk>/sync/", views.watch_sync, name="watch_sync"),
+    path("alerts/seen/", views.alerts_seen, name="alerts_seen"),
+]

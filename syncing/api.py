@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import django_filters
+from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
 from knox.views import LoginView as KnoxLoginView
-from rest_framework import mixins, viewsets
+from knox.views import LogoutView as KnoxLogoutView
+from rest_framework import mixins, serializers, viewsets
 from rest_framework.authentication import BasicAuthentication
 from rest_framework.permissions import IsAuthenticated
 
@@ -46,8 +48,22 @@ class TierViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     filterset_fields = ["kind", "enabled"]
 
 
+@extend_schema_view(
+    post=extend_schema(
+        request=None,
+        responses=inline_serializer(
+            "ApiToken",
+            {"expiry": serializers.DateTimeField(), "token": serializers.CharField()},
+        ),
+    )
+)
 class ApiLoginView(KnoxLoginView):
     """Exchange an email and password (HTTP Basic) for an API token."""
 
     authentication_classes = [BasicAuthentication]
     permission_classes = [IsAuthenticated]
+
+
+@extend_schema_view(post=extend_schema(request=None, responses={204: None}))
+class ApiLogoutView(KnoxLogoutView):
+    """Revoke the token this request authenticates with."""

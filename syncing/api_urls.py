@@ -1,8 +1,7 @@
 from django.urls import include, path
-from knox import views as knox_views
 from rest_framework.routers import SimpleRouter
 
-from syncing.api import ApiLoginView, SyncAttemptViewSet, TierViewSet
+from syncing.api import ApiLoginView, ApiLogoutView, SyncAttemptViewSet, TierViewSet
 
 router = SimpleRouter()
 router.register("sync/attempts", SyncAttemptViewSet, basename="sync-attempt")
@@ -10,7 +9,7 @@ router.register("sync/tiers", TierViewSet, basename="sync-tier")
 
 urlpatterns = [
     path("auth/login/", ApiLoginView.as_view(), name="api-login"),
-    path("auth/logout/", knox_views.LogoutView.as_view(), name="api-logout"),
+    path("auth/logout/", ApiLogoutView.as_view(), name="api-logout"),
     path("", include("syncing.monitoring.api_urls")),
     path("", include("syncing.webhooks.api_urls")),
     *router.urls,

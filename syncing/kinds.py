@@ -60,6 +60,10 @@ class Kind:
     owner_path: str = "owner"
     # Plan name -> tier name for items of this kind created by owners on that plan.
     plan_tiers: dict[str, str] = field(default_factory=dict)
+    # A dispatch run claims batch after batch while each comes back full, up to this many:
+    # the batch adapts to the backlog (alarms at 07:00) while the tier's batch_limit stays
+    # the unit; 1 keeps batch_limit a hard cap per run (rate-limited providers).
+    max_batches_per_dispatch: int = 1
     # Seconds a claimed item stays leased; a message not run by then is stale.
     lease_seconds: int | None = None
     # Optional hooks, dotted paths: called with (item, reason) when the engine pauses an item.

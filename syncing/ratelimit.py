@@ -49,6 +49,24 @@ return 0
 """
 
 
+# Pacing: reserve the next evenly spaced slot for a key ("nobody before T, then T + step").
+_PACE_SCRIPT = """
+local now = tonumber(ARGV[1])
+local step = tonumber(ARGV[2])
+local nxt = tonumber(redis.call('GET', KEYS[1]) or '0')
+local slot = math.max(now, nxt)
+redis.call('SET', KEYS[1], tostring(slot + step), 'PX', ARGV[3])
+return tostring(slot - now)
+"""
+PACE_PREFIX = "syncbeat:fetch:pace:"
+# Requests are spaced a little wider than the limit allows: a burst sent at the very start of
+# a window reaches a provider spread by network and scheduling jitter, and a provider that
+# counts over its own sliding window would see a few too many. 2% below the limit avoids that.
+PACE_HEADROOM = 1.02
+# Only fast limits are paced; a limit of one call per second or slower bursts freely.
+PACE_MAX_STEP = 1.0
+
+
 class RateLimitWait(Exception):
     """The next free slot for a key lies beyond the caller's deadline."""
 
@@ -69,8 +87,12 @@ class HostLimiter:
         self._memory_cooldowns: dict[str, float] = {}
         self._lock = threading.Lock()
         self._cooldown_script = None
+        self._pace_script = None
+        self._memory_pace: dict[str, float] = {}
         if self._is_redis:
-            self._cooldown_script = storage.get_connection().register_script(_COOLDOWN_SCRIPT)
+            connection = storage.get_connection()
+            self._cooldown_script = connection.register_script(_COOLDOWN_SCRIPT)
+            self._pace_script = connection.register_script(_PACE_SCRIPT)
 
     # --- cooldowns ---------------------------------------------------------------------
     def cool_down(self, key: str, seconds: float) -> None:
@@ -114,6 +136,11 @@ class HostLimiter:
         """
         item = parse(limit) if isinstance(limit, str) else limit
         started = time.monotonic()
+        pace = self._reserve_paced_slot(key, item)
+        if pace > 0:
+            if pace > deadline_at - time.monotonic():
+                raise RateLimitWait(key, pace)
+            time.sleep(pace)
         while True:
             remaining = deadline_at - time.monotonic()
             cooldown = self.cooldown_remaining(key)
@@ -128,6 +155,30 @@ class HostLimiter:
             if wait > remaining:
                 raise RateLimitWait(key, wait)
             time.sleep(wait)
+
+    def _reserve_paced_slot(self, key: str, item: RateLimitItem) -> float:
+        """Seconds to wait for this caller's evenly spaced slot (the window stays the cap).
+
+        Spacing requests ``period / amount`` apart (plus PACE_HEADROOM) turns "50 at the top
+        of every second" into one every ~20 ms, which is what providers' own limiters count.
+        """
+        step = item.get_expiry() / item.amount * PACE_HEADROOM
+        if step >= PACE_MAX_STEP:
+            return 0.0  # slow limits ("2/minute") may burst within their window
+        now = time.time()
+        if self._is_redis:
+            try:
+                wait = self._pace_script(
+                    keys=[PACE_PREFIX + key], args=[repr(now), repr(step), 60_000]
+                )
+                return max(0.0, float(wait))
+            except Exception as exc:  # fail open, as for the window
+                logger.warning("rate limiter: cannot pace %s: %r", key, exc)
+                return 0.0
+        with self._lock:
+            slot = max(now, self._memory_pace.get(key, 0.0))
+            self._memory_pace[key] = slot + step
+        return slot - now
 
     def _try_hit(self, item: RateLimitItem, key: str) -> float:
         """0 when a slot was taken, else the seconds until the window frees one."""

@@ -1,4 +1,10 @@
-"""The monitoring tasks' beat entries, created once (staff edits and last_run_at survive)."""
+"""Fixed periodic tasks (the engine's own and those domain apps register), created once on
+migrate so staff edits and ``last_run_at`` survive deploys.
+
+A domain app registers its own in ``AppConfig.ready()``::
+
+    register_periodic("market: demand rules", "market.apply_demand_rules", 86400, 6 * 3600)
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,14 @@ PERIODIC = [
     ("syncing: evaluate alerts", "syncing.monitoring.evaluate_alerts", 60, 55, "default"),
     ("syncing: deliver webhooks", "syncing.webhooks.deliver", 30, 25, "default"),
 ]
+
+
+def register_periodic(
+    name: str, task: str, every: int, expires: int, queue: str = "default"
+) -> None:
+    """Add a periodic task (every ``every`` seconds, expiring after ``expires``)."""
+    PERIODIC[:] = [entry for entry in PERIODIC if entry[0] != name]
+    PERIODIC.append((name, task, every, expires, queue))
 
 
 def ensure_monitoring_schedule(**kwargs) -> int:

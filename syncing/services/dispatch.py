@@ -34,18 +34,23 @@ def dispatch_tier(kind_name: str, tier_name: str) -> DispatchReport:
     if tier is None or not tier.enabled:
         logger.info("dispatch %s/%s: tier missing or disabled, nothing to do", kind_name, tier_name)
         return DispatchReport(kind_name, tier_name, 0, 0)
-    with transaction.atomic():
-        claim = claim_due_items(kind, tier_name, tier.batch_limit)
-        messages = publish_claim(kind, claim)
-    if claim.pks:
+    claimed = messages = 0
+    for _ in range(max(1, kind.max_batches_per_dispatch)):
+        with transaction.atomic():
+            claim = claim_due_items(kind, tier_name, tier.batch_limit)
+            messages += publish_claim(kind, claim)
+        claimed += len(claim.pks)
+        if len(claim.pks) < tier.batch_limit:
+            break  # the backlog is drained
+    if claimed:
         logger.info(
             "dispatch %s/%s: claimed %d item(s) in %d message(s)",
             kind_name,
             tier_name,
-            len(claim.pks),
+            claimed,
             messages,
         )
-    return DispatchReport(kind_name, tier_name, len(claim.pks), messages)
+    return DispatchReport(kind_name, tier_name, claimed, messages)
 
 
 def publish_claim(kind: Kind, claim: Claim, *, priority: int | None = None) -> int:

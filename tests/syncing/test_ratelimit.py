@@ -180,3 +180,30 @@ def test_threads_of_one_worker_share_the_window():
         elapsed = time.monotonic() - started
     assert len(server.requests) == 4
     assert 0.8 <= elapsed < 3
+
+
+@pytest.mark.redis
+def test_two_workers_calls_are_paced_evenly_never_in_a_burst(redis_limiter, settings):
+    """At 20/second, calls from two workers are spread ~51 ms apart, not sent 20 at once at
+    the top of the second (a provider's own sliding window would count a burst's jitter)."""
+    key = unique_key("paced")
+    other_worker = HostLimiter(RedisStorage(settings.TEST_REDIS_URL, key_prefix="syncbeat:limits"))
+    stamps: list[float] = []
+    lock = threading.Lock()
+
+    def calls(limiter: HostLimiter) -> None:
+        for _ in range(6):
+            limiter.acquire(key, "20/second", deadline_at=time.monotonic() + 5)
+            with lock:
+                stamps.append(time.monotonic())
+
+    threads = [threading.Thread(target=calls, args=(lim,)) for lim in (redis_limiter, other_worker)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    stamps.sort()
+    gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+    assert len(stamps) == 12
+    assert min(gaps) > 0.035, gaps
+    assert stamps[-1] - stamps[0] >= 11 * 0.05

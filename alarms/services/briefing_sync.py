@@ -1,0 +1,138 @@
+"""The sync function of kind ``alarms.alarm``: generate the briefing for the next ring.
+
+The engine calls ``sync_alarm`` when the alarm is due (its next ring minus the lead). It
+writes the script and the audio of that ring's briefing and returns, as
+``SyncResult.next_sync_at``, the following ring minus the lead, so the engine schedules
+alarms by their rings rather than by the tier's interval.
+
+- Called early (staff "sync now", a resume), it only reschedules: briefings are fresh.
+- Called past the deadline (one minute before the ring), it does not start: the ring gets
+  the fallback (``deadlines.apply_fallback``) and the alarm moves on to its next ring.
+- Synthesis errors are recorded on the briefing (status ``failed``) and raised, so the
+  engine retries with backoff; the minute sweep gives the fallback if time runs out.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.db import transaction
+
+from alarms.models import FAR_FUTURE, Alarm, Briefing, BriefingStatus
+from alarms.services import clock, storage
+from alarms.services.deadlines import FINAL_STATUSES, apply_fallback, deadline_for
+from alarms.services.schedule import next_ring
+from alarms.services.script import compose_script
+from alarms.services.tts.registry import get_engine
+from syncing.results import SyncContext, SyncError, SyncResult
+
+logger = logging.getLogger(__name__)
+
+# How early before its due time a run still generates (dispatch runs every minute).
+EARLY_TOLERANCE = timedelta(minutes=5)
+
+
+def _lead(alarm: Alarm) -> timedelta:
+    return timedelta(minutes=alarm.lead_minutes)
+
+
+def _next_due_after(alarm: Alarm, ring_at: datetime, now: datetime) -> datetime:
+    """When to generate next: for the ring after ``ring_at`` (or, if the rules changed so
+    that ``ring_at`` is no longer the next ring, for the new next ring)."""
+    if not alarm.active:
+        return FAR_FUTURE
+    current = next_ring(alarm, now)
+    if current is not None and current != ring_at:
+        return max(current - _lead(alarm), now)
+    following = next_ring(alarm, ring_at)
+    return following - _lead(alarm) if following is not None else FAR_FUTURE
+
+
+def _remember_ring(alarm: Alarm, ring_at: datetime) -> None:
+    if alarm.next_ring_at != ring_at:
+        Alarm.objects.filter(pk=alarm.pk).update(next_ring_at=ring_at)
+        alarm.next_ring_at = ring_at
+
+
+def sync_alarm(alarm: Alarm, ctx: SyncContext) -> SyncResult:
+    """Generate the briefing of the alarm's next ring. Raises SyncError subclasses from the
+    speech engine (transient: backoff and retry; permanent: misconfiguration)."""
+    now = clock.now()
+    if not alarm.active:
+        return SyncResult(outcome="skipped", reason="inactive", next_sync_at=FAR_FUTURE)
+    ring = next_ring(alarm, now)
+    if ring is None:
+        return SyncResult(outcome="skipped", reason="no_next_ring", next_sync_at=FAR_FUTURE)
+    _remember_ring(alarm, ring)
+    due = ring - _lead(alarm)
+    if due > now + EARLY_TOLERANCE:
+        return SyncResult(outcome="skipped", reason="not_due", next_sync_at=due)
+    if now >= deadline_for(ring):
+        apply_fallback(alarm, ring, now=now, error="generation would start after the deadline")
+        return SyncResult(
+            outcome="skipped",
+            reason="past_deadline",
+            message="fallback given: generation would start after the deadline",
+            next_sync_at=_next_due_after(alarm, ring, now),
+        )
+    briefing, _ = Briefing.objects.get_or_create(alarm=alarm, ring_at=ring)
+    if briefing.status in FINAL_STATUSES and briefing.status != BriefingStatus.FALLBACK:
+        return SyncResult(
+            outcome="skipped",
+            reason="already_generated",
+            next_sync_at=_next_due_after(alarm, ring, now),
+        )
+
+    script = compose_script(alarm, ring)
+    engine = get_engine()
+    try:
+        audio = engine.synthesize(script.text, alarm.voice)
+    except SyncError as exc:
+        Briefing.objects.filter(
+            pk=briefing.pk, status__in=[BriefingStatus.PENDING, BriefingStatus.FAILED]
+        ).update(
+            status=BriefingStatus.FAILED,
+            error=f"{exc.reason}: {exc.message}"[:500],
+            script=script.text,
+            engine=engine.name,
+        )
+        raise
+    name = storage.save_audio(audio.data, audio.extension)
+
+    finished = clock.now()
+    status = BriefingStatus.READY if finished < deadline_for(ring) else BriefingStatus.LATE
+    with transaction.atomic():
+        locked = Briefing.objects.select_for_update().get(pk=briefing.pk)
+        replaced = locked.audio.name if locked.audio else ""
+        locked.status = status
+        locked.script = script.text
+        locked.audio.name = name
+        locked.engine = audio.engine[:32]
+        locked.duration_ms = audio.duration_ms
+        locked.generated_at = finished
+        locked.expires_at = finished + storage.audio_ttl()
+        locked.save()
+        # Re-read the rules under a lock: an edit made during generation decides what's next.
+        fresh = Alarm.objects.select_for_update().get(pk=alarm.pk)
+        next_due = _next_due_after(fresh, ring, finished)
+        if replaced:
+            transaction.on_commit(lambda: storage.delete_audio(replaced))
+    if status == BriefingStatus.LATE:
+        logger.warning(
+            "alarm #%s: briefing for %s finished after its deadline", alarm.pk, ring.isoformat()
+        )
+    return SyncResult(
+        outcome="ok",
+        message=f"{status} via {audio.engine}, {audio.duration_ms} ms of audio",
+        bytes=len(audio.data),
+        items_changed=1,
+        counts={
+            "duration_ms": audio.duration_ms,
+            "sections": len(script.used),
+            "sections_failed": len(script.failed),
+            "late": int(status == BriefingStatus.LATE),
+            "seconds_before_ring": int((ring - finished).total_seconds()),
+        },
+        next_sync_at=next_due,
+    )

@@ -1,0 +1,78 @@
+"""Briefing audio in Django's default storage, under unguessable names, for 48 hours.
+
+Names are ``alarms/<32 random hex>/<16 random hex>.<ext>``: nothing in them (alarm id,
+owner, date) can be guessed, and MEDIA_URL is never served: audio leaves only through the
+signed-URL view (``alarms.views.audio``).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "alarms"
+CONTENT_TYPES = {"wav": "audio/wav", "mp3": "audio/mpeg"}
+
+
+def audio_ttl() -> timedelta:
+    return timedelta(hours=float(getattr(settings, "ALARMS_AUDIO_TTL_HOURS", 48)))
+
+
+def random_name(extension: str) -> str:
+    return f"{PREFIX}/{secrets.token_hex(16)}/{secrets.token_hex(8)}.{extension}"
+
+
+def save_audio(data: bytes, extension: str) -> str:
+    """Store ``data``; returns the storage name. Raises OSError (storage trouble)."""
+    return default_storage.save(random_name(extension), ContentFile(data))
+
+
+def copy_audio(name: str) -> str | None:
+    """A new copy of a stored file under a new random name; None if the file is gone."""
+    try:
+        with default_storage.open(name, "rb") as handle:
+            data = handle.read()
+    except (FileNotFoundError, OSError):
+        return None
+    extension = name.rsplit(".", 1)[-1] if "." in name else "wav"
+    return save_audio(data, extension)
+
+
+def delete_audio(name: str) -> None:
+    if not name:
+        return
+    try:
+        default_storage.delete(name)
+    except OSError:
+        logger.warning("could not delete audio %s", name, exc_info=True)
+
+
+def content_type_for(name: str) -> str:
+    return CONTENT_TYPES.get(name.rsplit(".", 1)[-1].lower(), "application/octet-stream")
+
+
+def expire_audio(now: datetime, *, limit: int = 5000) -> int:
+    """Delete the audio of briefings whose ``expires_at`` passed; returns how many.
+
+    The briefing rows stay (history, on-time rate); their ``audio`` is emptied.
+    """
+    from alarms.models import Briefing
+
+    rows = list(
+        Briefing.objects.filter(expires_at__lte=now)
+        .exclude(audio="")
+        .values_list("pk", "audio")[:limit]
+    )
+    for _pk, name in rows:
+        delete_audio(name)
+    if rows:
+        Briefing.objects.filter(pk__in=[pk for pk, _ in rows]).update(audio="")
+        logger.info("expired the audio of %d briefing(s)", len(rows))
+    return len(rows)

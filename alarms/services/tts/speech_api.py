@@ -1,0 +1,81 @@
+"""An OpenAI-compatible speech API client: ``POST {base}/v1/audio/speech``.
+
+Goes out through the engine's fetcher (timeouts, byte cap, shared rate limit, retries with
+backoff that honour ``Retry-After`` on 429). Settings: SPEECH_API_BASE_URL, SPEECH_API_KEY,
+SPEECH_API_MODEL (default "tts-1"), SPEECH_API_VOICE (default "alloy"),
+SPEECH_API_RATE_LIMIT (default "50/second"), SPEECH_API_DEADLINE seconds (default 60).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from alarms.services.tts.base import Audio, SpeechError, SpeechUnavailable
+from syncing.fetcher import fetch
+
+RATE_KEY = "speech-api"
+MAX_AUDIO_BYTES = 20 * 1024 * 1024
+# OpenAI's mp3 is 64 kbit/s (8 bytes per millisecond) for tts-1; a close enough estimate.
+MP3_BYTES_PER_MS = 8
+
+
+class SpeechApiEngine:
+    name = "speech-api"
+
+    def __init__(self, *, base_url: str | None = None, api_key: str | None = None) -> None:
+        base = base_url if base_url is not None else getattr(settings, "SPEECH_API_BASE_URL", "")
+        self.base_url = (base or "").rstrip("/")
+        self.api_key = api_key if api_key is not None else getattr(settings, "SPEECH_API_KEY", "")
+        self.model = getattr(settings, "SPEECH_API_MODEL", "tts-1")
+        self.default_voice = getattr(settings, "SPEECH_API_VOICE", "alloy")
+        self.rate_limit = getattr(settings, "SPEECH_API_RATE_LIMIT", "50/second")
+        self.deadline = float(getattr(settings, "SPEECH_API_DEADLINE", 60))
+
+    @property
+    def url(self) -> str:
+        return f"{self.base_url}/v1/audio/speech"
+
+    def synthesize(self, text: str, voice: str = "") -> Audio:
+        """Ask the service for an mp3 of ``text``.
+
+        Raises SpeechUnavailable without a base URL; the fetcher's TransientFetchError /
+        PermanentFetchError for HTTP trouble (a 429 is retried by the fetcher first);
+        SpeechError when the answer is not audio.
+        """
+        if not self.base_url:
+            raise SpeechUnavailable("SPEECH_API_BASE_URL is not set")
+        headers = {"Accept": "audio/mpeg"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        payload = {
+            "model": self.model,
+            "input": text,
+            "voice": (voice or "").strip() or self.default_voice,
+            "response_format": "mp3",
+        }
+        result = fetch(
+            self.url,
+            method="POST",
+            headers=headers,
+            json=payload,
+            max_bytes=MAX_AUDIO_BYTES,
+            deadline=self.deadline,
+            rate_limit=self.rate_limit,
+            rate_key=RATE_KEY,
+        )
+        if not result.body:
+            raise SpeechError("the speech API answered with an empty body", reason="tts_empty")
+        kind = result.content_type
+        if kind and not (kind.startswith("audio/") or kind == "application/octet-stream"):
+            raise SpeechError(
+                f"the speech API answered {kind!r}, not audio",
+                reason="tts_not_audio",
+                http_status=result.status,
+            )
+        return Audio(
+            data=result.body,
+            extension="mp3",
+            content_type="audio/mpeg",
+            duration_ms=len(result.body) // MP3_BYTES_PER_MS,
+            engine=self.name,
+        )

@@ -1,0 +1,144 @@
+"""Owners adding and removing products, staff pinning tiers, on-demand syncs."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from market.apps import PRODUCT_KIND
+from market.models import Product, ProductTier, ProviderLink, TierChange, Watch
+from market.providers.registry import provider_configs
+from syncing.plans import allowance_for
+from syncing.services.dispatch import sync_now
+
+FRESH_FOR = timedelta(minutes=5)
+SYNC_WINDOW_SECONDS = 3600
+
+
+class AllowanceExceeded(Exception):
+    """The owner's plan allows no more watched products."""
+
+
+def product_create(sku: str, *, created_by=None, name: str = "", brand: str = "") -> Product:
+    """A new product linked to every configured provider (ids resolved at its first sync)."""
+    with transaction.atomic():
+        product = Product.objects.create(
+            sku=sku, name=name or sku, brand=brand, tier=ProductTier.WARM, created_by=created_by
+        )
+        ProviderLink.objects.bulk_create(
+            [
+                ProviderLink(
+                    product=product,
+                    provider=name_,
+                    # A generic service is asked by SKU; StockX resolves its productId.
+                    external_id="" if config.client == "stockx" else sku,
+                )
+                for name_, config in provider_configs().items()
+            ]
+        )
+    return product
+
+
+def watch_add(owner, sku: str, **alert) -> tuple[Watch, bool]:
+    """Add the product ``sku`` to ``owner``'s watchlist (creating the product if new).
+
+    Returns (watch, created). Raises AllowanceExceeded past the plan's item allowance.
+    Runs the demand rules for the product (a watcher raises its tier) after commit.
+    """
+    sku = sku.strip().upper()
+    existing = Watch.objects.filter(owner=owner, product__sku=sku).first()
+    if existing:
+        return existing, False
+    allowance = allowance_for(owner).items
+    if Watch.objects.filter(owner=owner).count() >= allowance:
+        raise AllowanceExceeded(f"Your plan allows {allowance} watched product(s).")
+    new_product = False
+    with transaction.atomic():
+        product = Product.objects.filter(sku=sku).first()
+        if product is None:
+            try:
+                with transaction.atomic():
+                    product = product_create(sku, created_by=owner)
+                    new_product = True
+            except IntegrityError:  # created by someone else a moment ago
+                product = Product.objects.get(sku=sku)
+        watch, created = Watch.objects.get_or_create(owner=owner, product=product, defaults=alert)
+    if created:
+        transaction.on_commit(lambda: _after_watch_added(product.pk, new_product), robust=True)
+    return watch, created
+
+
+def _after_watch_added(product_pk: int, new_product: bool) -> None:
+    from market.services.demand import apply_demand_rules
+
+    apply_demand_rules([product_pk])
+    if new_product:
+        sync_now(PRODUCT_KIND, product_pk)
+
+
+def watch_remove(owner, product: Product) -> bool:
+    deleted, _ = Watch.objects.filter(owner=owner, product=product).delete()
+    return bool(deleted)
+
+
+def tier_pin(product: Product, tier: str, *, by=None) -> TierChange | None:
+    """Staff: put the product in ``tier`` and keep it there (demand rules skip it)."""
+    with transaction.atomic():
+        old = product.tier
+        Product.objects.filter(pk=product.pk).update(tier=tier, tier_pinned=True)
+        product.tier, product.tier_pinned = tier, True
+        if old == tier:
+            return None
+        return TierChange.objects.create(
+            product=product, from_tier=old, to_tier=tier, reason=f"pinned to {tier} by staff", by=by
+        )
+
+
+def tier_unpin(product: Product) -> None:
+    Product.objects.filter(pk=product.pk).update(tier_pinned=False)
+    product.tier_pinned = False
+
+
+@dataclass(frozen=True)
+class SyncRequest:
+    """The answer to an on-demand sync: 200 (fresh), 202 (queued) or 429 (slow down)."""
+
+    status: int
+    last_synced_at: datetime | None = None
+    retry_after: int | None = None
+    queued: bool = False
+
+
+def sync_request(owner, product: Product, *, now: datetime | None = None) -> SyncRequest:
+    """On demand: fresh (synced in the last 5 minutes) -> 200; past the owner's hourly
+    allowance -> 429 with Retry-After; else the sync goes to the front of the queue (202)."""
+    now = now or timezone.now()
+    if product.last_synced_at and now - product.last_synced_at < FRESH_FOR:
+        return SyncRequest(200, last_synced_at=product.last_synced_at)
+    limit = allowance_for(owner).manual_syncs_per_hour
+    used, retry_after = _count_manual_sync(owner.pk)
+    if used > limit:
+        return SyncRequest(429, last_synced_at=product.last_synced_at, retry_after=retry_after)
+    queued = sync_now(PRODUCT_KIND, product.pk, force=True)
+    return SyncRequest(202, last_synced_at=product.last_synced_at, queued=queued)
+
+
+def _count_manual_sync(owner_pk: int) -> tuple[int, int]:
+    """Count one manual sync in this hour's window (the Django cache, shared by web
+    processes on Redis). Returns (count including this one, seconds left in the window)."""
+    now = time.time()
+    window = int(now // SYNC_WINDOW_SECONDS)
+    key = f"market:manual-sync:{owner_pk}:{window}"
+    cache.add(key, 0, timeout=SYNC_WINDOW_SECONDS + 60)
+    try:
+        used = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=SYNC_WINDOW_SECONDS + 60)
+        used = 1
+    retry_after = max(1, int((window + 1) * SYNC_WINDOW_SECONDS - now))
+    return used, retry_after

@@ -1,0 +1,88 @@
+"""Alerts: told once per crossing (email and dashboard), re-armed when the price comes back."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.core import mail
+
+from market.models import Watch, WatchAlert
+from tests.market.conftest import make_product, set_price, watch
+from tests.market.helpers import sync
+
+pytestmark = pytest.mark.django_db
+
+
+def run(product, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        attempt = sync(product)
+    assert attempt.outcome == "ok", attempt.message
+    return attempt
+
+
+def test_a_price_alert_fires_once_per_crossing_and_re_arms(
+    sim, alice, bob, django_capture_on_commit_callbacks
+):
+    product = make_product("AL-1")
+    w = watch(alice, product, threshold_price=Decimal("190.00"), direction="below")
+    quiet = watch(bob, product)  # no alert set: never told
+
+    set_price(sim, "AL-1", "200.00")
+    run(product, django_capture_on_commit_callbacks)
+    assert WatchAlert.objects.count() == 0 and mail.outbox == []
+
+    set_price(sim, "AL-1", "185.50")
+    attempt = run(product, django_capture_on_commit_callbacks)
+    assert attempt.counts["alerts"] == 1
+    alert = WatchAlert.objects.get()
+    assert alert.watch == w and alert.price == Decimal("185.50") and alert.currency == "USD"
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == ["alice@example.com"]
+    assert "185.50 USD" in mail.outbox[0].body
+
+    set_price(sim, "AL-1", "180.00")  # still below: no news
+    run(product, django_capture_on_commit_callbacks)
+    assert WatchAlert.objects.count() == 1 and len(mail.outbox) == 1
+    w.refresh_from_db()
+    assert w.crossed and w.last_notified_price == Decimal("185.50")
+    assert w.last_price == Decimal("180.00")
+
+    set_price(sim, "AL-1", "195.00")  # back above: re-armed silently
+    run(product, django_capture_on_commit_callbacks)
+    w.refresh_from_db()
+    assert not w.crossed and len(mail.outbox) == 1
+
+    set_price(sim, "AL-1", "189.99")  # the next crossing is news again
+    run(product, django_capture_on_commit_callbacks)
+    assert WatchAlert.objects.count() == 2 and len(mail.outbox) == 2
+    quiet.refresh_from_db()
+    assert quiet.last_price == Decimal("189.99") and not quiet.crossed
+
+
+def test_a_percent_alert_measures_from_the_first_price_seen(
+    sim, alice, django_capture_on_commit_callbacks
+):
+    product = make_product("PCT-1")
+    w = watch(alice, product, threshold_percent=Decimal("10"), direction="either")
+
+    set_price(sim, "PCT-1", "100.00")
+    run(product, django_capture_on_commit_callbacks)
+    w.refresh_from_db()
+    assert w.baseline_price == Decimal("100.00") and not w.crossed
+
+    set_price(sim, "PCT-1", "111.00")
+    run(product, django_capture_on_commit_callbacks)
+    assert WatchAlert.objects.filter(watch=w).count() == 1
+    assert "moved past 10.00% from 100.00 USD" in WatchAlert.objects.get().message
+
+
+def test_watches_follow_their_own_region(sim, alice, django_capture_on_commit_callbacks):
+    product = make_product("REG-1")
+    watch(alice, product, region="UK", threshold_price=Decimal("10000"), direction="below")
+
+    run(product, django_capture_on_commit_callbacks)
+
+    alert = WatchAlert.objects.get()
+    assert alert.currency == "GBP"
+    assert Watch.objects.get().crossed
