@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 # The demo processes: web, workers, beat, and the local stand-ins for the outside world.
-DEMO_PROCESSES ?= web,worker,worker_io,beat,feedfarm,marketsim,speechsim
+DEMO_PROCESSES ?= web,worker,worker_io,beat,feedfarm,marketsim
 
 .PHONY: install run demo test lint format check-migrations bench clean
 
