@@ -45,3 +45,7 @@ class CalendarsConfig(AppConfig):
 
         register_seeder("calendars", seed)
         register_dashboard_section("calendars", dashboard_section)
+        from calendars.selectors import status_lines
+        from syncing.monitoring.status import register_status_source
+
+        register_status_source("calendars", status_lines)

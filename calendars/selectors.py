@@ -54,6 +54,18 @@ def open_conflicts(user, *, listing: Listing | None = None) -> QuerySet[Conflict
     return qs.select_related("listing", "event_a__feed", "event_b__feed").order_by("overlap_start")
 
 
+def status_lines(user) -> list[str]:
+    """For the owner's status page: double bookings waiting for a decision, per listing."""
+    from django.db.models import Count
+
+    rows = open_conflicts(user).values("listing__name").annotate(n=Count("pk")).order_by("-n")
+    return [
+        f"{row['listing__name']}: {row['n']} double booking{'s' if row['n'] != 1 else ''} "
+        "between channels to sort out."
+        for row in rows
+    ]
+
+
 # --- month view ---------------------------------------------------------------------------
 
 

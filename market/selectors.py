@@ -50,7 +50,10 @@ def price_series(
     rows = (
         qs.values("captured_at", "currency").annotate(low=Min("lowest_ask")).order_by("captured_at")
     )
-    return [(r["captured_at"], r["low"], r["currency"]) for r in rows]
+    # MIN() over a decimal column comes back from SQLite with float noise in its digits;
+    # prices are cents, so say so.
+    cent = Decimal("0.01")
+    return [(r["captured_at"], Decimal(r["low"]).quantize(cent), r["currency"]) for r in rows]
 
 
 @dataclass

@@ -4,8 +4,9 @@
 An item that is not paused is on time when its last success is at most one tier interval
 plus a grace of one dispatch period ago (dispatch runs that often, so an item can be that
 late without anything being wrong). An item never synced yet is on time until its first due
-time is more than the grace ago. Tiers without an interval (on demand, or driven by
-``next_sync_at`` like alarms) count an item late when it is due longer than the grace.
+time is more than the grace ago. Tiers without an interval sync on demand only (frozen
+products): they make no promise of freshness, so they have no on-time rate; their stalest
+age is still shown.
 Paused items are counted apart (``paused``), not in the rate: they wait for a person.
 """
 
@@ -40,8 +41,11 @@ class Freshness:
 
     @property
     def on_time_rate(self) -> float | None:
-        """Percent of not-paused items on time; None when there are none."""
-        return 100.0 * self.on_time / self.items if self.items else None
+        """Percent of not-paused items on time; None when there are none or the tier is
+        on demand only (no interval, no promise)."""
+        if not self.items or self.interval is None:
+            return None
+        return 100.0 * self.on_time / self.items
 
 
 def grace_for(tier: Tier) -> timedelta:
@@ -60,7 +64,7 @@ def tier_freshness(kind: Kind, tier: Tier, now: datetime | None = None) -> Fresh
             last_success_at__isnull=True, next_sync_at__gte=overdue_cut
         )
     else:
-        on_time = Q(next_sync_at__gte=overdue_cut) | Q(last_synced_at__gte=overdue_cut)
+        on_time = Q(pk__isnull=False)  # on demand: nothing is ever late
     active = Q(paused=False)
     row = model.objects.filter(tier=tier.name).aggregate(
         n_items=Count("pk", filter=active),
@@ -78,7 +82,7 @@ def tier_freshness(kind: Kind, tier: Tier, now: datetime | None = None) -> Fresh
             stamps = [c for c in candidates if c is not None]
             oldest = min(stamps) if stamps else None
         else:
-            oldest = row["oldest_due"]
+            oldest = row["oldest_success"]
         stalest = max(now - oldest, timedelta(0)) if oldest else timedelta(0)
     return Freshness(
         kind=kind.name,

@@ -29,6 +29,8 @@ REASON_WORDS = {
     "blocked_address": "the address is not allowed (private network)",
     "bad_url": "the address is not a valid URL",
     "too_many_redirects": "the source redirects too many times",
+    "invalid_ics": "the channel sends something that is not a calendar",
+    "rate_limited": "we are waiting for the source's rate limit",
 }
 
 

@@ -145,3 +145,16 @@ def test_overlapping_pairs_sweep():
         (1, 2): (t[3], t[4]),
         (2, 3): (t[4], t[5]),
     }
+
+
+def test_the_owner_status_page_names_open_double_bookings(
+    two_channels, django_capture_on_commit_callbacks, client, alice, bob
+):
+    listing, feeds, routes = two_channels
+    routes["vrbo"].body, routes["vrbo"].etag = vrbo_feed(("v2", 12, 16)), '"v2"'
+    sync_all(feeds, django_capture_on_commit_callbacks)
+    client.force_login(alice)
+    page = client.get("/status/").content.decode()
+    assert f"{listing.name}: 1 double booking between channels to sort out." in page
+    client.force_login(bob)
+    assert "double booking" not in client.get("/status/").content.decode()

@@ -132,3 +132,14 @@ def test_bucket_percentiles_are_within_one_bucket_of_the_truth():
         approx = percentile_from_buckets(buckets, q, max_ms=2000)
         assert abs(approx - exact) / exact < 0.25, (q, exact, approx)
     assert percentile_from_buckets([0] * BUCKET_COUNT, 0.5) is None
+
+
+@pytest.mark.django_db
+def test_on_demand_tiers_promise_no_freshness_and_raise_no_alert():
+    from syncing.models import Tier
+
+    Tier.objects.create(kind="syncing.probe", name="manual", interval=None)
+    make_probes(3, tier="manual", due=timezone.now() - timedelta(days=3))
+    row = by_tier(freshness_report(kind="syncing.probe"))[("syncing.probe", "manual")]
+    assert row.items == 3
+    assert row.on_time_rate is None
