@@ -26,6 +26,7 @@ from alarms.services.schedule import next_ring
 from alarms.services.script import compose_script
 from alarms.services.tts.registry import get_engine
 from syncing.results import SyncContext, SyncError, SyncResult
+from syncing.webhooks.services import emit
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +119,16 @@ def sync_alarm(alarm: Alarm, ctx: SyncContext) -> SyncResult:
         next_due = _next_due_after(fresh, ring, finished)
         if replaced:
             transaction.on_commit(lambda: storage.delete_audio(replaced))
+        emit(
+            alarm.owner_id,
+            "briefing.ready",
+            {
+                "alarm": alarm.pk,
+                "briefing": locked.pk,
+                "ring_at": ring.isoformat().replace("+00:00", "Z"),
+                "status": status,
+            },
+        )
     if status == BriefingStatus.LATE:
         logger.warning(
             "alarm #%s: briefing for %s finished after its deadline", alarm.pk, ring.isoformat()

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from market.models import Direction, Product, Watch, WatchAlert
 from market.providers.base import PriceQuote
+from syncing.webhooks.services import emit
 
 logger = logging.getLogger(__name__)
 HUNDRED = Decimal(100)
@@ -108,6 +109,17 @@ def evaluate_watches(
             )
             alerts.append(alert)
             transaction.on_commit(lambda a=alert: send_alert_email(a), robust=True)
+            emit(
+                watch.owner_id,
+                "price.crossed",
+                {
+                    "sku": watch.product.sku,
+                    "price": str(price),
+                    "currency": currency,
+                    "region": watch.watched_region,
+                    "message": alert.message,
+                },
+            )
         elif not reached and watch.crossed:
             watch.crossed = False  # back on the other side: the next crossing is news again
             fields.append("crossed")

@@ -82,6 +82,38 @@ def endpoint_enable(endpoint: WebhookEndpoint) -> None:
     endpoint.save(update_fields=["enabled", "disabled_reason", "failing_since"])
 
 
+def emit_many(owner, events: list[tuple[str, dict[str, Any]]]) -> list[WebhookDelivery]:
+    """Queue several events of one owner with one look-up of the owner's endpoints.
+
+    Raises ValueError for an unknown event type (a programming error in the caller).
+    """
+    for event_type, _ in events:
+        if event_type not in EVENT_TYPES:
+            raise ValueError(f"unknown webhook event type {event_type!r}")
+    if owner is None or not events:
+        return []
+    owner_id = getattr(owner, "pk", owner)
+    endpoints = list(WebhookEndpoint.objects.filter(owner_id=owner_id, enabled=True))
+    if not endpoints:
+        return []
+    now = timezone.now()
+    deliveries = WebhookDelivery.objects.bulk_create(
+        WebhookDelivery(
+            endpoint=endpoint,
+            event_type=event_type,
+            payload=payload,
+            created_at=now,
+            next_attempt_at=now,
+        )
+        for event_type, payload in events
+        for endpoint in endpoints
+        if event_type in endpoint.events
+    )
+    if deliveries:
+        transaction.on_commit(_kick_delivery)
+    return deliveries
+
+
 def emit(owner, event_type: str, payload: dict[str, Any]) -> list[WebhookDelivery]:
     """Queue ``event_type`` with ``payload`` (JSON-able) for every enabled endpoint of
     ``owner`` subscribed to it. Returns the deliveries created (none is not an error).

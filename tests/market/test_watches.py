@@ -86,3 +86,21 @@ def test_watches_follow_their_own_region(sim, alice, django_capture_on_commit_ca
     alert = WatchAlert.objects.get()
     assert alert.currency == "GBP"
     assert Watch.objects.get().crossed
+
+
+def test_a_crossing_is_sent_to_the_owners_webhooks_once(
+    sim, alice, bob, django_capture_on_commit_callbacks
+):
+    from syncing.models import WebhookDelivery
+    from syncing.webhooks.services import endpoint_create
+
+    mine = endpoint_create(alice, url="https://hooks.example.com/a", events=["price.crossed"])
+    endpoint_create(bob, url="https://hooks.example.com/b", events=["price.crossed"])
+    product = make_product("WH-1")
+    watch(alice, product, threshold_price=Decimal("190.00"), direction="below")
+    for price in ("200.00", "185.50", "180.00"):
+        set_price(sim, "WH-1", price)
+        run(product, django_capture_on_commit_callbacks)
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.endpoint == mine and delivery.event_type == "price.crossed"
+    assert delivery.payload["sku"] == "WH-1" and delivery.payload["price"] == "185.50"
