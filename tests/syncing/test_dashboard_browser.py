@@ -4,7 +4,6 @@ import os
 from datetime import timedelta
 
 import pytest
-from django.urls import include, path
 from django.utils import timezone
 
 from syncing.models import SyncAttempt
@@ -14,8 +13,7 @@ from syncing.monitoring.rollups import rollup_attempts
 # test body are still synchronous.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
-urlpatterns = [path("", include("syncing.monitoring.urls")), path("", include("config.urls"))]
-pytestmark = [pytest.mark.urls(__name__), pytest.mark.browser]
+pytestmark = [pytest.mark.browser]
 
 CHROMIUM_ARGS = [
     "--headless",
