@@ -120,31 +120,7 @@ def emit(owner, event_type: str, payload: dict[str, Any]) -> list[WebhookDeliver
 
     Raises ValueError for an unknown event type (a programming error in the caller).
     """
-    if event_type not in EVENT_TYPES:
-        raise ValueError(f"unknown webhook event type {event_type!r}")
-    if owner is None:
-        return []
-    owner_id = getattr(owner, "pk", owner)
-    endpoints = [
-        e
-        for e in WebhookEndpoint.objects.filter(owner_id=owner_id, enabled=True)
-        if event_type in e.events
-    ]
-    if not endpoints:
-        return []
-    now = timezone.now()
-    deliveries = WebhookDelivery.objects.bulk_create(
-        WebhookDelivery(
-            endpoint=endpoint,
-            event_type=event_type,
-            payload=payload,
-            created_at=now,
-            next_attempt_at=now,
-        )
-        for endpoint in endpoints
-    )
-    transaction.on_commit(_kick_delivery)
-    return deliveries
+    return emit_many(owner, [(event_type, payload)])
 
 
 def _kick_delivery() -> None:

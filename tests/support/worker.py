@@ -84,6 +84,30 @@ class Worker:
                 self.kill_hard()
 
 
+def _start_celery(args: list[str], *, env: dict | None, prefix: str) -> Worker:
+    """Start ``celery <args>`` on the test database and broker, logging to a temp file."""
+    connection.close()  # the child must not inherit our connection state
+    log = Path(tempfile.mkstemp(prefix=prefix, suffix=".log")[1])
+    child_env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.test_settings",
+        "DATABASE_URL": test_database_url(),
+        "SYNCBEAT_VAR_DIR": str(settings.VAR_DIR),
+        "PYTHONUNBUFFERED": "1",
+        **(env or {}),
+    }
+    with open(log, "w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", *args],
+            cwd=ROOT,
+            env=child_env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return Worker(process, log)
+
+
 @contextmanager
 def celery_worker(
     *,
@@ -96,22 +120,7 @@ def celery_worker(
 
     Tests using it must commit their data (``django_db(transaction=True)``).
     """
-    connection.close()  # the worker must not inherit our connection state
-    log = Path(tempfile.mkstemp(prefix="celery-worker-", suffix=".log")[1])
-    worker_env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.test_settings",
-        "DATABASE_URL": test_database_url(),
-        "SYNCBEAT_VAR_DIR": str(settings.VAR_DIR),
-        "PYTHONUNBUFFERED": "1",
-        **(env or {}),
-    }
     args = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "config",
         "worker",
         "-Q",
         queues,
@@ -126,16 +135,7 @@ def celery_worker(
         "-n",
         f"test-{os.getpid()}@%h",
     ]
-    with open(log, "w") as out:
-        process = subprocess.Popen(
-            args,
-            cwd=ROOT,
-            env=worker_env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    worker = Worker(process, log)
+    worker = _start_celery(args, env=env, prefix="celery-worker-")
     try:
         worker.wait_for("ready.", timeout=60)
         yield worker
@@ -146,39 +146,8 @@ def celery_worker(
 @contextmanager
 def celery_beat(*, env: dict | None = None):
     """Start ``celery beat`` with the database scheduler on the test database."""
-    connection.close()
-    log = Path(tempfile.mkstemp(prefix="celery-beat-", suffix=".log")[1])
-    beat_env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.test_settings",
-        "DATABASE_URL": test_database_url(),
-        "SYNCBEAT_VAR_DIR": str(settings.VAR_DIR),
-        "PYTHONUNBUFFERED": "1",
-        **(env or {}),
-    }
-    args = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "config",
-        "beat",
-        "-l",
-        "info",
-        "--pidfile=",
-        "--max-interval",
-        "1",
-    ]
-    with open(log, "w") as out:
-        process = subprocess.Popen(
-            args,
-            cwd=ROOT,
-            env=beat_env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    beat = Worker(process, log)
+    args = ["beat", "-l", "info", "--pidfile=", "--max-interval", "1"]
+    beat = _start_celery(args, env=env, prefix="celery-beat-")
     try:
         yield beat
     finally:
