@@ -54,6 +54,15 @@ class AccountAdmin(admin.ModelAdmin):
     search_fields = ["user__username", "user__email"]
     raw_id_fields = ["user"]
 
+    def save_model(self, request, obj: Account, form, change) -> None:
+        """A plan change moves the owner's items to the plan's tiers."""
+        from syncing.plans import account_set_plan
+
+        if change and "plan" in form.changed_data:
+            account_set_plan(obj.user, obj.plan)
+        else:
+            super().save_model(request, obj, form, change)
+
 
 class PausedFilter(admin.SimpleListFilter):
     title = "sync state"

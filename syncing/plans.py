@@ -36,6 +36,47 @@ def allowance_for(user) -> Allowance:
     return ALLOWANCES[plan_of(user)]
 
 
+def account_set_plan(user, plan: str) -> Account:
+    """Put an owner on ``plan`` and move their items to the plan's tier of each kind.
+
+    An item whose next due time lies further away than its new interval is due at a random
+    moment within that interval instead (an upgrade takes effect within one new period,
+    without every item of the owner firing at once). Raises ValueError for an unknown plan.
+    """
+    import random
+    from datetime import timedelta
+
+    from django.db import transaction
+    from django.db.models import Q
+    from django.utils import timezone
+
+    from syncing.kinds import all_kinds
+    from syncing.models import Tier
+
+    if plan not in Plan.values:
+        raise ValueError(f"unknown plan {plan!r}; one of {', '.join(Plan.values)}")
+    with transaction.atomic():
+        account, _ = Account.objects.update_or_create(user=user, defaults={"plan": plan})
+        now = timezone.now()
+        for kind in all_kinds():
+            tier_name = kind.plan_tiers.get(plan)
+            if not tier_name:
+                continue  # this kind's tier does not follow the plan (market: demand)
+            items = kind.model_class.objects.filter(**{kind.owner_path: user})
+            items.exclude(tier=tier_name).update(tier=tier_name)
+            interval = (
+                Tier.objects.filter(kind=kind.name, name=tier_name)
+                .values_list("interval", flat=True)
+                .first()
+            )
+            if interval:
+                late = items.filter(Q(next_sync_at__gt=now + interval))
+                for pk in late.values_list("pk", flat=True):
+                    jitter = timedelta(seconds=random.uniform(0, interval.total_seconds()))
+                    kind.model_class.objects.filter(pk=pk).update(next_sync_at=now + jitter)
+    return account
+
+
 def tier_for(user, kind_name: str) -> str:
     """The tier new items of ``kind_name`` get for this owner's plan."""
     return get_kind(kind_name).tier_for_plan(plan_of(user))

@@ -6,7 +6,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.core.validators import validate_email
 from knox.models import AuthToken
 
-from syncing.models import Account, Plan
+from syncing.models import Plan
+from syncing.plans import account_set_plan
 
 
 class Command(BaseCommand):
@@ -33,7 +34,7 @@ class Command(BaseCommand):
         if staff:
             user.is_staff = user.is_superuser = True
         user.save()
-        Account.objects.update_or_create(user=user, defaults={"plan": plan})
+        account_set_plan(user, plan)
         _, key = AuthToken.objects.create(user=user)
         self.stdout.write(f"{'created' if created else 'updated'} owner {email} on plan {plan}")
         if printed_password and not password:
