@@ -76,15 +76,33 @@ def _fold(line: str) -> str:
     return "\r\n ".join(pieces)
 
 
+# Feeds book in "lanes" of weeks: a feed takes only the weeks whose index % LANES is its id
+# % LANES, so feeds with neighbouring ids (a listing's channels) rarely collide, as channels
+# that import each other block the dates booked elsewhere. Now and then a stay lands in the
+# next lane: the double booking Syncbeat exists to catch.
+LANES = 4
+DOUBLE_BOOKING_RATE = 0.02
+
+
 def _stays(feed_id: int, count: int, version: int, today: date) -> list[_Stay]:
     rng = random.Random(f"feedfarm:{feed_id}")
-    cursor = today - timedelta(days=45 - rng.randint(0, 6))
-    stays = []
-    for index in range(count):
-        cursor += timedelta(days=rng.randint(0, 4))
-        nights = rng.randint(1, 9)
-        stays.append(_Stay(index, cursor, cursor + timedelta(days=nights), rng.random() < 0.7))
-        cursor += timedelta(days=nights)
+    week0 = today - timedelta(days=today.weekday() + 42)
+    week = feed_id % LANES
+    stays: list[_Stay] = []
+    while len(stays) < count:
+        week_start = week0 + timedelta(weeks=week)
+        week_end = week_start + timedelta(days=7)
+        cursor = week_start + timedelta(days=rng.randint(0, 2))
+        while len(stays) < count and (week_end - cursor).days >= 1:
+            nights = rng.randint(1, min(4, (week_end - cursor).days))
+            start = cursor
+            if rng.random() < DOUBLE_BOOKING_RATE:
+                start += timedelta(weeks=1)  # into the neighbour's lane
+            stays.append(
+                _Stay(len(stays), start, start + timedelta(days=nights), rng.random() < 0.7)
+            )
+            cursor += timedelta(days=nights + rng.randint(0, 2))
+        week += LANES
     if version > 0 and stays:
         changer = random.Random(f"feedfarm:{feed_id}:v{version}")
         for stay in changer.sample(stays, max(1, len(stays) // 10)):
