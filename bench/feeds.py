@@ -68,13 +68,13 @@ def reset_tables() -> None:
         cursor.execute("TRUNCATE syncing_syncattempt")
 
 
-def bench_owner():
+def bench_owner(email: str = OWNER_EMAIL):
     from django.contrib.auth import get_user_model
 
     from syncing.models import Account
 
     user, created = get_user_model().objects.get_or_create(
-        username=OWNER_EMAIL, defaults={"email": OWNER_EMAIL}
+        username=email, defaults={"email": email}
     )
     if created:
         user.set_unusable_password()
@@ -199,7 +199,10 @@ def run_round(label: str, procs, *, due: int) -> dict:
 # Memory ---------------------------------------------------------------------------------
 def memory_child(url: str) -> None:
     """In a fresh process: import one feed inline and print peak RSS as JSON."""
-    setup_django()
+    import django  # no migrate here: its migration graph alone would set the peak
+
+    os.environ.update(bench_env())
+    django.setup()
     import calendars.ics.parse  # noqa: F401 - loaded before the baseline, as in a worker
     import calendars.services.feed_sync  # noqa: F401
     from calendars.models import Feed, Listing
@@ -207,7 +210,7 @@ def memory_child(url: str) -> None:
     from syncing.services.claims import claim_one
     from syncing.services.runs import run_claimed
 
-    owner = bench_owner()
+    owner = bench_owner("feeds-bench-memory@example.com")  # an owner with no other feeds
     listing = Listing.objects.create(owner=owner, name="Memory", timezone="Europe/Paris")
     feed = Feed.objects.create(listing=listing, url=url, source="airbnb", tier=TIER)
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

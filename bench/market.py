@@ -359,7 +359,8 @@ def hot_age() -> dict:
         "max_age_seconds": round(float(max_age or 0), 1),
         "older_than_interval": stale,
         "due_now": due,
-        "interval_seconds": 3600,
+        "interval_seconds": INTERVAL["hot"],
+        "promise_seconds": 3600,
     }
 
 
@@ -383,6 +384,23 @@ def main() -> None:
     args = parser.parse_args()
 
     setup_django()
+    # Products start in the steady state of the tiers as configured (hot: 55 min, so that
+    # no hot product is older than the hour it is promised).
+    from syncing.kinds import get_kind
+    from syncing.models import Tier
+
+    for spec in get_kind(KIND).tiers:  # the kind's defaults, whatever an earlier run left
+        Tier.objects.update_or_create(
+            kind=KIND,
+            name=spec.name,
+            defaults={
+                "interval": spec.interval,
+                "batch_limit": spec.batch_limit,
+                "dispatch_every": spec.dispatch_every,
+            },
+        )
+        if spec.interval:
+            INTERVAL[spec.name] = int(spec.interval.total_seconds())
     reset()
     report: dict = {"products": args.products, "mix": MIX}
     report["insert_seconds_small"] = round(grow_to(args.small, backlog=args.backlog), 2)

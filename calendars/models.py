@@ -137,6 +137,10 @@ class Feed(SyncedItem):
         default=True,
         help_text="Include this feed's events in the listing's merged export.",
     )
+    # The digest of what reading each VEVENT depended on at the last import (the feed's
+    # VCALENDAR properties and VTIMEZONEs, the listing's zone): when it changes, every
+    # block is decoded again (calendars.ics.parse).
+    parse_context_hash = models.CharField(max_length=32, blank=True, default="", editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -180,6 +184,8 @@ class Event(models.Model):
     sequence = models.IntegerField(default=0)
     # A digest of the content fields: an import compares this instead of every column.
     fingerprint = models.CharField(max_length=32, blank=True, default="", editable=False)
+    # A digest of the raw VEVENT text it was read from: an unchanged block is not decoded.
+    raw_hash = models.CharField(max_length=32, blank=True, default="", editable=False)
     first_seen = models.DateTimeField(default=timezone.now)
     # The last import whose body held the event, and the last one that changed it.
     last_seen = models.DateTimeField(default=timezone.now)

@@ -61,8 +61,8 @@ return tostring(slot - now)
 PACE_PREFIX = "syncbeat:fetch:pace:"
 # Requests are spaced a little wider than the limit allows: a burst sent at the very start of
 # a window reaches a provider spread by network and scheduling jitter, and a provider that
-# counts over its own sliding window would see a few too many. 2% below the limit avoids that.
-PACE_HEADROOM = 1.02
+# counts over its own sliding window would see a few too many. 4% below the limit avoids that.
+PACE_HEADROOM = 1.04
 # Only fast limits are paced; a limit of one call per second or slower bursts freely.
 PACE_MAX_STEP = 1.0
 

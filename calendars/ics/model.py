@@ -41,3 +41,11 @@ class ParsedFeed:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (uid or "?", reason)
     calendar_name: str = ""
     truncated: bool = False
+    # Re-imports (see parse_feed's ``known``): uids of VEVENT blocks left undecoded because
+    # their text did not change (the event is still there, as stored), and for the next
+    # import: uid -> raw hash of every block that may be skipped then, and the digest of
+    # what every block's reading depends on (the rest of the feed, the zone used).
+    unchanged_uids: list[str] = field(default_factory=list)
+    raw_hashes: dict[str, str] = field(default_factory=dict)
+    context_hash: str = ""
+    decoded: int = 0  # VEVENT components icalendar decoded (a measure of the work done)

@@ -8,13 +8,17 @@ is not iCalendar at all; a single broken VEVENT is skipped and listed in ``feed.
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
 import icalendar
 import recurring_ical_events
 import x_wr_timezone
+from icalendar.parser.content_line import Contentline, Contentlines
 
+from calendars.ics.blocks import RawFeed, split_feed
 from calendars.ics.model import InvalidCalendar, ParsedEvent, ParsedFeed
 from calendars.ics.normalize import (
     EVENT_ERRORS,
@@ -25,6 +29,7 @@ from calendars.ics.normalize import (
     sort_key,
     zone,
 )
+from calendars.ics.reader import FeedCalendar
 
 __all__ = ["InvalidCalendar", "ParsedEvent", "ParsedFeed", "parse_feed"]
 
@@ -34,6 +39,9 @@ WINDOW_AFTER = timedelta(days=730)
 # on a hostile or runaway feed (the caller already caps the bytes).
 RAW_FACTOR = 4
 _UNSUPPORTED_FREQ = {"SECONDLY", "MINUTELY"}
+# Part of every parse context digest: bump it when normalising a VEVENT changes, so that
+# the next import of every feed decodes all its blocks again.
+PARSER_VERSION = "1"
 
 _BEGIN = re.compile(rb"\A\s*BEGIN:VCALENDAR\s*$", re.IGNORECASE | re.MULTILINE)
 _END = re.compile(rb"^END:VCALENDAR[ \t]*\r?$", re.IGNORECASE | re.MULTILINE)
@@ -47,6 +55,8 @@ def parse_feed(
     today: date | None = None,
     max_events: int = 5000,
     own_domain: str = "syncbeat",
+    known: Mapping[str, str] | None = None,
+    known_context: str = "",
 ) -> ParsedFeed:
     """Parse ``body`` (an iCalendar feed) into a ParsedFeed.
 
@@ -56,11 +66,33 @@ def parse_feed(
     host contains ``own_domain`` (our own export coming back) are left out and listed in
     ``skipped`` with reason "own_export". Raises InvalidCalendar when the body is not
     iCalendar (empty, HTML, garbage, cut before END:VCALENDAR).
+
+    Re-imports: ``known`` maps the uids of the feed's current (non-cancelled) events to the
+    raw hash of the VEVENT block they came from, and ``known_context`` is the
+    ``context_hash`` of the import that stored them. A block whose text is unchanged is then
+    not decoded: its uid goes to ``unchanged_uids`` ("still there, as it was") instead of
+    ``events`` (rules in ``_unchanged_blocks``). ``raw_hashes`` and ``context_hash`` are
+    what to store for the next import.
     """
-    calendars = _load(body, max_raw=max(1, max_events) * RAW_FACTOR)
+    text = _checked_text(body, max_raw=max(1, max_events) * RAW_FACTOR)
+    raw = split_feed(text)
+    context = _context_hash(raw, default_tz, own_domain)
+    raw_hashes, candidates = _block_hashes(raw)
+    skip: list[int] = []
+    if known and raw is not None and known_context and known_context == context:
+        skip = _unchanged_blocks(raw, candidates, known, max_events)
+    calendars = _decode(raw.lines(skip) if raw is not None else text)
     today = today or datetime.now(UTC).date()
     first = calendars[0]
-    feed = ParsedFeed(events=[], skipped=[], calendar_name=_calendar_name(first))
+    feed = ParsedFeed(
+        events=[],
+        skipped=[],
+        calendar_name=_calendar_name(first),
+        unchanged_uids=[raw.blocks[index].uid for index in skip],
+        raw_hashes=raw_hashes,
+        context_hash=context,
+    )
+    unchanged = len(skip)
 
     floating = zone(default_tz)
     plain: dict[str, tuple[tuple, ParsedEvent]] = {}
@@ -91,8 +123,8 @@ def parse_feed(
                 continue
             try:
                 event = event_from_component(component, uid, floating)
-            except SkipEvent as skip:
-                feed.skipped.append((uid, skip.reason))
+            except SkipEvent as skip_event:
+                feed.skipped.append((uid, skip_event.reason))
                 continue
             except EVENT_ERRORS:
                 feed.skipped.append((uid, "bad_event"))
@@ -100,15 +132,16 @@ def parse_feed(
             if uid in plain:
                 if rank > plain[uid][0]:
                     plain[uid] = (rank, event)
-            elif len(plain) >= max_events:
+            elif len(plain) + unchanged >= max_events:
                 feed.truncated = True
             else:
                 plain[uid] = (rank, event)
+    feed.decoded = order
 
     feed.events = [event for _, event in plain.values()]
     window = (today - WINDOW_BEFORE, today + WINDOW_AFTER)
     for uid, versions in series.items():
-        budget = max_events - len(feed.events)
+        budget = max_events - len(feed.events) - unchanged
         components = [component for _, component in versions.values()]
         occurrences, truncated = _expand(uid, components, window, floating, budget, feed.skipped)
         feed.events.extend(occurrences)
@@ -116,8 +149,56 @@ def parse_feed(
     return feed
 
 
-def _load(body: bytes, *, max_raw: int) -> list:
-    """Check the body is a whole iCalendar stream and parse it; raise InvalidCalendar."""
+def _context_hash(raw: RawFeed | None, default_tz: str, own_domain: str) -> str:
+    """What every block's reading depends on besides its own text: the rest of the feed
+    (VCALENDAR properties, VTIMEZONEs, X-WR-TIMEZONE), the listing's zone, our export
+    domain and the parser's version. "" when the feed could not be split."""
+    if raw is None:
+        return ""
+    seed = "\0".join((PARSER_VERSION, raw.rest_digest, default_tz, own_domain))
+    return hashlib.blake2b(seed.encode("utf-8", "replace"), digest_size=16).hexdigest()
+
+
+def _block_hashes(raw: RawFeed | None) -> tuple[dict[str, str], dict[str, int]]:
+    """(uid -> raw hash, uid -> block index) of the blocks that may be skipped next time:
+    not recurring, with a plain UID found in no other block. Nothing at all when a block's
+    UID cannot be read by a string scan (it might repeat another block's UID)."""
+    if raw is None:
+        return {}, {}
+    seen: dict[str, int] = {}
+    repeated: set[str] = set()
+    for index, block in enumerate(raw.blocks):
+        if block.odd_uid:
+            return {}, {}
+        if block.uid is None:
+            continue
+        if block.uid in seen:
+            repeated.add(block.uid)
+        seen[block.uid] = index
+    candidates = {
+        uid: index
+        for uid, index in seen.items()
+        if uid not in repeated and not raw.blocks[index].recurring
+    }
+    return {uid: raw.blocks[index].digest for uid, index in candidates.items()}, candidates
+
+
+def _unchanged_blocks(
+    raw: RawFeed, candidates: dict[str, int], known: Mapping[str, str], max_events: int
+) -> list[int]:
+    """Indexes of the blocks to leave undecoded: a candidate (see _block_hashes) whose raw
+    hash is the one stored on the feed's live event of that uid. None when the feed holds
+    more blocks than the cap (which events the cap keeps depends on file order)."""
+    if len(raw.blocks) > max_events:
+        return []
+    blocks = raw.blocks
+    return sorted(
+        index for uid, index in candidates.items() if known.get(uid) == blocks[index].digest
+    )
+
+
+def _checked_text(body: bytes, *, max_raw: int) -> str:
+    """The feed as text when it is a whole iCalendar stream; raise InvalidCalendar."""
     if isinstance(body, str):
         body = body.encode("utf-8")
     if not body or not body.strip():
@@ -130,9 +211,18 @@ def _load(body: bytes, *, max_raw: int) -> list:
         raise InvalidCalendar("truncated: no END:VCALENDAR")
     body = body[: ends[-1].end()]
     body = _cap_vevents(body, max_raw)
-    text = body.decode("utf-8", errors="replace")
+    return body.decode("utf-8", errors="replace")
+
+
+def _decode(data: str | list[str]) -> list:
+    """icalendar's components of the feed (text, or content lines already unfolded)."""
     try:
-        calendars = icalendar.Calendar.from_ical(text, multiple=True)
+        if isinstance(data, list):
+            lines = Contentlines(Contentline(line) for line in data)
+            lines.append("")
+            calendars = FeedCalendar.from_ical(lines, multiple=True)
+        else:
+            calendars = FeedCalendar.from_ical(data, multiple=True)
     except EVENT_ERRORS as exc:
         raise InvalidCalendar(f"not iCalendar: {exc}") from None
     calendars = [c for c in calendars if getattr(c, "name", "") == "VCALENDAR"]

@@ -8,21 +8,26 @@ overlapping (moved or cancelled) are resolved.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db.models import Max, Min, Q
+from django.db.models import Q
 
-from calendars.models import Conflict, Event, EventStatus
+from calendars.models import Conflict, Event, EventStatus, Feed
+from calendars.serializers import format_instant
 
 # Events that ended before this many days ago no longer matter (the export's window too).
 WINDOW_DAYS = 30
+# Up to this many changed events, read the events overlapping each; past it, their bounds.
+SPAN_CLAUSES = 25
 
 
 @dataclass(frozen=True)
 class ConflictChanges:
     opened: int
     resolved: int
+    # ("conflict.opened" | "conflict.resolved", payload) for webhooks.
+    webhook_events: list[tuple[str, dict]] = field(default_factory=list)
 
     @property
     def any(self) -> bool:
@@ -58,27 +63,43 @@ def detect_conflicts(
     """Open and resolve the listing's conflicts; call inside the import's transaction.
 
     With ``changed_event_ids`` (the events an import created, moved or cancelled) only the
-    span those events cover is re-examined, with the open conflicts that involve them or
-    overlap that span: a one-booking change in a busy listing reads a handful of rows.
-    Without it, the whole listing. Raises nothing of its own (database errors propagate).
+    pairs involving those events can have changed: the events overlapping one of them and
+    the open conflicts that involve them are read (a handful of rows however busy the
+    listing), and pairs between two unchanged events are left as they are. Without it, the
+    whole listing. Raises nothing of its own (database errors propagate).
     """
+    # The listing's feed ids first: with them PostgreSQL reads the events through the feed
+    # index; a join on the listing can make it scan the whole event table.
+    feed_ids = list(Feed.objects.filter(listing_id=listing_id).values_list("pk", flat=True))
     events_qs = Event.objects.filter(
-        feed__listing_id=listing_id, blocking=True, end__gt=now - timedelta(days=WINDOW_DAYS)
+        feed_id__in=feed_ids, blocking=True, end__gt=now - timedelta(days=WINDOW_DAYS)
     ).exclude(status=EventStatus.CANCELLED)
     open_qs = Conflict.objects.filter(listing_id=listing_id, resolved_at__isnull=True)
     if changed_event_ids is not None:
         if not changed_event_ids:
             return ConflictChanges(opened=0, resolved=0)
-        span = events_qs.filter(pk__in=changed_event_ids).aggregate(lo=Min("start"), hi=Max("end"))
-        involved = Q(event_a_id__in=changed_event_ids) | Q(event_b_id__in=changed_event_ids)
-        if span["lo"] is None:  # all of them cancelled or out of the window
-            events_qs = events_qs.none()
-            open_qs = open_qs.filter(involved)
-        else:
-            lo, hi = span["lo"], span["hi"]
-            events_qs = events_qs.filter(start__lt=hi, end__gt=lo)
-            open_qs = open_qs.filter(involved | Q(overlap_start__lt=hi, overlap_end__gt=lo))
-    pairs = overlapping_pairs(list(events_qs.values_list("pk", "feed_id", "start", "end")))
+        changed = set(changed_event_ids)
+        spans = list(events_qs.filter(pk__in=changed).values_list("pk", "feed_id", "start", "end"))
+        open_qs = open_qs.filter(Q(event_a_id__in=changed) | Q(event_b_id__in=changed))
+        spans = [(start, end) for _pk, _feed, start, end in spans if end > start]
+        if len(spans) > SPAN_CLAUSES:  # many changes (a new feed): one bounding span
+            spans = [(min(s for s, _e in spans), max(e for _s, e in spans))]
+        near: Q | None = None
+        for start, end in spans:
+            clause = Q(start__lt=end, end__gt=start)
+            near = clause if near is None else near | clause
+        rows = (
+            list(events_qs.filter(near).values_list("pk", "feed_id", "start", "end"))
+            if near
+            else []
+        )
+        pairs = {
+            key: span
+            for key, span in overlapping_pairs(rows).items()
+            if key[0] in changed or key[1] in changed
+        }
+    else:
+        pairs = overlapping_pairs(list(events_qs.values_list("pk", "feed_id", "start", "end")))
     open_rows = {
         (a, b): (pk, start, end)
         for pk, a, b, start, end in open_qs.values_list(
@@ -87,10 +108,16 @@ def detect_conflicts(
     }
     gone = [pk for key, (pk, _s, _e) in open_rows.items() if key not in pairs]
     resolved = 0
+    events: list[tuple[str, dict]] = []
     if gone:
         resolved = Conflict.objects.filter(pk__in=gone, resolved_at__isnull=True).update(
             resolved_at=now
         )
+        for key, (pk, start, end) in open_rows.items():
+            if key not in pairs:
+                events.append(
+                    ("conflict.resolved", conflict_payload(listing_id, pk, key, start, end))
+                )
     new = []
     for key, (start, end) in pairs.items():
         current = open_rows.get(key)
@@ -110,4 +137,34 @@ def detect_conflicts(
     if new:
         # Another import of the same listing may have opened the same pair a moment ago.
         Conflict.objects.bulk_create(new, ignore_conflicts=True)
-    return ConflictChanges(opened=len(new), resolved=resolved)
+        # ignore_conflicts returns no keys: read back the pairs this import opened.
+        opened_rows = (
+            Conflict.objects.filter(
+                listing_id=listing_id,
+                resolved_at__isnull=True,
+                detected_at=now,
+                event_a_id__in={c.event_a_id for c in new},
+            )
+            .order_by("overlap_start", "pk")
+            .values_list("pk", "event_a_id", "event_b_id", "overlap_start", "overlap_end")
+        )
+        wanted = {(c.event_a_id, c.event_b_id) for c in new}
+        for pk, a, b, start, end in opened_rows:
+            if (a, b) in wanted:
+                events.append(
+                    ("conflict.opened", conflict_payload(listing_id, pk, (a, b), start, end))
+                )
+    return ConflictChanges(opened=len(new), resolved=resolved, webhook_events=events)
+
+
+def conflict_payload(
+    listing_id: int, pk: int, pair: tuple[int, int], start: datetime, end: datetime
+) -> dict:
+    """A conflict as webhooks carry it: ISO 8601 UTC instants, the two events' ids."""
+    return {
+        "listing": listing_id,
+        "conflict": pk,
+        "overlap_start": format_instant(start),
+        "overlap_end": format_instant(end),
+        "events": [pair[0], pair[1]],
+    }

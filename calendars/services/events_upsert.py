@@ -8,11 +8,12 @@ rows are written, in one bulk upsert; the rest get their ``last_seen`` bumped in
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 
 from calendars.models import Event, EventStatus, Feed
+from calendars.serializers import format_instant
 
 SUMMARY_MAX = 500
 DESCRIPTION_MAX = 2000
@@ -29,7 +30,14 @@ CONTENT_FIELDS = (
     "kind",
     "sequence",
 )
-UPSERT_UPDATE_FIELDS = [*CONTENT_FIELDS, "fingerprint", "changed_at", "last_seen", "cancelled_at"]
+UPSERT_UPDATE_FIELDS = [
+    *CONTENT_FIELDS,
+    "fingerprint",
+    "raw_hash",
+    "changed_at",
+    "last_seen",
+    "cancelled_at",
+]
 
 
 @dataclass
@@ -43,6 +51,11 @@ class UpsertCounts:
     changed_event_ids: list[int] = field(default_factory=list)
     written_uids: list[str] = field(default_factory=list)
     ids_complete: bool = True
+    # Of ``unchanged``: events whose VEVENT was not even decoded (its text had not changed).
+    not_decoded: int = 0
+    # What integrators hear about (webhooks): ("booking.added" | "booking.changed" |
+    # "booking.cancelled", payload), in the order they happened.
+    booking_events: list[tuple[str, dict]] = field(default_factory=list)
 
     @property
     def changed(self) -> int:
@@ -76,24 +89,92 @@ def fingerprint(content: tuple) -> str:
     return hashlib.blake2b(repr(content).encode(), digest_size=16).hexdigest()
 
 
+def _day_or_instant(value: datetime, all_day: bool) -> str:
+    return value.date().isoformat() if all_day else format_instant(value)
+
+
+def event_payload(
+    pk: int,
+    uid: str,
+    start: datetime,
+    end: datetime,
+    all_day: bool,
+    summary: str,
+    status: str,
+    kind: str,
+) -> dict:
+    """An event as webhooks carry it: the API's fields, YYYY-MM-DD dates for all-day events
+    (end exclusive) and ISO 8601 UTC instants ("...Z") otherwise."""
+    return {
+        "id": pk,
+        "uid": uid,
+        "start": _day_or_instant(start, all_day),
+        "end": _day_or_instant(end, all_day),
+        "all_day": all_day,
+        "summary": summary,
+        "status": status,
+        "kind": kind,
+    }
+
+
+# The columns of an existing row the upsert reads, in this order.
+EXISTING_COLUMNS = ("pk", "uid", "fingerprint", "status", "cancelled_at", "raw_hash")
+
+
+def existing_rows(feed: Feed) -> list[tuple]:
+    """The feed's Event rows as EXISTING_COLUMNS tuples (no timestamps but cancelled_at)."""
+    return list(Event.objects.filter(feed=feed).values_list(*EXISTING_COLUMNS))
+
+
+def known_raw_hashes(rows: Iterable[tuple]) -> dict[str, str]:
+    """uid -> raw hash of the live (non-cancelled) events among ``existing_rows``: the
+    blocks parse_feed may leave undecoded."""
+    return {
+        uid: raw
+        for _pk, uid, _digest, status, _cancelled_at, raw in rows
+        if raw and status != EventStatus.CANCELLED
+    }
+
+
 def upsert_feed_events(
-    feed: Feed, parsed_events: Iterable, *, now: datetime, cancel_missing: bool = True
+    feed: Feed,
+    parsed_events: Iterable,
+    *,
+    now: datetime,
+    cancel_missing: bool = True,
+    unchanged_uids: Iterable[str] = (),
+    raw_hashes: Mapping[str, str] | None = None,
+    rows: Iterable[tuple] | None = None,
 ) -> UpsertCounts:
     """Make the feed's Event rows match ``parsed_events``; call inside a transaction.
 
     New UIDs are created, changed ones updated (a cancelled one that reappears is
     un-cancelled), and, when ``cancel_missing``, rows whose UID is gone from the feed are
-    marked cancelled (kept, never deleted). Returns what changed.
+    marked cancelled (kept, never deleted). ``unchanged_uids`` are events the parser did
+    not decode because their VEVENT text had not changed: present and unchanged.
+    ``raw_hashes`` (uid -> raw VEVENT hash) are stored on the rows; ``rows`` are the
+    feed's rows as ``existing_rows`` returns them, when the caller read them already.
+    Returns what changed, with the webhook events to emit.
     """
     counts = UpsertCounts()
+    raw_hashes = raw_hashes or {}
     existing: dict[str, tuple] = {
-        uid: (pk, digest, status, cancelled_at)
-        for pk, uid, digest, status, cancelled_at in Event.objects.filter(feed=feed).values_list(
-            "pk", "uid", "fingerprint", "status", "cancelled_at"
+        uid: (pk, digest, status, cancelled_at, raw)
+        for pk, uid, digest, status, cancelled_at, raw in (
+            existing_rows(feed) if rows is None else rows
         )
     }
-    to_write: list[Event] = []
     seen: set[str] = set()
+    for uid in unchanged_uids:
+        row = existing.get(uid)
+        if row is None or row[2] == EventStatus.CANCELLED or uid in seen:
+            continue  # parse_feed skips only live events' blocks; stay safe
+        seen.add(uid)
+        counts.events += 1
+        counts.unchanged += 1
+        counts.not_decoded += 1
+    to_write: list[Event] = []
+    new_raw: list[Event] = []
     for parsed in parsed_events:
         uid = parsed.uid[:UID_MAX]
         if uid in seen:  # the parser already de-duplicates; stay safe if it did not
@@ -102,9 +183,12 @@ def upsert_feed_events(
         counts.events += 1
         content = event_content(parsed)
         digest = fingerprint(content)
+        raw = raw_hashes.get(uid, "")
         row = existing.get(uid)
         if row is not None and row[1] == digest:
             counts.unchanged += 1
+            if row[4] != raw:  # same event, other text (a new DTSTAMP, say)
+                new_raw.append(Event(pk=row[0], raw_hash=raw))
             continue
         cancelled_at = None
         if content[5] == EventStatus.CANCELLED:
@@ -114,6 +198,7 @@ def upsert_feed_events(
                 feed=feed,
                 uid=uid,
                 fingerprint=digest,
+                raw_hash=raw,
                 first_seen=now,
                 last_seen=now,
                 changed_at=now,
@@ -128,6 +213,17 @@ def upsert_feed_events(
             counts.updated += 1
             counts.changed_event_ids.append(row[0])
     if to_write:
+        updated_pks = [existing[e.uid][0] for e in to_write if e.uid in existing]
+        before = (
+            {
+                pk: (start, end, status)
+                for pk, start, end, status in Event.objects.filter(pk__in=updated_pks)
+                .order_by()
+                .values_list("pk", "start", "end", "status")
+            }
+            if updated_pks
+            else {}
+        )
         written = Event.objects.bulk_create(
             to_write,
             update_conflicts=True,
@@ -138,6 +234,12 @@ def upsert_feed_events(
         if None in new_pks:  # a backend that cannot return upserted keys
             counts.ids_complete = False
         counts.changed_event_ids.extend(pk for pk in new_pks if pk is not None)
+        for event in written:
+            row = existing.get(event.uid)
+            pk = event.pk if row is None else row[0]
+            _booking_event(counts, event, pk, before.get(pk) if row is not None else None)
+    if new_raw:
+        Event.objects.bulk_update(new_raw, ["raw_hash"])
     if cancel_missing:
         gone = [
             row[0]
@@ -145,18 +247,59 @@ def upsert_feed_events(
             if uid not in seen and row[2] != EventStatus.CANCELLED
         ]
         if gone:
-            # The fingerprint goes too, so that the event coming back is written again.
+            gone_rows = list(
+                Event.objects.filter(pk__in=gone)
+                .order_by("start", "pk")
+                .values_list("pk", "uid", "start", "end", "all_day", "summary", "kind")
+            )
+            # The fingerprint and raw hash go too, so that the event coming back is written
+            # (and decoded) again.
             counts.cancelled = Event.objects.filter(pk__in=gone).update(
                 status=EventStatus.CANCELLED,
                 blocking=False,
                 cancelled_at=now,
                 changed_at=now,
                 fingerprint="",
+                raw_hash="",
             )
             counts.changed_event_ids.extend(gone)
+            for pk, uid, start, end, all_day, summary, kind in gone_rows:
+                payload = event_payload(
+                    pk, uid, start, end, all_day, summary, EventStatus.CANCELLED, kind
+                )
+                counts.booking_events.append(("booking.cancelled", payload))
     if counts.unchanged:
         # Rows just written already carry ``now``; this touches the unchanged ones only.
         Event.objects.filter(feed=feed, last_seen__lt=now).exclude(
             status=EventStatus.CANCELLED
         ).update(last_seen=now)
     return counts
+
+
+def _booking_event(counts: UpsertCounts, event: Event, pk: int | None, before) -> None:
+    """Record the webhook event for one written row: added (new and blocking), cancelled
+    (now cancelled, was not), changed (start, end or status moved); nothing otherwise."""
+    if pk is None:
+        return
+    cancelled = event.status == EventStatus.CANCELLED
+    if before is None:
+        if not event.blocking or cancelled:
+            return
+        event_type = "booking.added"
+    elif cancelled and before[2] != EventStatus.CANCELLED:
+        event_type = "booking.cancelled"
+    elif (before[0], before[1], before[2]) != (event.start, event.end, event.status):
+        event_type = "booking.changed"
+    else:
+        return
+    payload = event_payload(
+        pk,
+        event.uid,
+        event.start,
+        event.end,
+        event.all_day,
+        event.summary,
+        event.status,
+        event.kind,
+    )
+    counts.booking_events.append((event_type, payload))

@@ -13,10 +13,15 @@ from django.utils import timezone
 from calendars.ics.parse import InvalidCalendar, ParsedFeed, parse_feed
 from calendars.models import EXPORT_DOMAIN, Feed, Listing
 from calendars.services.conflicts import detect_conflicts
-from calendars.services.events_upsert import upsert_feed_events
+from calendars.services.events_upsert import (
+    existing_rows,
+    known_raw_hashes,
+    upsert_feed_events,
+)
 from calendars.services.notify import notify_new_conflicts
 from syncing.fetcher import fetch
 from syncing.results import PermanentSyncError, SyncContext, SyncResult
+from syncing.webhooks.services import emit_many
 
 MAX_EVENTS = 5000
 # Reasons for skipped events kept on the attempt (the count is always complete).
@@ -71,9 +76,18 @@ def sync_feed(feed: Feed, ctx: SyncContext) -> SyncResult:
         )
     check_body(result.body, result.content_type or "")
     listing_tz = _listing_timezone(feed)
+    # The feed's rows, read once: their raw hashes let the parser leave unchanged VEVENTs
+    # undecoded, and the upsert compares against them. The engine's lease keeps any other
+    # import of this feed from changing them meanwhile.
+    rows = existing_rows(feed)
     try:
         parsed = parse_feed(
-            result.body, default_tz=listing_tz, max_events=MAX_EVENTS, own_domain=EXPORT_DOMAIN
+            result.body,
+            default_tz=listing_tz,
+            max_events=MAX_EVENTS,
+            own_domain=EXPORT_DOMAIN,
+            known=known_raw_hashes(rows),
+            known_context=feed.parse_context_hash,
         )
     except InvalidCalendar as exc:
         raise PermanentSyncError(
@@ -81,7 +95,7 @@ def sync_feed(feed: Feed, ctx: SyncContext) -> SyncResult:
             f"The feed is not a valid calendar: {exc}"[:500],
             bytes_read=result.bytes_read,
         )
-    counts = import_parsed_feed(feed, parsed)
+    counts = import_parsed_feed(feed, parsed, rows=rows)
     ctx.remember_validators(
         etag=result.etag or "",
         last_modified=result.last_modified or "",
@@ -97,11 +111,14 @@ def sync_feed(feed: Feed, ctx: SyncContext) -> SyncResult:
     )
 
 
-def import_parsed_feed(feed: Feed, parsed: ParsedFeed) -> dict:
-    """Write a parsed feed's events and the listing's conflicts in one transaction.
+def import_parsed_feed(feed: Feed, parsed: ParsedFeed, *, rows: list[tuple] | None = None) -> dict:
+    """Write a parsed feed's events and the listing's conflicts in one transaction, and
+    queue the owner's webhook events (one emit_many call).
 
     A truncated feed (more events than MAX_EVENTS) cancels nothing: events past the cap were
-    not seen, not removed. Returns the counts recorded on the attempt.
+    not seen, not removed. ``parsed.unchanged_uids`` count as present and unchanged.
+    ``rows``: the feed's rows as ``existing_rows`` read them (read here when None).
+    Returns the counts recorded on the attempt.
     """
     now = timezone.now()
     with transaction.atomic():
@@ -111,9 +128,22 @@ def import_parsed_feed(feed: Feed, parsed: ParsedFeed) -> dict:
             "pk"
         ).first()
         upserted = upsert_feed_events(
-            feed, parsed.events, now=now, cancel_missing=not parsed.truncated
+            feed,
+            parsed.events,
+            now=now,
+            cancel_missing=not parsed.truncated,
+            unchanged_uids=parsed.unchanged_uids,
+            raw_hashes=parsed.raw_hashes,
+            rows=rows,
         )
+        if parsed.context_hash != feed.parse_context_hash:
+            Feed.objects.filter(pk=feed.pk).update(parse_context_hash=parsed.context_hash)
+            feed.parse_context_hash = parsed.context_hash
         opened = resolved = 0
+        webhook_events = [
+            (event_type, {"listing": feed.listing_id, "feed": feed.pk, "event": event})
+            for event_type, event in upserted.booking_events
+        ]
         if upserted.changed:
             changes = detect_conflicts(
                 feed.listing_id,
@@ -121,14 +151,19 @@ def import_parsed_feed(feed: Feed, parsed: ParsedFeed) -> dict:
                 changed_event_ids=upserted.changed_event_ids if upserted.ids_complete else None,
             )
             opened, resolved = changes.opened, changes.resolved
+            webhook_events.extend(changes.webhook_events)
             if opened:
                 listing_id = feed.listing_id
                 transaction.on_commit(lambda: notify_new_conflicts(listing_id), robust=True)
+        if webhook_events:
+            emit_many(feed.listing.owner_id, webhook_events)
     counts = {
         "events": upserted.events,
         "created": upserted.created,
         "updated": upserted.updated,
         "unchanged": upserted.unchanged,
+        "decoded": parsed.decoded,
+        "not_decoded": upserted.not_decoded,
         "cancelled": upserted.cancelled,
         "skipped": len(parsed.skipped),
         "conflicts_opened": opened,

@@ -6,6 +6,7 @@ import logging
 
 from django.conf import settings
 from django.core.mail import send_mail
+from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -13,6 +14,9 @@ from django.utils import timezone
 from calendars.models import Conflict, Feed, Listing
 
 logger = logging.getLogger("calendars.notify")
+
+# Conflicts listed in one email; the rest are counted, with a link to the conflicts page.
+MAX_LISTED = 20
 
 
 def _site_url(path: str) -> str:
@@ -22,35 +26,43 @@ def _site_url(path: str) -> str:
 def notify_new_conflicts(listing_id: int) -> int:
     """Email the owner about the listing's open conflicts nobody was told about yet.
 
-    Each conflict is claimed with a conditional UPDATE before the email goes out, so two
-    imports finishing at once never announce the same conflict twice. One email covers all
-    the conflicts claimed together. Returns how many conflicts it announced.
+    The unannounced conflicts are locked (SKIP LOCKED) and marked in one UPDATE before the
+    email goes out, so two imports finishing at once never announce the same conflict
+    twice. One email covers all the conflicts claimed together; it lists the first
+    MAX_LISTED by date and links to the conflicts page for the rest. Returns how many
+    conflicts it announced.
     """
     listing = Listing.objects.select_related("owner").filter(pk=listing_id).first()
     if listing is None or not listing.owner.email:
         return 0
     now = timezone.now()
-    candidates = Conflict.objects.filter(
-        listing=listing, resolved_at__isnull=True, notified_at__isnull=True
-    ).values_list("pk", flat=True)
-    claimed = [
-        pk
-        for pk in candidates
-        if Conflict.objects.filter(pk=pk, notified_at__isnull=True).update(notified_at=now)
-    ]
+    with transaction.atomic():
+        # Lock the unannounced rows (skipping those another import is announcing right now)
+        # and mark them in one UPDATE: each conflict is announced once.
+        claimed = list(
+            Conflict.objects.select_for_update(skip_locked=True)
+            .filter(listing=listing, resolved_at__isnull=True, notified_at__isnull=True)
+            .order_by()
+            .values_list("pk", flat=True)
+        )
+        if claimed:
+            Conflict.objects.filter(pk__in=claimed).update(notified_at=now)
     if not claimed:
         return 0
+    total = len(claimed)
     conflicts = list(
         Conflict.objects.filter(pk__in=claimed)
         .select_related("event_a__feed", "event_b__feed")
-        .order_by("overlap_start")
+        .order_by("overlap_start", "pk")[:MAX_LISTED]
     )
     context = {
         "listing": listing,
         "conflicts": conflicts,
+        "total": total,
+        "more": total - len(conflicts),
         "url": _site_url(reverse("calendars:conflicts")),
     }
-    noun = "double booking" if len(conflicts) == 1 else f"{len(conflicts)} double bookings"
+    noun = "double booking" if total == 1 else f"{total} double bookings"
     send_mail(
         subject=f"Syncbeat: {noun} on {listing.name}",
         message=render_to_string("calendars/email/conflicts.txt", context),
