@@ -197,6 +197,15 @@ def run_round(label: str, procs, *, due: int) -> dict:
 
 
 # Memory ---------------------------------------------------------------------------------
+def peak_rss_mb() -> float:
+    """This process's own peak RSS (VmHWM). Not ru_maxrss: on Linux that one starts from the
+    parent's peak after fork, and the parent here holds the whole feed farm in memory."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def memory_child(url: str) -> None:
     """In a fresh process: import one feed inline and print peak RSS as JSON."""
     import django  # no migrate here: its migration graph alone would set the peak
@@ -213,12 +222,12 @@ def memory_child(url: str) -> None:
     owner = bench_owner("feeds-bench-memory@example.com")  # an owner with no other feeds
     listing = Listing.objects.create(owner=owner, name="Memory", timezone="Europe/Paris")
     feed = Feed.objects.create(listing=listing, url=url, source="airbnb", tier=TIER)
-    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    baseline = peak_rss_mb()
     start = time.process_time()
     claim = claim_one(get_kind(KIND), feed.pk, force=True)
     report = run_claimed(KIND, claim.token, claim.pks)
     cpu = time.process_time() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_rss_mb()
     attempt = report.attempts[0]
     listing.delete()
     print(

@@ -81,7 +81,8 @@ def parse_feed(
     skip: list[int] = []
     if known and raw is not None and known_context and known_context == context:
         skip = _unchanged_blocks(raw, candidates, known, max_events)
-    calendars = _decode(raw.lines(skip) if raw is not None else text)
+    beyond = _beyond_the_cap(raw, max_events) if raw is not None else []
+    calendars = _decode(raw.lines([*skip, *beyond]) if raw is not None else text)
     today = today or datetime.now(UTC).date()
     first = calendars[0]
     feed = ParsedFeed(
@@ -93,6 +94,7 @@ def parse_feed(
         context_hash=context,
     )
     unchanged = len(skip)
+    feed.truncated = bool(beyond)
 
     floating = zone(default_tz)
     plain: dict[str, tuple[tuple, ParsedEvent]] = {}
@@ -181,6 +183,21 @@ def _block_hashes(raw: RawFeed | None) -> tuple[dict[str, str], dict[str, int]]:
         if uid not in repeated and not raw.blocks[index].recurring
     }
     return {uid: raw.blocks[index].digest for uid, index in candidates.items()}, candidates
+
+
+def _beyond_the_cap(raw: RawFeed, max_events: int) -> list[int]:
+    """Blocks past the first ``max_events`` that can only be dropped by the cap: never
+    decoded, which keeps a 10,000-event feed's memory to what 5,000 need. A block whose UID
+    also stands before the cap (a later copy may win on SEQUENCE) or cannot be read by a
+    string scan is kept and decoded."""
+    if len(raw.blocks) <= max_events:
+        return []
+    early = {block.uid for block in raw.blocks[:max_events]}
+    return [
+        index
+        for index, block in enumerate(raw.blocks[max_events:], start=max_events)
+        if block.uid is not None and not block.odd_uid and block.uid not in early
+    ]
 
 
 def _unchanged_blocks(

@@ -286,6 +286,17 @@ def test_max_events_cap_sets_truncated():
     parsed = parse_feed(ics(*vevents), today=TODAY)
     assert len(parsed.events) == 5000 and parsed.truncated
     assert parsed.events[-1].uid == "e4999@x"
+    assert parsed.decoded == 5000  # blocks past the cap are never decoded (memory)
+
+
+def test_a_copy_past_the_cap_still_competes_on_sequence():
+    vevents = [f"UID:e{i}@x\nDTSTART;VALUE=DATE:20250710\nSUMMARY:Blocked" for i in range(4)]
+    vevents.append("UID:e1@x\nSEQUENCE:2\nDTSTART;VALUE=DATE:20250801\nSUMMARY:Blocked")
+    vevents.append("UID:late@x\nDTSTART;VALUE=DATE:20250901\nSUMMARY:Blocked")
+    parsed = parse_feed(ics(*vevents), today=TODAY, max_events=4)
+    by_uid = {event.uid: event for event in parsed.events}
+    assert set(by_uid) == {"e0@x", "e1@x", "e2@x", "e3@x"} and parsed.truncated
+    assert str(by_uid["e1@x"].start) == "2025-08-01"
 
 
 def test_max_events_cap_counts_occurrences():
