@@ -226,20 +226,22 @@ def _flush(kind: Kind, token: uuid.UUID, pending: list[Finish], report: ChunkRep
 
 
 def _notify_paused(kind: Kind, pk: int, reason: str, owner_id: int | None) -> None:
-    """Tell the owner: the kind's own hook (an email in words), and an item.paused webhook."""
+    """Tell the owner: the kind's own hook (or a plain email), and an item.paused webhook."""
+    from syncing.services.notify import owner_item_paused
     from syncing.webhooks.services import emit
 
     if owner_id:
         emit(owner_id, "item.paused", {"kind": kind.name, "id": pk, "reason": reason})
-    if kind.pause_hook is None:
-        return
     item = kind.model_class.objects.filter(pk=pk).first()
     if item is None:
         return
     try:
-        kind.pause_hook(item, reason)
+        if kind.pause_hook is not None:
+            kind.pause_hook(item, reason)
+        else:
+            owner_item_paused(kind, item, reason, owner_id)
     except Exception:
-        logger.exception("%s #%s: pause hook failed", kind.name, pk)
+        logger.exception("%s #%s: pause notice failed", kind.name, pk)
 
 
 def item_is_due(item: SyncedItem, now: datetime | None = None) -> bool:

@@ -236,3 +236,20 @@ def test_validators_from_the_context_are_saved_on_success():
         unregister("tests.validators")
     probe.refresh_from_db()
     assert probe.etag == '"v2"' and probe.content_hash == "ab" * 32
+
+
+@pytest.mark.django_db
+def test_the_owner_is_told_in_words_when_an_item_is_paused(
+    settings, alice, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
+    settings.SYNC_PAUSE_AFTER_FAILURES = 1
+    probe = make_probes(1, mode=Probe.Mode.PERMANENT, owner=alice)[0]
+    with django_capture_on_commit_callbacks(execute=True):
+        claim_and_run([probe.pk])
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert message.to == ["alice@example.com"]
+    assert "paused" in message.subject and probe.name in message.subject
+    assert "Probe set to fail (permanent)" in message.body
