@@ -10,6 +10,7 @@ class SyncingConfig(AppConfig):
 
         from syncing import checks, signals  # noqa: F401  (registers checks and handlers)
         from syncing.kinds import register
+        from syncing.monitoring import workers  # noqa: F401  (worker heartbeats)
         from syncing.probe import PROBE_KIND
         from syncing.services.tiers import ensure_default_tiers
 

@@ -18,6 +18,7 @@ from syncing.monitoring.models import Alert
 from syncing.monitoring.queues import queue_depths
 from syncing.monitoring.rollups import HOUR, hour_floor, rollup_series
 from syncing.monitoring.stats import percentile_from_buckets
+from syncing.monitoring.workers import live_workers
 
 TOP_ITEMS = 10
 
@@ -40,6 +41,7 @@ def dashboard_context(now: datetime | None = None, *, kind: str = "") -> dict:
         },
         "totals_24h": _totals(hourly),
         "queues": queue_depths(),
+        "workers": live_workers(),
         "alerts": list(Alert.objects.filter(resolved_at__isnull=True).select_related("rule")),
         "slowest": slowest_items(now - timedelta(hours=24), kind=kind),
         "failing": most_failing_items(now - timedelta(hours=24), kind=kind),

@@ -26,6 +26,7 @@ from syncing.monitoring.models import Alert, WebhookDelivery
 from syncing.monitoring.queues import queue_depths
 from syncing.monitoring.rollups import hour_floor
 from syncing.monitoring.stats import QUANTILES, merge_buckets, percentile_from_buckets
+from syncing.monitoring.workers import live_workers
 
 PREFIX = "syncbeat"
 
@@ -173,6 +174,18 @@ def _queue_metrics():
         if q.oldest_age_seconds is not None:
             oldest.add_metric([q.queue], q.oldest_age_seconds)
     yield from (depth, oldest)
+    workers = live_workers()
+    if workers is not None:
+        family = GaugeMetricFamily(
+            f"{PREFIX}_workers", "Live worker processes consuming each queue.", labels=["queue"]
+        )
+        per_queue: dict[str, int] = {}
+        for worker in workers:
+            for queue in worker.get("queues", []):
+                per_queue[queue] = per_queue.get(queue, 0) + 1
+        for queue, count in sorted(per_queue.items()):
+            family.add_metric([queue], count)
+        yield family
 
 
 def metrics_response(request: HttpRequest) -> HttpResponse:

@@ -128,3 +128,13 @@ def test_beat_fires_dispatch_which_claims_and_the_worker_syncs():
             timeout=45,
         ), beat.log[-2000:]
     assert "syncing.dispatch" in beat.log
+
+
+def test_live_workers_announce_themselves_and_leave_on_shutdown():
+    from syncing.monitoring.workers import live_workers
+
+    with celery_worker(queues="io,default"):
+        assert wait_until(lambda: len(live_workers() or []) == 1, timeout=15)
+        (worker,) = live_workers()
+        assert worker["queues"] == ["default", "io"]
+    assert wait_until(lambda: live_workers() == [], timeout=15)
