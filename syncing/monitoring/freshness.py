@@ -83,7 +83,11 @@ def tier_freshness(kind: Kind, tier: Tier, now: datetime | None = None) -> Fresh
             oldest = min(stamps) if stamps else None
         else:
             oldest = row["oldest_success"]
-        stalest = max(now - oldest, timedelta(0)) if oldest else timedelta(0)
+        if oldest:
+            stalest = max(now - oldest, timedelta(0))
+        elif tier.interval:
+            stalest = timedelta(0)  # every item new and not yet due
+        # on demand and never synced: no age to tell (stays None)
     return Freshness(
         kind=kind.name,
         tier=tier.name,
