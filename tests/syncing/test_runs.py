@@ -253,3 +253,35 @@ def test_the_owner_is_told_in_words_when_an_item_is_paused(
     assert message.to == ["alice@example.com"]
     assert "paused" in message.subject and probe.name in message.subject
     assert "Probe set to fail (permanent)" in message.body
+
+
+@pytest.mark.django_db
+def test_at_the_soft_time_limit_finished_items_are_kept_and_the_rest_handed_back():
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    def sync(item, ctx):
+        if item.name == "slow":
+            raise SoftTimeLimitExceeded()
+        return SyncResult()
+
+    register(
+        Kind(
+            name="tests.soft_limit",
+            model="syncing.Probe",
+            sync=sync,
+            tiers=(TierSpec("5m", timedelta(minutes=5)),),
+            default_tier="5m",
+        )
+    )
+    try:
+        first, slow, last = make_probes(3, spread=timedelta(seconds=1))
+        Probe.objects.filter(pk=slow.pk).update(name="slow")
+        claim = claim_due_items(get_kind("tests.soft_limit"), "5m", 10)
+        assert claim.pks == [first.pk, slow.pk, last.pk]
+        report = run_claimed("tests.soft_limit", claim.token, claim.pks)
+    finally:
+        unregister("tests.soft_limit")
+    assert report.ran == 1
+    assert list(SyncAttempt.objects.values_list("item_id", flat=True)) == [first.pk]
+    for probe in Probe.objects.filter(pk__in=[slow.pk, last.pk]):
+        assert probe.lease_token is None and probe.last_synced_at is None  # due again at once
