@@ -201,9 +201,17 @@ def _limiter_for(redis_url: str) -> HostLimiter:
     return HostLimiter(storage)
 
 
+_limiters_lock = threading.Lock()
+
+
 def get_limiter() -> HostLimiter:
-    """The process's limiter for the current ``settings.REDIS_URL`` (memory when unset)."""
-    return _limiter_for(getattr(settings, "REDIS_URL", "") or "")
+    """The process's limiter for the current ``settings.REDIS_URL`` (memory when unset).
+
+    Built under a lock: threads of one worker asking at once must share one limiter (and
+    its in-memory window), not race to build one each.
+    """
+    with _limiters_lock:
+        return _limiter_for(getattr(settings, "REDIS_URL", "") or "")
 
 
 def reset_limiter() -> None:
@@ -211,4 +219,5 @@ def reset_limiter() -> None:
 
     Memory state goes with them; Redis keys are left alone (tests use unique keys).
     """
-    _limiter_for.cache_clear()
+    with _limiters_lock:
+        _limiter_for.cache_clear()

@@ -61,7 +61,7 @@ def claim_due_items(kind: Kind, tier: str, limit: int, *, now: datetime | None =
                 FOR UPDATE SKIP LOCKED
             ) AS due
             WHERE t.{pk} = due.{pk}
-            RETURNING t.{pk}
+            RETURNING t.{pk}, t.next_sync_at
         """  # noqa: S608 - identifiers come from model metadata, values are parameters
     else:
         sql = f"""
@@ -73,11 +73,12 @@ def claim_due_items(kind: Kind, tier: str, limit: int, *, now: datetime | None =
                 ORDER BY next_sync_at
                 LIMIT %s
             )
-            RETURNING {pk}
+            RETURNING {pk}, next_sync_at
         """  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, [until_db, token_db, tier, now_db, now_db, limit])
-        pks = [row[0] for row in cursor.fetchall()]
+        # RETURNING gives no order; publish oldest due first.
+        pks = [pk for pk, _ in sorted(cursor.fetchall(), key=lambda row: (row[1], row[0]))]
     return Claim(kind=kind.name, token=token, pks=pks, leased_until=leased_until)
 
 

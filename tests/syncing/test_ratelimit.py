@@ -207,3 +207,20 @@ def test_two_workers_calls_are_paced_evenly_never_in_a_burst(redis_limiter, sett
     assert len(stamps) == 12
     assert min(gaps) > 0.035, gaps
     assert stamps[-1] - stamps[0] >= 11 * 0.05
+
+
+def test_threads_asking_for_the_limiter_at_once_share_one():
+    reset_limiter()
+    limiters: list[HostLimiter] = []
+    barrier = threading.Barrier(8)
+
+    def ask() -> None:
+        barrier.wait()
+        limiters.append(get_limiter())
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(5)
+    assert len({id(limiter) for limiter in limiters}) == 1
