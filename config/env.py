@@ -7,17 +7,16 @@ falling back to a default.
 
 from __future__ import annotations
 
+import os
+
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-_env = environ.Env()
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
 def _raw(name: str) -> str | None:
-    import os
-
     return os.environ.get(name)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 
 from django.conf import settings
@@ -167,10 +166,6 @@ class SyncAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}#{self.item_id} {self.outcome} at {self.started_at:%Y-%m-%d %H:%M:%S}"
-
-
-def new_lease_token() -> uuid.UUID:
-    return uuid.uuid4()
 
 
 class Probe(SyncedItem):

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
+from datetime import timedelta
 
-from syncing.kinds import get_kind
-from syncing.models import Account, Plan
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from syncing.kinds import all_kinds, get_kind
+from syncing.models import Account, Plan, Tier
 
 
 @dataclass(frozen=True)
@@ -43,16 +49,6 @@ def account_set_plan(user, plan: str) -> Account:
     moment within that interval instead (an upgrade takes effect within one new period,
     without every item of the owner firing at once). Raises ValueError for an unknown plan.
     """
-    import random
-    from datetime import timedelta
-
-    from django.db import transaction
-    from django.db.models import Q
-    from django.utils import timezone
-
-    from syncing.kinds import all_kinds
-    from syncing.models import Tier
-
     if plan not in Plan.values:
         raise ValueError(f"unknown plan {plan!r}; one of {', '.join(Plan.values)}")
     with transaction.atomic():

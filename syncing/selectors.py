@@ -7,7 +7,7 @@ from collections.abc import Callable
 from django.db.models import QuerySet
 
 from syncing.kinds import all_kinds
-from syncing.models import Outcome, SyncAttempt
+from syncing.models import SyncAttempt
 
 # Domain apps add a dashboard section: callable(request) -> dict(title, template, context).
 _dashboard_sections: list[tuple[str, Callable]] = []
@@ -51,7 +51,3 @@ def owner_health(user) -> list[dict]:
             }
         )
     return rows
-
-
-def failed_outcomes() -> list[str]:
-    return [Outcome.FAILED]

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import Q
 from django.utils import timezone
 
 from syncing.kinds import Kind
@@ -90,8 +91,6 @@ def claim_one(kind: Kind, pk: int, *, now: datetime | None = None, force: bool =
     now = now or timezone.now()
     token = uuid.uuid4()
     leased_until = now + timedelta(seconds=lease_seconds(kind))
-    from django.db.models import Q
-
     qs = kind.model_class.objects.filter(pk=pk).filter(
         Q(leased_until__isnull=True) | Q(leased_until__lt=now)
     )

@@ -13,7 +13,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
@@ -242,8 +242,3 @@ def _notify_paused(kind: Kind, pk: int, reason: str, owner_id: int | None) -> No
             owner_item_paused(kind, item, reason, owner_id)
     except Exception:
         logger.exception("%s #%s: pause notice failed", kind.name, pk)
-
-
-def item_is_due(item: SyncedItem, now: datetime | None = None) -> bool:
-    now = now or timezone.now()
-    return not item.paused and item.next_sync_at <= now
