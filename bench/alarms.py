@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import socket
 import statistics
 import subprocess
@@ -44,6 +43,7 @@ from bench._setup import (  # noqa: E402
     bench_env,
     cpu_seconds,
     purge,
+    stop_workers,
     write_report,
 )
 
@@ -209,19 +209,6 @@ def start_processes(args, speech_port: int) -> tuple[subprocess.Popen, list[subp
     return speech, workers
 
 
-def stop(procs: list[subprocess.Popen]) -> None:
-    for p in procs:
-        try:
-            os.killpg(p.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-    for p in procs:
-        try:
-            p.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL)
-
-
 def run_peak(args, last_ring: datetime) -> dict:
     """Dispatch and sweep every simulated minute until every ring has passed."""
     from django.conf import settings
@@ -356,7 +343,7 @@ def main() -> None:
         time.sleep(2)
         worker_cpu = sum(cpu_seconds(w.pid) for w in workers) - idle_cpu
     finally:
-        stop([*workers, speech])
+        stop_workers([*workers, speech])
     result = summarise(args.alarms, args.speed)
     n = args.alarms
     report = {
