@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -71,6 +72,31 @@ def account_set_plan(user, plan: str) -> Account:
                     jitter = timedelta(seconds=random.uniform(0, interval.total_seconds()))
                     kind.model_class.objects.filter(pk=pk).update(next_sync_at=now + jitter)
     return account
+
+
+MANUAL_SYNC_WINDOW_SECONDS = 3600
+
+
+def manual_sync_take(user) -> tuple[bool, int]:
+    """Count one manual ("sync now") request of ``user`` against the plan's hourly allowance,
+    shared by every kind. Returns (allowed, seconds until the window resets).
+
+    Counted in the Django cache (Redis in production, so every web process shares it), per
+    clock hour.
+    """
+    from django.core.cache import cache
+
+    now = time.time()
+    window = int(now // MANUAL_SYNC_WINDOW_SECONDS)
+    key = f"syncing:manual-sync:{user.pk}:{window}"
+    cache.add(key, 0, timeout=MANUAL_SYNC_WINDOW_SECONDS + 60)
+    try:
+        used = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=MANUAL_SYNC_WINDOW_SECONDS + 60)
+        used = 1
+    retry_after = max(1, int((window + 1) * MANUAL_SYNC_WINDOW_SECONDS - now))
+    return used <= allowance_for(user).manual_syncs_per_hour, retry_after
 
 
 def tier_for(user, kind_name: str) -> str:

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
 from calendars.apps import FEED_KIND
 from calendars.models import Feed, Listing, guess_source
 from calendars.services.conflicts import detect_conflicts
-from syncing.plans import allowance_for, tier_for
+from syncing.plans import allowance_for, manual_sync_take, tier_for
 from syncing.services.dispatch import sync_now
 
 # Enough for every channel of a listing and then some; stops a runaway script.
@@ -97,28 +95,17 @@ def feed_delete(feed: Feed) -> None:
         detect_conflicts(listing_id, now=timezone.now())
 
 
-def _manual_sync_key(owner_id: int, now: datetime) -> str:
-    return f"calendars:manual-sync:{owner_id}:{now:%Y%m%d%H}"
-
-
 def request_manual_sync(feed: Feed, *, owner) -> ManualSync:
     """Sync a feed now, at the front of the queue, within the plan's syncs per hour.
 
-    Counted per owner per clock hour in the cache. A paused feed is resumed: asking for a
-    sync is the owner saying "try again". Never raises for the allowance: the result says.
+    Counted against the plan's manual syncs per hour (syncing.plans). A paused feed is
+    resumed: asking for a sync is the owner saying "try again". Never raises for the
+    allowance: the result says.
     """
     now = timezone.now()
-    allowance = allowance_for(owner)
-    key = _manual_sync_key(owner.pk, now)
-    cache.add(key, 0, timeout=3700)
-    try:
-        used = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=3700)
-        used = 1
-    if used > allowance.manual_syncs_per_hour:
-        seconds_left = 3600 - (now.minute * 60 + now.second)
-        return ManualSync(accepted=False, queued=False, retry_after=max(1, seconds_left))
+    allowed, retry_after = manual_sync_take(owner)
+    if not allowed:
+        return ManualSync(accepted=False, queued=False, retry_after=retry_after)
     if feed.paused:
         Feed.objects.filter(pk=feed.pk).update(
             paused=False, pause_reason="", consecutive_failures=0, next_sync_at=now

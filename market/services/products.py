@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from market.apps import PRODUCT_KIND
 from market.models import Product, ProductTier, ProviderLink, TierChange, Watch
 from market.providers.registry import provider_configs
-from syncing.plans import allowance_for
+from syncing.plans import allowance_for, manual_sync_take
 from syncing.services.dispatch import sync_now
 
 FRESH_FOR = timedelta(minutes=5)
-SYNC_WINDOW_SECONDS = 3600
 
 
 class AllowanceExceeded(Exception):
@@ -120,25 +117,8 @@ def sync_request(owner, product: Product, *, now: datetime | None = None) -> Syn
     now = now or timezone.now()
     if product.last_synced_at and now - product.last_synced_at < FRESH_FOR:
         return SyncRequest(200, last_synced_at=product.last_synced_at)
-    limit = allowance_for(owner).manual_syncs_per_hour
-    used, retry_after = _count_manual_sync(owner.pk)
-    if used > limit:
+    allowed, retry_after = manual_sync_take(owner)
+    if not allowed:
         return SyncRequest(429, last_synced_at=product.last_synced_at, retry_after=retry_after)
     queued = sync_now(PRODUCT_KIND, product.pk, force=True)
     return SyncRequest(202, last_synced_at=product.last_synced_at, queued=queued)
-
-
-def _count_manual_sync(owner_pk: int) -> tuple[int, int]:
-    """Count one manual sync in this hour's window (the Django cache, shared by web
-    processes on Redis). Returns (count including this one, seconds left in the window)."""
-    now = time.time()
-    window = int(now // SYNC_WINDOW_SECONDS)
-    key = f"market:manual-sync:{owner_pk}:{window}"
-    cache.add(key, 0, timeout=SYNC_WINDOW_SECONDS + 60)
-    try:
-        used = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=SYNC_WINDOW_SECONDS + 60)
-        used = 1
-    retry_after = max(1, int((window + 1) * SYNC_WINDOW_SECONDS - now))
-    return used, retry_after

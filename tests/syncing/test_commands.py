@@ -104,3 +104,14 @@ def test_a_plan_change_moves_the_owners_items_to_the_plans_tier(alice, bob):
     assert theirs.tier == "1h" and theirs.next_sync_at == far
     with pytest.raises(ValueError, match="unknown plan"):
         account_set_plan(alice, "platinum")
+
+
+@pytest.mark.django_db
+def test_manual_syncs_are_counted_per_owner_against_the_plan(charlie, alice):
+    from syncing.plans import allowance_for, manual_sync_take
+
+    allowed = allowance_for(charlie).manual_syncs_per_hour  # free plan: 2
+    answers = [manual_sync_take(charlie) for _ in range(allowed + 1)]
+    assert [ok for ok, _ in answers] == [True] * allowed + [False]
+    assert 0 < answers[-1][1] <= 3600
+    assert manual_sync_take(alice)[0], "another owner's count is their own"
