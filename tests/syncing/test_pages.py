@@ -44,3 +44,19 @@ def test_healthz_is_ok_when_database_broker_and_cache_answer(client):
     data = client.get("/healthz").json()
     assert data["ok"] is True, data
     assert all(check["ok"] for check in data["checks"].values())
+
+
+@pytest.mark.django_db
+def test_the_dashboard_counts_the_owners_items_by_health(client, alice, bob):
+    from django.utils import timezone
+
+    from tests.syncing.factories import make_probes
+
+    ok, failing, paused = make_probes(3, owner=alice, last_success_at=timezone.now())
+    make_probes(1, owner=alice)  # never synced
+    make_probes(2, owner=bob, paused=True)
+    type(ok).objects.filter(pk=failing.pk).update(consecutive_failures=2)
+    type(ok).objects.filter(pk=paused.pk).update(paused=True)
+    client.force_login(alice)
+    (row,) = client.get("/dashboard/").context["health"]
+    assert (row["total"], row["failing"], row["paused"], row["never"]) == (4, 1, 1, 1)
