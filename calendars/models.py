@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import zoneinfo
+from datetime import time
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -84,8 +85,14 @@ class EventStatus(models.TextChoices):
 
 
 class EventKind(models.TextChoices):
+    """What an event is to the host. A double booking is two reservations on one night, or a
+    reservation and a block from another channel; owner stays and maintenance (cleaning)
+    are shown, never alarmed."""
+
     RESERVATION = "reservation", "Reservation"
     BLOCK = "block", "Block"
+    OWNER_STAY = "owner_stay", "Owner stay"
+    MAINTENANCE = "maintenance", "Maintenance or cleaning"
 
 
 class Listing(models.Model):
@@ -104,6 +111,21 @@ class Listing(models.Model):
     export_token = models.CharField(
         max_length=64, unique=True, default=new_export_token, editable=False
     )
+    # After "new export link" the old token keeps answering until this time (a grace period
+    # for the channels that still poll it).
+    previous_export_token = models.CharField(
+        max_length=64, null=True, blank=True, unique=True, editable=False
+    )
+    previous_export_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # A night is held by a timed event that overlaps [check-in on that day, check-out on the
+    # next], in the listing's zone.
+    check_in_time = models.TimeField(default=time(15, 0))
+    check_out_time = models.TimeField(default=time(11, 0))
+    # The export's validators per variant ("" for the whole feed, else the ?for= channel):
+    # {"variant": {"digest": "...", "modified": "ISO 8601", "fetched": "ISO 8601"}}.
+    # Last-Modified only rises, when a variant's body digest changes; "fetched" records which
+    # channels poll the export (what our export sent where, for echo detection).
+    export_state = models.JSONField(default=dict, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -141,6 +163,22 @@ class Feed(SyncedItem):
     # VCALENDAR properties and VTIMEZONEs, the listing's zone): when it changes, every
     # block is decoded again (calendars.ics.parse).
     parse_context_hash = models.CharField(max_length=32, blank=True, default="", editable=False)
+    # Blank: each event's kind is read from the channel's wording; else every event of this
+    # feed is of this kind (an owner's own calendar of cleanings, say).
+    event_kind = models.CharField(
+        max_length=16,
+        choices=EventKind.choices,
+        blank=True,
+        default="",
+        help_text="Leave empty to read each event's kind from the channel's wording.",
+    )
+    # The last import in words and figures: counts (events, created, updated, cancelled,
+    # skipped), the skipped events and why, unknown zones, truncation, a held-back
+    # cancellation. Shown on the feed's page and in the API.
+    last_import = models.JSONField(default=dict, blank=True, editable=False)
+    # A valid feed that suddenly held no future events: when it was first seen empty.
+    # Nothing is cancelled until the next sync confirms it.
+    empty_since = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -181,6 +219,15 @@ class Event(models.Model):
     )
     blocking = models.BooleanField(default=True)
     kind = models.CharField(max_length=16, choices=EventKind.choices, default=EventKind.BLOCK)
+    # The owner's word on this event's kind; survives re-imports. Blank: ``kind`` as read.
+    kind_override = models.CharField(
+        max_length=16, choices=EventKind.choices, blank=True, default=""
+    )
+    # This event is our own export coming back from its channel (the same dates as an event
+    # of another feed that our export sent there): never a conflict, never exported again.
+    echo_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="echoes"
+    )
     sequence = models.IntegerField(default=0)
     # A digest of the content fields: an import compares this instead of every column.
     fingerprint = models.CharField(max_length=32, blank=True, default="", editable=False)
@@ -204,6 +251,11 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.summary or self.uid} ({self.start_value} to {self.end_value})"
+
+    @property
+    def effective_kind(self) -> str:
+        """The owner's word, else the feed's, else what the channel's wording said."""
+        return self.kind_override or self.kind
 
     @property
     def start_value(self):
@@ -230,6 +282,11 @@ class Conflict(models.Model):
     detected_at = models.DateTimeField(default=timezone.now)
     resolved_at = models.DateTimeField(null=True, blank=True)
     notified_at = models.DateTimeField(null=True, blank=True)
+    # The owner dismissed it (with a note); it stays dismissed while both events keep the
+    # dates they had then (``dismissed_dates``, a digest of both spans).
+    dismissed_at = models.DateTimeField(null=True, blank=True)
+    dismissed_note = models.CharField(max_length=500, blank=True, default="")
+    dismissed_dates = models.CharField(max_length=64, blank=True, default="", editable=False)
 
     class Meta:
         ordering = ["-detected_at", "pk"]

@@ -54,8 +54,12 @@ os.environ.setdefault("ALLOW_PRIVATE_URLS", "false")
 os.environ["DATABASE_POOL"] = "false"
 # Tests that start a real worker share a broker with it: Redis (database 15) when it
 # answers, else the filesystem transport under the test's own directory.
+# TEST_BROKER_DB lets two suites share one Redis without taking each other's messages.
+_broker_db = os.environ.get("TEST_BROKER_DB", "15")
 TEST_BROKER_URL = (
-    urlsplit(_redis_url)._replace(path="/15").geturl() if REDIS_AVAILABLE else "filesystem://"
+    urlsplit(_redis_url)._replace(path=f"/{_broker_db}").geturl()
+    if REDIS_AVAILABLE
+    else "filesystem://"
 )
 os.environ["CELERY_BROKER_URL"] = TEST_BROKER_URL
 
