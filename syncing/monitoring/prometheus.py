@@ -139,8 +139,12 @@ def _attempt_metrics(now):
         ),
     }
     groups: dict[tuple, dict] = {}
+    # The window spans two clock hours: one rollup row per hour for the same labels. Sum
+    # them, so each series has exactly one sample (Prometheus keeps only one of two).
+    counts: dict[tuple[str, str, str, str], int] = {}
     for r in AttemptRollup.objects.filter(hour__gte=since):
-        attempts.add_metric([r.kind, r.tier, r.outcome, r.reason], r.count)
+        labels_of = (r.kind, r.tier, r.outcome, r.reason)
+        counts[labels_of] = counts.get(labels_of, 0) + r.count
         g = groups.setdefault(
             (r.kind, r.tier), {"b": [], "max": 0, "bytes": 0, "items_changed": 0, "retries": 0}
         )
@@ -148,6 +152,8 @@ def _attempt_metrics(now):
         g["max"] = max(g["max"], r.duration_max_ms)
         for name in sums:
             g[name] += getattr(r, name)
+    for labels_of, n in sorted(counts.items()):
+        attempts.add_metric(list(labels_of), n)
     for key, g in sorted(groups.items()):
         merged = merge_buckets(g["b"])
         for q in QUANTILES:

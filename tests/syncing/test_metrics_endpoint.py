@@ -14,10 +14,14 @@ pytestmark = [pytest.mark.urls(__name__), pytest.mark.django_db]
 
 
 def samples(text):
+    """Every sample by (name, labels), parsed by prometheus_client; fails on a duplicate
+    series (Prometheus would keep only one of them)."""
     found = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+            key = (sample.name, tuple(sorted(sample.labels.items())))
+            assert key not in found, f"duplicate series {key}: {found[key]} and {sample.value}"
+            found[key] = sample.value
     return found
 
 
@@ -101,3 +105,34 @@ def test_no_token_configured_and_outside_the_networks_is_refused(client, setting
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer ").status_code == 403
     assert client.get("/metrics", REMOTE_ADDR="10.1.2.3").status_code == 200
+
+
+def test_one_sample_per_series_when_the_window_spans_two_hours(client, settings):
+    """Attempts of the same labels in the previous and the current clock hour: one series
+    each, holding the sum (it was written twice, once per hourly rollup)."""
+    settings.METRICS_ALLOWED_IPS = ["127.0.0.1"]
+    now = timezone.now()
+    previous_hour = now.replace(minute=0, second=0, microsecond=0) - timedelta(minutes=30)
+    SyncAttempt.objects.bulk_create(
+        SyncAttempt(
+            kind="syncing.probe",
+            item_id=i,
+            tier="5m",
+            started_at=at,
+            duration_ms=50,
+            outcome=outcome,
+            reason=reason,
+            retries=1,
+        )
+        for i, at in enumerate([previous_hour] * 3 + [now] * 2)
+        for outcome, reason in [("ok", ""), ("failed", "timeout")]
+    )
+    rollup_attempts(since=previous_hour)
+    text = client.get("/metrics").content.decode()
+    found = samples(text)  # asserts no duplicate (name, labels)
+    probe5 = {"kind": "syncing.probe", "tier": "5m"}
+    ok = ("syncbeat_attempts_last_hour", labels(**probe5, outcome="ok", reason=""))
+    failed = ("syncbeat_attempts_last_hour", labels(**probe5, outcome="failed", reason="timeout"))
+    assert found[ok] == 5
+    assert found[failed] == 5
+    assert found[("syncbeat_retries_last_hour", labels(**probe5))] == 10
