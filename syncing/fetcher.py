@@ -10,7 +10,9 @@ What it does for every call:
 - accepts http, https and webcal(s) (fetched as https); anything else is ``bad_url``;
 - refuses hosts that resolve to private, loopback, link-local, CGNAT, metadata or
   IPv4-mapped addresses (requests-hardened resolves, checks and pins the connection to the
-  checked address), on the first request and on every redirect it follows itself (at most
+  checked address), and IPv6 forms embedding such an IPv4 address (IPv4-compatible and
+  -translated, NAT64, 6to4: syncing.fetching.addresses), on the first request and on
+  every redirect it follows itself (at most
   ``settings.FETCH_MAX_REDIRECTS``), unless ``settings.ALLOW_PRIVATE_URLS`` or
   ``allow_private=True``; ``allow_loopback=True`` lets 127.0.0.0/8 and ::1 through only;
 - waits for the shared per-key rate limiter (syncing.ratelimit) before each request;

@@ -7,7 +7,9 @@ import threading
 
 import requests
 from django.conf import settings
-from requests_hardened import Config, HTTPSession
+from requests_hardened import Config
+
+from syncing.fetching.addresses import guarded_session
 
 _local = threading.local()
 
@@ -21,7 +23,7 @@ def session_for(*, filter_ips: bool, allow_loopback: bool) -> requests.Session:
     key = (filter_ips, allow_loopback)
     session = sessions.get(key)
     if session is None:
-        session = HTTPSession(
+        session = guarded_session(
             Config(
                 ip_filter_enable=filter_ips,
                 ip_filter_allow_loopback_ips=allow_loopback,

@@ -114,3 +114,64 @@ def test_redirect_to_a_private_address_is_refused(target, connects):
     assert [s.path for s in server.requests] == ["/feed"]
     assert set(connects) == {"127.0.0.1"}
     assert error.retries == 0
+
+
+# IPv6 forms that carry a private or loopback IPv4 address inside them (issue 11).
+EMBEDDED_IPV4 = [
+    "http://[::127.0.0.1]/",  # IPv4-compatible
+    "http://[::7f00:1]/",  # the same, in hex
+    "http://[::10.0.0.1]/",
+    "http://[::ffff:0:7f00:1]/",  # IPv4-translated
+    "http://[::ffff:0:a9fe:a9fe]/",  # translated 169.254.169.254
+    "http://[::ffff:7f00:1]/",  # IPv4-mapped, hex spelling
+    "http://[64:ff9b::7f00:1]/",  # NAT64 of 127.0.0.1
+    "http://[64:ff9b::10.0.0.1]/",
+    "http://[64:ff9b::a9fe:a9fe]/",
+    "http://[2002:7f00:1::]/",  # 6to4 of 127.0.0.1
+    "http://[2002:c0a8:101::1]/",  # 6to4 of 192.168.1.1
+    "http://[2002:a9fe:a9fe::]/",
+]
+
+
+@pytest.mark.parametrize("url", EMBEDDED_IPV4)
+def test_ipv6_forms_embedding_a_private_ipv4_are_refused(url, connects):
+    assert_blocked(url)
+    assert connects == []
+
+
+@pytest.mark.parametrize("url", EMBEDDED_IPV4)
+def test_embedded_loopback_is_refused_even_in_loopback_mode(url, connects):
+    # allow_loopback lets 127.0.0.1 and ::1 through as themselves, never wrapped in IPv6.
+    assert_blocked(url, allow_loopback=True)
+    assert connects == []
+
+
+def test_a_name_resolving_to_an_embedded_form_is_refused(monkeypatch, connects):
+    # The check runs on the address requests-hardened resolved and pins, not on the URL.
+    real = socket.getaddrinfo
+
+    def resolve(host, *args, **kwargs):
+        if host == "rebind.example":
+            return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("::ffff:0:7f00:1", 80, 0, 0))]
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    assert_blocked("http://rebind.example/feed")
+    assert connects == []
+
+
+def test_redirect_to_an_embedded_form_is_refused(connects):
+    with local_server({"/feed": Reply(302, b"", {"Location": "http://[::127.0.0.1]/"})}) as s:
+        assert_blocked(s.url + "/feed", allow_loopback=True)
+    assert [r.path for r in s.requests] == ["/feed"]
+    assert set(connects) == {"127.0.0.1"}
+
+
+def test_embedded_check_passes_public_addresses():
+    from syncing.fetching.addresses import is_refused
+
+    assert not is_refused("93.184.216.34", allow_loopback=False)
+    assert not is_refused("[2606:2800:220:1:248:1893:25c8:1946]", allow_loopback=False)
+    assert is_refused("[2002:5db8:d822::]", allow_loopback=False)  # 6to4 is refused whole
+    assert not is_refused("127.0.0.1", allow_loopback=True)
+    assert not is_refused("[::1]", allow_loopback=True)
