@@ -84,7 +84,7 @@ def sync_product(product: Product, ctx: SyncContext) -> SyncResult:
         for link in changed_links:
             link.save(update_fields=["external_id", "variant_ids"])
         written = save_quotes(product, quotes, now)
-        alerts = evaluate_watches(product, quotes, now=now)
+        alerts = evaluate_watches(product, now=now)
     counts.update({"snapshots": written, "alerts": len(alerts)})
     if errors:
         failed = "; ".join(f"{name}: {err.message}" for name, err in errors)

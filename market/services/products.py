@@ -112,10 +112,11 @@ class SyncRequest:
 
 
 def sync_request(owner, product: Product, *, now: datetime | None = None) -> SyncRequest:
-    """On demand: fresh (synced in the last 5 minutes) -> 200; past the owner's hourly
-    allowance -> 429 with Retry-After; else the sync goes to the front of the queue (202)."""
+    """On demand: fresh (a successful sync in the last 5 minutes; a failed one does not
+    count) -> 200; past the owner's hourly allowance -> 429 with Retry-After; else the sync
+    goes to the front of the queue (202)."""
     now = now or timezone.now()
-    if product.last_synced_at and now - product.last_synced_at < FRESH_FOR:
+    if product.last_success_at and now - product.last_success_at < FRESH_FOR:
         return SyncRequest(200, last_synced_at=product.last_synced_at)
     allowed, retry_after = manual_sync_take(owner)
     if not allowed:

@@ -3,39 +3,81 @@
 A watch is *crossed* while its price is past the threshold. The owner is told when it
 becomes crossed (not on every sync that finds it still crossed); when the price comes
 back, the watch re-arms silently and the next crossing is told again.
+
+The price a watch is judged on is one stable figure per product, region and size: the
+**median of each provider's latest lowest ask** (its most recent snapshot in the last
+``PROVIDER_ASK_MAX_AGE``, the lowest over sizes when the watch has no size). A provider
+that fails or answers without that size keeps its last ask in the median until that ask is
+older than the limit, so one provider dropping out and coming back moves nothing: one
+crossing, one alert. With two providers the median is the mean of their asks.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import Max, Q
 from django.utils import timezone
 
-from market.models import Direction, Product, Watch, WatchAlert
-from market.providers.base import PriceQuote
+from market.models import Direction, PriceSnapshot, Product, Watch, WatchAlert
 from syncing.webhooks.services import emit
 
 logger = logging.getLogger(__name__)
 HUNDRED = Decimal(100)
+CENT = Decimal("0.01")
+# A provider's last ask stays in the median this long after it stopped answering.
+PROVIDER_ASK_MAX_AGE = timedelta(hours=48)
 
 
-def watched_price(watch: Watch, quotes: list[PriceQuote]) -> tuple[Decimal, str] | None:
-    """The lowest ask (and its currency) among ``quotes`` in the watch's region and size."""
-    region = watch.watched_region
-    best: PriceQuote | None = None
-    for q in quotes:
-        if q.region != region or q.lowest_ask is None:
-            continue
-        if watch.size and q.size != watch.size:
-            continue
-        if best is None or q.lowest_ask < best.lowest_ask:
-            best = q
-    return (best.lowest_ask, best.currency) if best else None
+def provider_asks(
+    product: Product, region: str, size: str, now: datetime
+) -> dict[str, tuple[Decimal, str]]:
+    """Each provider's latest lowest ask (and currency) for ``region`` (and ``size`` when
+    given) from its snapshots of the last PROVIDER_ASK_MAX_AGE. Two queries."""
+    recent = PriceSnapshot.objects.filter(
+        product=product,
+        region=region,
+        lowest_ask__isnull=False,
+        captured_at__gte=now - PROVIDER_ASK_MAX_AGE,
+        captured_at__lte=now,
+    ).order_by()
+    if size:
+        recent = recent.filter(size=size)
+    latest = dict(
+        recent.values("provider").annotate(at=Max("captured_at")).values_list("provider", "at")
+    )
+    if not latest:
+        return {}
+    at_latest = Q()
+    for provider, at in latest.items():
+        at_latest |= Q(provider=provider, captured_at=at)
+    asks: dict[str, tuple[Decimal, str]] = {}
+    for provider, ask, currency in recent.filter(at_latest).values_list(
+        "provider", "lowest_ask", "currency"
+    ):
+        if provider not in asks or ask < asks[provider][0]:
+            asks[provider] = (ask, currency)
+    return asks
+
+
+def stable_price(asks: dict[str, tuple[Decimal, str]]) -> tuple[Decimal, str] | None:
+    """The median of the providers' asks in the currency most of them quote; None if none."""
+    if not asks:
+        return None
+    by_currency: dict[str, list[Decimal]] = {}
+    for ask, currency in asks.values():
+        by_currency.setdefault(currency, []).append(ask)
+    currency = max(sorted(by_currency), key=lambda c: len(by_currency[c]))
+    prices = sorted(by_currency[currency])
+    middle = len(prices) // 2
+    if len(prices) % 2:
+        return prices[middle], currency
+    return ((prices[middle - 1] + prices[middle]) / 2).quantize(CENT), currency
 
 
 def threshold_reached(watch: Watch, price: Decimal) -> bool:
@@ -67,15 +109,15 @@ def describe(watch: Watch, price: Decimal, currency: str) -> str:
         target = f"{watch.threshold_percent}% from {watch.baseline_price} {currency}"
     verb = {"below": "fell below", "above": "rose above", "either": "moved past"}[watch.direction]
     where = f"{watch.watched_region}" + (f", size {watch.size}" if watch.size else "")
-    return f"{watch.product.sku} {verb} {target}: lowest ask {price} {currency} ({where})"[:300]
+    return f"{watch.product.sku} {verb} {target}: median ask {price} {currency} ({where})"[:300]
 
 
-def evaluate_watches(
-    product: Product, quotes: list[PriceQuote], *, now: datetime | None = None
-) -> list[WatchAlert]:
-    """Update every watch of ``product`` with the new prices; alert the new crossings.
+def evaluate_watches(product: Product, *, now: datetime | None = None) -> list[WatchAlert]:
+    """Update every watch of ``product`` with its stable price (see the module docstring)
+    from the saved snapshots; alert the new crossings.
 
-    Call inside the sync's transaction: emails go out after it commits. Returns the alerts.
+    Call inside the sync's transaction, after the new snapshots are saved: emails go out
+    after it commits. Returns the alerts.
     """
     now = now or timezone.now()
     alerts: list[WatchAlert] = []
@@ -85,8 +127,12 @@ def evaluate_watches(
         .select_related("owner", "product")
         .order_by("pk")
     )
+    prices: dict[tuple[str, str], tuple[Decimal, str] | None] = {}
     for watch in watches:
-        seen = watched_price(watch, quotes)
+        where = (watch.watched_region, watch.size)
+        if where not in prices:
+            prices[where] = stable_price(provider_asks(product, *where, now))
+        seen = prices[where]
         if seen is None:
             continue
         price, currency = seen

@@ -159,7 +159,9 @@ def test_sync_of_an_unknown_sku_is_404(alice_api):
 
 def test_sync_of_a_fresh_product_is_200_with_its_last_sync(alice_api, alices_product):
     synced_at = timezone.now() - timedelta(minutes=2)
-    Product.objects.filter(pk=alices_product.pk).update(last_synced_at=synced_at)
+    Product.objects.filter(pk=alices_product.pk).update(
+        last_synced_at=synced_at, last_success_at=synced_at
+    )
 
     response = alice_api.post("/api/v1/products/ALICE-1/sync/")
 

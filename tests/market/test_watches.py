@@ -7,7 +7,9 @@ from decimal import Decimal
 import pytest
 from django.core import mail
 
+from market.marketsim.prices import product_uuid
 from market.models import Watch, WatchAlert
+from market.services.watches import stable_price
 from tests.market.conftest import make_product, set_price, watch
 from tests.market.helpers import sync
 
@@ -104,3 +106,44 @@ def test_a_crossing_is_sent_to_the_owners_webhooks_once(
     delivery = WebhookDelivery.objects.get()
     assert delivery.endpoint == mine and delivery.event_type == "price.crossed"
     assert delivery.payload["sku"] == "WH-1" and delivery.payload["price"] == "185.50"
+
+
+def test_one_alert_per_crossing_when_a_provider_drops_out_and_returns(
+    sim, alice, django_capture_on_commit_callbacks
+):
+    """StockX asks 180, the other provider 200: the stable price is their median, 190.
+    StockX failing (its last ask stays in the median) and coming back changes nothing."""
+    product = make_product("FLAP-1")
+    w = watch(alice, product, threshold_price=Decimal("195.00"), direction="below")
+    sim.overrides[product_uuid("FLAP-1")] = {"lowest_ask": "180.00"}
+    sim.overrides["FLAP-1"] = {"lowest_ask": "200.00"}
+
+    run(product, django_capture_on_commit_callbacks)
+    w.refresh_from_db()
+    assert w.crossed and w.last_price == Decimal("190.00")
+    assert WatchAlert.objects.count() == 1
+
+    sim.fail_prefixes = {"/stockx"}  # StockX drops out: a partial sync
+    attempt = run(product, django_capture_on_commit_callbacks)
+    assert attempt.reason == "partial"
+    w.refresh_from_db()
+    assert w.crossed and w.last_price == Decimal("190.00")
+
+    sim.fail_prefixes = set()  # and comes back
+    run(product, django_capture_on_commit_callbacks)
+    w.refresh_from_db()
+    assert w.crossed
+    assert WatchAlert.objects.count() == 1 and len(mail.outbox) == 1
+
+
+def test_the_stable_price_is_the_median_in_the_majority_currency():
+    asks = {
+        "a": (Decimal("100.00"), "USD"),
+        "b": (Decimal("300.00"), "USD"),
+        "c": (Decimal("120.00"), "USD"),
+        "d": (Decimal("1.00"), "EUR"),
+    }
+    assert stable_price(asks) == (Decimal("120.00"), "USD")
+    del asks["c"]
+    assert stable_price(asks) == (Decimal("200.00"), "USD")
+    assert stable_price({}) is None
