@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, time
 
 from calendars.models import Event, EventStatus, Feed
 from calendars.serializers import format_instant
+from calendars.services.import_guard import KEPT_NOT_COVERED, CancelScope
 
 SUMMARY_MAX = 500
 DESCRIPTION_MAX = 2000
@@ -56,6 +57,11 @@ class UpsertCounts:
     # What integrators hear about (webhooks): ("booking.added" | "booking.changed" |
     # "booking.cancelled", payload), in the order they happened.
     booking_events: list[tuple[str, dict]] = field(default_factory=list)
+    # Rows that took a new UID with the same dates (UID churn) instead of create + cancel.
+    renamed: int = 0
+    # Missing rows not cancelled, by reason (import_guard.KEPT_*), and their keys.
+    kept: dict[str, int] = field(default_factory=dict)
+    kept_pks: list[int] = field(default_factory=list)
 
     @property
     def changed(self) -> int:
@@ -69,8 +75,9 @@ def as_instant(value: date | datetime) -> datetime:
     return datetime.combine(value, time.min, tzinfo=UTC)
 
 
-def event_content(parsed) -> tuple:
-    """The stored content fields of a parsed event, in CONTENT_FIELDS order."""
+def event_content(parsed, *, kind: str = "") -> tuple:
+    """The stored content fields of a parsed event, in CONTENT_FIELDS order; ``kind``, when
+    set (the feed's event kind), replaces the kind read from the channel's wording."""
     status = parsed.status
     return (
         as_instant(parsed.start),
@@ -80,7 +87,7 @@ def event_content(parsed) -> tuple:
         (parsed.description or "")[:DESCRIPTION_MAX],
         status,
         bool(parsed.blocking) and status != EventStatus.CANCELLED,
-        parsed.kind,
+        kind or parsed.kind,
         int(parsed.sequence or 0),
     )
 
@@ -141,29 +148,56 @@ def upsert_feed_events(
     parsed_events: Iterable,
     *,
     now: datetime,
+    scope: CancelScope | None = None,
     cancel_missing: bool = True,
     unchanged_uids: Iterable[str] = (),
     raw_hashes: Mapping[str, str] | None = None,
     rows: Iterable[tuple] | None = None,
+    event_kind: str = "",
 ) -> UpsertCounts:
     """Make the feed's Event rows match ``parsed_events``; call inside a transaction.
 
     New UIDs are created, changed ones updated (a cancelled one that reappears is
-    un-cancelled), and, when ``cancel_missing``, rows whose UID is gone from the feed are
-    marked cancelled (kept, never deleted). ``unchanged_uids`` are events the parser did
-    not decode because their VEVENT text had not changed: present and unchanged.
-    ``raw_hashes`` (uid -> raw VEVENT hash) are stored on the rows; ``rows`` are the
-    feed's rows as ``existing_rows`` returns them, when the caller read them already.
-    Returns what changed, with the webhook events to emit.
+    un-cancelled). A new UID with exactly the dates of a live event that left the feed in the
+    same import is that event under a new UID (UID churn): the row is renamed, keeping its
+    primary key (and so its conflicts). When ``cancel_missing``, rows whose UID is gone are
+    marked cancelled (kept, never deleted) if ``scope`` allows (see import_guard; by default
+    only events that have not ended). ``unchanged_uids`` are events the parser did not
+    decode because their VEVENT text had not changed: present and unchanged.
+    ``raw_hashes`` (uid -> raw VEVENT hash) are stored on the rows; ``rows`` are the feed's
+    rows as ``existing_rows`` returns them, when the caller read them already;
+    ``event_kind``, when set, is every event's kind. Returns what changed, with the webhook
+    events to emit.
     """
     counts = UpsertCounts()
-    raw_hashes = raw_hashes or {}
+    if scope is None:
+        scope = CancelScope(now=now, today=now.date())
     existing: dict[str, tuple] = {
         uid: (pk, digest, status, cancelled_at, raw)
         for pk, uid, digest, status, cancelled_at, raw in (
             existing_rows(feed) if rows is None else rows
         )
     }
+    seen = _count_unchanged(existing, unchanged_uids, counts)
+    incoming = _incoming(parsed_events, seen, counts, event_kind)
+    missing = _missing_rows(existing, seen)
+    if missing and any(uid not in existing for uid, _content in incoming):
+        _adopt_churned(incoming, existing, missing, scope, counts)
+    _write(feed, incoming, existing, raw_hashes or {}, now, counts)
+    if missing:
+        _cancel_missing(missing, scope if cancel_missing else None, now, counts)
+    if counts.unchanged:
+        # Rows just written already carry ``now``; this touches the unchanged ones only
+        # (not the missing rows kept: the feed did not hold them).
+        Event.objects.filter(feed=feed, last_seen__lt=now).exclude(
+            status=EventStatus.CANCELLED
+        ).exclude(pk__in=counts.kept_pks).update(last_seen=now)
+    return counts
+
+
+def _count_unchanged(
+    existing: dict[str, tuple], unchanged_uids: Iterable[str], counts: UpsertCounts
+) -> set[str]:
     seen: set[str] = set()
     for uid in unchanged_uids:
         row = existing.get(uid)
@@ -173,15 +207,85 @@ def upsert_feed_events(
         counts.events += 1
         counts.unchanged += 1
         counts.not_decoded += 1
-    to_write: list[Event] = []
-    new_raw: list[Event] = []
+    return seen
+
+
+def _incoming(
+    parsed_events: Iterable, seen: set[str], counts: UpsertCounts, event_kind: str
+) -> list[tuple[str, tuple]]:
+    """(uid, content) of each parsed event, first of a uid only; adds them to ``seen``."""
+    incoming = []
     for parsed in parsed_events:
         uid = parsed.uid[:UID_MAX]
         if uid in seen:  # the parser already de-duplicates; stay safe if it did not
             continue
         seen.add(uid)
         counts.events += 1
-        content = event_content(parsed)
+        incoming.append((uid, event_content(parsed, kind=event_kind)))
+    return incoming
+
+
+# The columns of a missing row read for UID churn, cancelling and its webhook, in order.
+MISSING_COLUMNS = ("pk", "uid", "start", "end", "all_day", "summary", "kind")
+
+
+def _missing_rows(existing: dict[str, tuple], seen: set[str]) -> list[tuple]:
+    """MISSING_COLUMNS of the live rows whose UID the feed no longer holds (one query, and
+    none when nothing is missing)."""
+    gone = [
+        row[0]
+        for uid, row in existing.items()
+        if uid not in seen and row[2] != EventStatus.CANCELLED
+    ]
+    if not gone:
+        return []
+    return list(
+        Event.objects.filter(pk__in=gone).order_by("start", "pk").values_list(*MISSING_COLUMNS)
+    )
+
+
+def _adopt_churned(
+    incoming: list[tuple[str, tuple]],
+    existing: dict[str, tuple],
+    missing: list[tuple],
+    scope: CancelScope,
+    counts: UpsertCounts,
+) -> None:
+    """Rename missing rows to the new UID that came with exactly their dates (same start,
+    end, all-day): the same event, re-published under another UID. Their primary key stays,
+    so their conflicts stay open and no "added"/"cancelled" webhook goes out."""
+    by_dates: dict[tuple, list[tuple]] = {}
+    for row in missing:
+        if not scope.protects(row[1]):
+            by_dates.setdefault((row[2], row[3], row[4]), []).append(row)
+    adopted: set[int] = set()
+    for uid, content in incoming:
+        if uid in existing:
+            continue
+        rows = by_dates.get((content[0], content[1], content[2]))
+        if not rows:
+            continue
+        row = rows.pop(0)
+        Event.objects.filter(pk=row[0]).update(uid=uid)
+        existing[uid] = existing.pop(row[1])
+        adopted.add(row[0])
+        counts.renamed += 1
+    if adopted:
+        missing[:] = [row for row in missing if row[0] not in adopted]
+
+
+def _write(
+    feed: Feed,
+    incoming: list[tuple[str, tuple]],
+    existing: dict[str, tuple],
+    raw_hashes: Mapping[str, str],
+    now: datetime,
+    counts: UpsertCounts,
+) -> None:
+    """Create or update the incoming events that are new or changed (one bulk upsert)."""
+    to_write: list[Event] = []
+    new_raw: list[Event] = []
+    for uid, content in incoming:
         digest = fingerprint(content)
         raw = raw_hashes.get(uid, "")
         row = existing.get(uid)
@@ -213,67 +317,69 @@ def upsert_feed_events(
             counts.updated += 1
             counts.changed_event_ids.append(row[0])
     if to_write:
-        updated_pks = [existing[e.uid][0] for e in to_write if e.uid in existing]
-        before = (
-            {
-                pk: (start, end, status)
-                for pk, start, end, status in Event.objects.filter(pk__in=updated_pks)
-                .order_by()
-                .values_list("pk", "start", "end", "status")
-            }
-            if updated_pks
-            else {}
-        )
-        written = Event.objects.bulk_create(
-            to_write,
-            update_conflicts=True,
-            unique_fields=["feed", "uid"],
-            update_fields=UPSERT_UPDATE_FIELDS,
-        )
-        new_pks = [e.pk for e in written if e.uid not in existing]
-        if None in new_pks:  # a backend that cannot return upserted keys
-            counts.ids_complete = False
-        counts.changed_event_ids.extend(pk for pk in new_pks if pk is not None)
-        for event in written:
-            row = existing.get(event.uid)
-            pk = event.pk if row is None else row[0]
-            _booking_event(counts, event, pk, before.get(pk) if row is not None else None)
+        _upsert(to_write, existing, counts)
     if new_raw:
         Event.objects.bulk_update(new_raw, ["raw_hash"])
-    if cancel_missing:
-        gone = [
-            row[0]
-            for uid, row in existing.items()
-            if uid not in seen and row[2] != EventStatus.CANCELLED
-        ]
-        if gone:
-            gone_rows = list(
-                Event.objects.filter(pk__in=gone)
-                .order_by("start", "pk")
-                .values_list("pk", "uid", "start", "end", "all_day", "summary", "kind")
-            )
-            # The fingerprint and raw hash go too, so that the event coming back is written
-            # (and decoded) again.
-            counts.cancelled = Event.objects.filter(pk__in=gone).update(
-                status=EventStatus.CANCELLED,
-                blocking=False,
-                cancelled_at=now,
-                changed_at=now,
-                fingerprint="",
-                raw_hash="",
-            )
-            counts.changed_event_ids.extend(gone)
-            for pk, uid, start, end, all_day, summary, kind in gone_rows:
-                payload = event_payload(
-                    pk, uid, start, end, all_day, summary, EventStatus.CANCELLED, kind
-                )
-                counts.booking_events.append(("booking.cancelled", payload))
-    if counts.unchanged:
-        # Rows just written already carry ``now``; this touches the unchanged ones only.
-        Event.objects.filter(feed=feed, last_seen__lt=now).exclude(
-            status=EventStatus.CANCELLED
-        ).update(last_seen=now)
-    return counts
+
+
+def _upsert(to_write: list[Event], existing: dict[str, tuple], counts: UpsertCounts) -> None:
+    updated_pks = [existing[e.uid][0] for e in to_write if e.uid in existing]
+    before = (
+        {
+            pk: (start, end, status)
+            for pk, start, end, status in Event.objects.filter(pk__in=updated_pks)
+            .order_by()
+            .values_list("pk", "start", "end", "status")
+        }
+        if updated_pks
+        else {}
+    )
+    written = Event.objects.bulk_create(
+        to_write,
+        update_conflicts=True,
+        unique_fields=["feed", "uid"],
+        update_fields=UPSERT_UPDATE_FIELDS,
+    )
+    new_pks = [e.pk for e in written if e.uid not in existing]
+    if None in new_pks:  # a backend that cannot return upserted keys
+        counts.ids_complete = False
+    counts.changed_event_ids.extend(pk for pk in new_pks if pk is not None)
+    for event in written:
+        row = existing.get(event.uid)
+        pk = event.pk if row is None else row[0]
+        _booking_event(counts, event, pk, before.get(pk) if row is not None else None)
+
+
+def _cancel_missing(
+    missing: list[tuple], scope: CancelScope | None, now: datetime, counts: UpsertCounts
+) -> None:
+    """Cancel the missing rows ``scope`` allows (none when it is None); count the rest as
+    kept, by reason."""
+    gone_rows = []
+    for row in missing:
+        reason = scope.kept_reason(row[1], row[2], row[3], row[4]) if scope else KEPT_NOT_COVERED
+        if reason is None:
+            gone_rows.append(row)
+        else:
+            counts.kept[reason] = counts.kept.get(reason, 0) + 1
+            counts.kept_pks.append(row[0])
+    if not gone_rows:
+        return
+    gone = [row[0] for row in gone_rows]
+    # The fingerprint and raw hash go too, so that the event coming back is written (and
+    # decoded) again.
+    counts.cancelled = Event.objects.filter(pk__in=gone).update(
+        status=EventStatus.CANCELLED,
+        blocking=False,
+        cancelled_at=now,
+        changed_at=now,
+        fingerprint="",
+        raw_hash="",
+    )
+    counts.changed_event_ids.extend(gone)
+    for pk, uid, start, end, all_day, summary, kind in gone_rows:
+        payload = event_payload(pk, uid, start, end, all_day, summary, EventStatus.CANCELLED, kind)
+        counts.booking_events.append(("booking.cancelled", payload))
 
 
 def _booking_event(counts: UpsertCounts, event: Event, pk: int | None, before) -> None:

@@ -7,22 +7,31 @@ date. A feed that is not iCalendar changes nothing.
 
 from __future__ import annotations
 
+import inspect
+from dataclasses import replace
+
 from django.db import transaction
 from django.utils import timezone
 
 from calendars.ics.parse import InvalidCalendar, ParsedFeed, parse_feed
-from calendars.models import EXPORT_DOMAIN, Feed, Listing
+from calendars.models import EXPORT_DOMAIN, Event, Feed, Listing
 from calendars.services.conflicts import detect_conflicts
+from calendars.services.echoes import mark_echoes
 from calendars.services.events_upsert import (
     existing_rows,
     known_raw_hashes,
     upsert_feed_events,
 )
+from calendars.services.export import export_uid
+from calendars.services.import_guard import CancelScope, cancel_scope, feed_emptied
+from calendars.services.import_summary import build_last_import
 from calendars.services.notify import notify_new_conflicts
 from syncing.fetcher import fetch
 from syncing.results import PermanentSyncError, SyncContext, SyncResult
 from syncing.webhooks.services import emit_many
 
+# parse_feed's keywords (``own_uids`` comes with the parser's echo scoping).
+_PARSE_PARAMETERS = frozenset(inspect.signature(parse_feed).parameters)
 MAX_EVENTS = 5000
 # Reasons for skipped events kept on the attempt (the count is always complete).
 SKIPPED_SHOWN = 20
@@ -88,6 +97,7 @@ def sync_feed(feed: Feed, ctx: SyncContext) -> SyncResult:
             own_domain=EXPORT_DOMAIN,
             known=known_raw_hashes(rows),
             known_context=feed.parse_context_hash,
+            **_echo_scope(feed, result.body),
         )
     except InvalidCalendar as exc:
         raise PermanentSyncError(
@@ -96,11 +106,13 @@ def sync_feed(feed: Feed, ctx: SyncContext) -> SyncResult:
             bytes_read=result.bytes_read,
         )
     counts = import_parsed_feed(feed, parsed, rows=rows)
-    ctx.remember_validators(
-        etag=result.etag or "",
-        last_modified=result.last_modified or "",
-        content_hash=result.content_hash,
-    )
+    if not counts.get("held_back"):
+        # Held back: the same body must be read again next time to confirm it.
+        ctx.remember_validators(
+            etag=result.etag or "",
+            last_modified=result.last_modified or "",
+            content_hash=result.content_hash,
+        )
     return SyncResult(
         outcome="ok",
         http_status=result.status,
@@ -112,13 +124,16 @@ def sync_feed(feed: Feed, ctx: SyncContext) -> SyncResult:
 
 
 def import_parsed_feed(feed: Feed, parsed: ParsedFeed, *, rows: list[tuple] | None = None) -> dict:
-    """Write a parsed feed's events and the listing's conflicts in one transaction, and
-    queue the owner's webhook events (one emit_many call).
+    """Write a parsed feed's events and the listing's conflicts in one transaction, record
+    the import on ``feed.last_import``, and queue the owner's webhook events (one emit_many
+    call).
 
-    A truncated feed (more events than MAX_EVENTS) cancels nothing: events past the cap were
-    not seen, not removed. ``parsed.unchanged_uids`` count as present and unchanged.
-    ``rows``: the feed's rows as ``existing_rows`` read them (read here when None).
-    Returns the counts recorded on the attempt.
+    Missing events are cancelled only as import_guard allows: not an unreadable one, not one
+    that has ended, not outside the range the import covered, and nothing when the feed
+    suddenly emptied (held back until the next sync sees the same; ``Feed.empty_since``).
+    ``parsed.unchanged_uids`` count as present and unchanged. ``rows``: the feed's rows as
+    ``existing_rows`` read them (read here when None). Returns the counts recorded on the
+    attempt ("held_back" > 0: the caller should not remember the body as seen).
     """
     now = timezone.now()
     with transaction.atomic():
@@ -127,24 +142,34 @@ def import_parsed_feed(feed: Feed, parsed: ParsedFeed, *, rows: list[tuple] | No
         Listing.objects.select_for_update().filter(pk=feed.listing_id).order_by().values_list(
             "pk"
         ).first()
+        scope, held_back = _cancel_scope(feed, parsed, now)
         upserted = upsert_feed_events(
             feed,
             parsed.events,
             now=now,
-            cancel_missing=not parsed.truncated,
+            scope=scope,
             unchanged_uids=parsed.unchanged_uids,
             raw_hashes=parsed.raw_hashes,
             rows=rows,
+            event_kind=feed.event_kind,
         )
-        if parsed.context_hash != feed.parse_context_hash:
-            Feed.objects.filter(pk=feed.pk).update(parse_context_hash=parsed.context_hash)
-            feed.parse_context_hash = parsed.context_hash
+        feed.last_import = build_last_import(
+            now=now, parsed=parsed, upserted=upserted, held_back=held_back
+        )
+        feed.parse_context_hash = parsed.context_hash
+        Feed.objects.filter(pk=feed.pk).update(
+            parse_context_hash=parsed.context_hash,
+            last_import=feed.last_import,
+            empty_since=feed.empty_since,
+        )
         opened = resolved = 0
         webhook_events = [
             (event_type, {"listing": feed.listing_id, "feed": feed.pk, "event": event})
             for event_type, event in upserted.booking_events
         ]
         if upserted.changed:
+            # Our own export coming back under the channel's UIDs is no booking.
+            mark_echoes(feed, upserted.changed_event_ids if upserted.ids_complete else None)
             changes = detect_conflicts(
                 feed.listing_id,
                 now=now,
@@ -157,6 +182,26 @@ def import_parsed_feed(feed: Feed, parsed: ParsedFeed, *, rows: list[tuple] | No
                 transaction.on_commit(lambda: notify_new_conflicts(listing_id), robust=True)
         if webhook_events:
             emit_many(feed.listing.owner_id, webhook_events)
+    return _attempt_counts(parsed, upserted, opened, resolved, held_back)
+
+
+def _cancel_scope(feed: Feed, parsed: ParsedFeed, now) -> tuple[CancelScope, int]:
+    """What this import may cancel, and how many live future events it holds back because
+    the feed suddenly emptied (updates ``feed.empty_since``: set on the first empty sync,
+    cleared by the one that confirms it or brings events)."""
+    scope = cancel_scope(parsed, now=now, timezone_name=_listing_timezone(feed))
+    emptied = feed_emptied(feed, parsed, scope) if scope.covered else 0
+    if not emptied:
+        feed.empty_since = None
+        return scope, 0
+    if feed.empty_since is None:
+        feed.empty_since = now
+        return replace(scope, hold_back=True), emptied
+    feed.empty_since = None  # the second sync in a row that finds it empty: confirmed
+    return scope, 0
+
+
+def _attempt_counts(parsed: ParsedFeed, upserted, opened: int, resolved: int, held: int) -> dict:
     counts = {
         "events": upserted.events,
         "created": upserted.created,
@@ -169,6 +214,12 @@ def import_parsed_feed(feed: Feed, parsed: ParsedFeed, *, rows: list[tuple] | No
         "conflicts_opened": opened,
         "conflicts_resolved": resolved,
     }
+    if upserted.renamed:
+        counts["renamed"] = upserted.renamed
+    if upserted.kept:
+        counts["kept"] = dict(upserted.kept)
+    if held:
+        counts["held_back"] = held
     if parsed.skipped:
         counts["skipped_reasons"] = [
             [uid, reason] for uid, reason in parsed.skipped[:SKIPPED_SHOWN]
@@ -176,6 +227,19 @@ def import_parsed_feed(feed: Feed, parsed: ParsedFeed, *, rows: list[tuple] | No
     if parsed.truncated:
         counts["truncated"] = True
     return counts
+
+
+def _echo_scope(feed: Feed, body: bytes) -> dict:
+    """parse_feed's ``own_uids``: the UIDs this listing's export publishes (any of its
+    events, cancelled ones too: a channel may still hold their copy), so that only our own
+    echo is left out and a sibling listing's export imported on purpose is read. Computed
+    only when the body holds our export domain at all."""
+    if "own_uids" not in _PARSE_PARAMETERS:
+        return {}
+    if EXPORT_DOMAIN.encode() not in body:
+        return {"own_uids": frozenset()}
+    pairs = Event.objects.filter(feed__listing_id=feed.listing_id).values_list("feed_id", "uid")
+    return {"own_uids": frozenset(export_uid(feed_id, uid) for feed_id, uid in pairs)}
 
 
 def _listing_timezone(feed: Feed) -> str:
