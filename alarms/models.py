@@ -14,7 +14,9 @@ from datetime import UTC, datetime
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
-from django.db import models
+from django.db import models, transaction
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 
 from syncing.models import SyncedItem
 
@@ -154,6 +156,21 @@ class Briefing(models.Model):
     def __str__(self) -> str:
         return f"{self.alarm} at {self.ring_at:%Y-%m-%d %H:%M}Z ({self.status})"
 
+    def save(self, *args, **kwargs) -> None:
+        """Save; a replaced audio file is deleted once the transaction commits."""
+        super().save(*args, **kwargs)
+        before = str(getattr(self, "_stored_audio", "") or "")
+        now = self.audio.name or ""
+        if before and before != now:
+            _delete_audio_on_commit(before)
+        self._stored_audio = now
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._stored_audio = instance.__dict__.get("audio") or ""
+        return instance
+
     @property
     def has_audio(self) -> bool:
         return bool(self.audio and self.audio.name)
@@ -161,3 +178,18 @@ class Briefing(models.Model):
     @property
     def on_time(self) -> bool:
         return self.status == BriefingStatus.READY
+
+
+def _delete_audio_on_commit(name: str) -> None:
+    from alarms.services.storage import delete_audio
+
+    transaction.on_commit(lambda: delete_audio(name), robust=True)
+
+
+@receiver(post_delete, sender=Briefing, dispatch_uid="alarms.briefing.audio")
+def _briefing_deleted(sender, instance: Briefing, **kwargs) -> None:
+    """A briefing's audio goes with it (an alarm's briefings cascade with the alarm, so a
+    deleted alarm or owner leaves no file behind), after the deletion commits: a rolled-back
+    delete keeps its file."""
+    if instance.audio and instance.audio.name:
+        _delete_audio_on_commit(instance.audio.name)

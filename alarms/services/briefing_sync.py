@@ -104,8 +104,8 @@ def sync_alarm(alarm: Alarm, ctx: SyncContext) -> SyncResult:
     finished = clock.now()
     status = BriefingStatus.READY if finished < deadline_for(ring) else BriefingStatus.LATE
     with transaction.atomic():
+        # Saving over an older audio file (a fallback) deletes that file after commit.
         locked = Briefing.objects.select_for_update().get(pk=briefing.pk)
-        replaced = locked.audio.name if locked.audio else ""
         locked.status = status
         locked.script = script.text
         locked.audio.name = name
@@ -117,8 +117,6 @@ def sync_alarm(alarm: Alarm, ctx: SyncContext) -> SyncResult:
         # Re-read the rules under a lock: an edit made during generation decides what's next.
         fresh = Alarm.objects.select_for_update().get(pk=alarm.pk)
         next_due = _next_due_after(fresh, ring, finished)
-        if replaced:
-            transaction.on_commit(lambda: storage.delete_audio(replaced))
         emit(
             alarm.owner_id,
             "briefing.ready",
@@ -138,6 +136,7 @@ def sync_alarm(alarm: Alarm, ctx: SyncContext) -> SyncResult:
         message=f"{status} via {audio.engine}, {audio.duration_ms} ms of audio",
         bytes=len(audio.data),
         items_changed=1,
+        retries=audio.retries,
         counts={
             "duration_ms": audio.duration_ms,
             "sections": len(script.used),

@@ -76,8 +76,13 @@ def sync_product(product: Product, ctx: SyncContext) -> SyncResult:
         logger.info("market %s: provider %s failed: %s", product.sku, link.provider, error.reason)
 
     counts = {"providers": outcomes, "regions": regions}
+    # The fetcher's short retries of the providers that failed (a success's retries stay
+    # inside the provider client, which returns quotes only).
+    retries = sum(getattr(err, "retries", 0) or 0 for _, err in errors)
     if len(errors) == len(links):
-        raise _all_failed(errors)
+        error = _all_failed(errors)
+        error.retries = retries
+        raise error
 
     now = timezone.now()
     with transaction.atomic():
@@ -92,6 +97,7 @@ def sync_product(product: Product, ctx: SyncContext) -> SyncResult:
             reason="partial",
             message=f"{len(errors)} of {len(links)} providers failed ({failed})"[:500],
             items_changed=written,
+            retries=retries,
             counts=counts,
         )
     return SyncResult(items_changed=written, counts=counts)

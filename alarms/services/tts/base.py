@@ -19,6 +19,7 @@ class Audio:
     content_type: str
     duration_ms: int
     engine: str
+    retries: int = 0  # short retries the engine made (speech API: 429, 5xx, timeouts)
 
 
 class SpeechEngine(Protocol):

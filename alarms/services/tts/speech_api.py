@@ -64,18 +64,23 @@ class SpeechApiEngine:
             rate_key=RATE_KEY,
         )
         if not result.body:
-            raise SpeechError("the speech API answered with an empty body", reason="tts_empty")
+            error = SpeechError("the speech API answered with an empty body", reason="tts_empty")
+            error.retries = result.retries
+            raise error
         kind = result.content_type
         if kind and not (kind.startswith("audio/") or kind == "application/octet-stream"):
-            raise SpeechError(
+            error = SpeechError(
                 f"the speech API answered {kind!r}, not audio",
                 reason="tts_not_audio",
                 http_status=result.status,
             )
+            error.retries = result.retries
+            raise error
         return Audio(
             data=result.body,
             extension="mp3",
             content_type="audio/mpeg",
             duration_ms=len(result.body) // MP3_BYTES_PER_MS,
             engine=self.name,
+            retries=result.retries,
         )
