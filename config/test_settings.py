@@ -75,3 +75,9 @@ STORAGES = {
 CELERY_TASK_ALWAYS_EAGER = False
 FETCH_RETRY_MAX_WAIT = 2.0
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
+# Throttles: the suite makes many requests and logins from one address; the throttle tests
+# (tests/security) put the real limits back from REAL_*.
+REAL_API_THROTTLE_RATES = dict(API_THROTTLE_RATES)  # noqa: F405
+REAL_LOGIN_LIMITS = (LOGIN_FAILURES_PER_ACCOUNT, LOGIN_FAILURES_PER_ADDRESS)  # noqa: F405
+API_THROTTLE_RATES = dict.fromkeys(REAL_API_THROTTLE_RATES, "100000/minute")
+LOGIN_FAILURES_PER_ACCOUNT = LOGIN_FAILURES_PER_ADDRESS = 1000

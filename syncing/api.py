@@ -7,9 +7,9 @@ from drf_spectacular.utils import extend_schema, extend_schema_view, inline_seri
 from knox.views import LoginView as KnoxLoginView
 from knox.views import LogoutView as KnoxLogoutView
 from rest_framework import mixins, serializers, viewsets
-from rest_framework.authentication import BasicAuthentication
 from rest_framework.permissions import IsAuthenticated
 
+from syncing.login import ThrottledBasicAuthentication
 from syncing.models import SyncAttempt, Tier
 from syncing.serializers import SyncAttemptSerializer, TierSerializer
 
@@ -60,7 +60,7 @@ class TierViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
 class ApiLoginView(KnoxLoginView):
     """Exchange an email and password (HTTP Basic) for an API token."""
 
-    authentication_classes = [BasicAuthentication]
+    authentication_classes = [ThrottledBasicAuthentication]
     permission_classes = [IsAuthenticated]
 
 

@@ -1,0 +1,159 @@
+"""Throttles: failed logins (per account and per client address) and API requests (per
+owner by plan, per address for anonymous requests).
+
+Counters live in the default cache, so every web process shares them when the cache is
+Redis (REDIS_URL); without it they are per process (the embedded first run).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ObjectDoesNotExist
+from django.http import HttpRequest
+from rest_framework.exceptions import Throttled
+from rest_framework.permissions import BasePermission
+from rest_framework.throttling import SimpleRateThrottle
+
+from syncing.clientip import client_ip
+from syncing.models import Plan
+
+
+class LoginThrottled(Exception):
+    """Too many failed logins for this account or address; ``wait`` is in seconds."""
+
+    def __init__(self, wait: float):
+        self.wait = max(1, math.ceil(wait))
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        minutes = max(1, math.ceil(self.wait / 60))
+        unit = "minute" if minutes == 1 else "minutes"
+        return f"Too many attempts, try again in {minutes} {unit}."
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def _scopes(request: HttpRequest | None, username: str | None) -> list[tuple[str, int]]:
+    """(cache key stem, failures allowed within the window) for the account and address."""
+    scopes = []
+    account = (username or "").strip().lower()
+    if account:
+        scopes.append((f"login:acct:{_digest(account)}", settings.LOGIN_FAILURES_PER_ACCOUNT))
+    address = client_ip(request) if request is not None else ""
+    if address:
+        scopes.append((f"login:addr:{_digest(address)}", settings.LOGIN_FAILURES_PER_ADDRESS))
+    return scopes
+
+
+def login_wait(request: HttpRequest | None, username: str | None) -> float | None:
+    """Seconds until this account and address may try again, or None when they may now."""
+    now = time.time()
+    waits = []
+    for stem, allowed in _scopes(request, username):
+        failures = cache.get(f"{stem}:n") or 0
+        if failures >= allowed:
+            until = cache.get(f"{stem}:t") or now + settings.LOGIN_LOCKOUT_SECONDS
+            waits.append(max(1.0, until - now))
+    return max(waits) if waits else None
+
+
+def check_login_allowed(request: HttpRequest | None, username: str | None) -> None:
+    """Raises LoginThrottled when the account or the address has failed too often."""
+    wait = login_wait(request, username)
+    if wait is not None:
+        raise LoginThrottled(wait)
+
+
+def record_login_failure(request: HttpRequest | None, username: str | None) -> None:
+    """Count one failed login against the account and the address, for a fixed window that
+    starts with the first failure (settings.LOGIN_LOCKOUT_SECONDS)."""
+    window = settings.LOGIN_LOCKOUT_SECONDS
+    for stem, _ in _scopes(request, username):
+        cache.add(f"{stem}:t", time.time() + window, window)
+        cache.add(f"{stem}:n", 0, window)
+        try:
+            cache.incr(f"{stem}:n")
+        except ValueError:  # expired between add and incr
+            cache.set(f"{stem}:n", 1, window)
+
+
+def clear_login_failures(username: str | None) -> None:
+    """A successful login forgets the account's failures (the address keeps its own)."""
+    for stem, _ in _scopes(None, username):
+        cache.delete_many([f"{stem}:n", f"{stem}:t"])
+
+
+# --- the API ----------------------------------------------------------------------------
+class _SettingsRateThrottle(SimpleRateThrottle):
+    """A DRF throttle whose rate is read from settings.API_THROTTLE_RATES per request (DRF's
+    own reads its rates once, at import)."""
+
+    def __init__(self):  # no rate until the request says whose it is
+        pass
+
+    def _use_rate(self, rate: str) -> None:
+        self.rate = rate
+        self.num_requests, self.duration = self.parse_rate(rate)
+
+
+class AnonApiThrottle(_SettingsRateThrottle):
+    """Requests without credentials: settings.API_THROTTLE_RATES["anon"] per client address."""
+
+    scope = "anon"
+
+    def allow_request(self, request, view) -> bool:
+        if request.user and request.user.is_authenticated:
+            return True
+        if getattr(request, "_anon_throttle_counted", False):
+            return True  # counted already by AnonymousThrottledFirst
+        request._anon_throttle_counted = True
+        self._use_rate(settings.API_THROTTLE_RATES["anon"])
+        return super().allow_request(request, view)
+
+    def get_cache_key(self, request, view) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": _digest(client_ip(request))}
+
+
+class AnonymousThrottledFirst(BasePermission):
+    """A permission that runs the anonymous throttle before the other permissions, so that
+    requests without credentials are throttled even where they end in a 401 (DRF checks
+    throttles after permissions)."""
+
+    def has_permission(self, request, view) -> bool:
+        if request.user and request.user.is_authenticated:
+            return True
+        throttle = AnonApiThrottle()
+        if not throttle.allow_request(request, view):
+            raise Throttled(wait=throttle.wait())
+        return True
+
+
+class PlanApiThrottle(_SettingsRateThrottle):
+    """Signed-in requests: the owner's plan's rate in settings.API_THROTTLE_RATES."""
+
+    scope = "plan"
+
+    def allow_request(self, request, view) -> bool:
+        if not (request.user and request.user.is_authenticated):
+            return True
+        rates = settings.API_THROTTLE_RATES
+        self._use_rate(rates.get(_plan(request.user), rates[Plan.FREE]))
+        return super().allow_request(request, view)
+
+    def get_cache_key(self, request, view) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
+
+
+def _plan(user) -> str:
+    try:
+        return user.sync_account.plan
+    except ObjectDoesNotExist:  # no Account row yet: the free plan
+        return Plan.FREE
