@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import zoneinfo
-from datetime import time
+from datetime import time, timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -143,9 +143,22 @@ class Listing(models.Model):
         return reverse("calendars:export", args=[self.export_token])
 
     def regenerate_export_token(self) -> None:
-        """Give the listing a new secret export URL; the old one stops working at once."""
+        """Give the listing a new secret export URL. The old one keeps answering for
+        ``settings.EXPORT_LINK_GRACE_DAYS`` (``previous_export_expires_at``); a second
+        rotation within that time replaces it (only the link just replaced stays valid)."""
+        grace = timedelta(days=settings.EXPORT_LINK_GRACE_DAYS)
+        self.previous_export_token = self.export_token if grace else None
+        self.previous_export_expires_at = timezone.now() + grace if grace else None
         self.export_token = new_export_token()
-        self.save(update_fields=["export_token"])
+        self.save(
+            update_fields=["export_token", "previous_export_token", "previous_export_expires_at"]
+        )
+
+    @property
+    def previous_export_valid(self) -> bool:
+        """Whether the link replaced last still answers (within its grace period)."""
+        expires = self.previous_export_expires_at
+        return bool(self.previous_export_token and expires and expires > timezone.now())
 
 
 class Feed(SyncedItem):

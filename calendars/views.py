@@ -9,13 +9,15 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.utils.http import http_date
+from django.utils.formats import date_format
+from django.utils.http import http_date, parse_http_date_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from calendars import selectors
 from calendars.forms import FeedForm, ListingForm
 from calendars.models import Source
 from calendars.services import export as export_service
+from calendars.services import import_summary
 from calendars.services import listings as listing_services
 
 # --- the public export --------------------------------------------------------------------
@@ -23,27 +25,39 @@ from calendars.services import listings as listing_services
 
 @require_http_methods(["GET", "HEAD"])
 def export_feed(request: HttpRequest, token: str) -> HttpResponse:
-    """The listing's merged calendar, for the channels to import. The token is the secret."""
+    """The listing's merged calendar, for the channels to import. The token is the secret.
+
+    Conditional (If-None-Match, else If-Modified-Since: 304 without building the body when
+    the validators are current) and gzip-encoded when the client accepts it."""
     listing = export_service.listing_for_token(token)
     if listing is None:
         return HttpResponse("No such calendar.", status=404, content_type="text/plain")
     try:
-        document = export_service.build_export(listing, leave_out=request.GET.get("for") or None)
+        document = export_service.export_document(listing, leave_out=request.GET.get("for") or None)
     except export_service.UnknownChannel:
         return HttpResponseBadRequest(
             f"Unknown channel; use for= one of {', '.join(Source.values)}.",
             content_type="text/plain",
         )
+    gzipped = export_service.accepts_gzip(request.headers.get("Accept-Encoding", ""))
     headers = {
-        "ETag": document.etag,
+        "ETag": document.gzip_etag if gzipped else document.etag,
         "Last-Modified": http_date(document.last_modified.timestamp()),
         "Cache-Control": export_service.CACHE_CONTROL,
+        "Vary": "Accept-Encoding",
     }
-    if export_service.etag_matches(request.headers.get("If-None-Match", ""), document.etag):
+    if export_service.not_modified(
+        document,
+        if_none_match=request.headers.get("If-None-Match", ""),
+        if_modified_since=parse_http_date_safe(request.headers.get("If-Modified-Since", "")),
+    ):
         response = HttpResponse(status=304)
     else:
-        response = HttpResponse(document.body, content_type="text/calendar; charset=utf-8")
+        body = export_service.export_body(listing, document, gzipped=gzipped)
+        response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
         response["Content-Disposition"] = f'inline; filename="{listing.pk}.ics"'
+        if gzipped:
+            response["Content-Encoding"] = "gzip"
     for key, value in headers.items():
         response[key] = value
     return response
@@ -120,9 +134,14 @@ def listing_delete(request: HttpRequest, pk: int) -> HttpResponse:
 def listing_regenerate_export(request: HttpRequest, pk: int) -> HttpResponse:
     listing = selectors.listing_of_owner(request.user, pk)
     listing.regenerate_export_token()
-    messages.success(
-        request, "New export link made; paste it into every channel (the old one stopped working)."
-    )
+    if listing.previous_export_valid:
+        until = date_format(
+            timezone.localtime(listing.previous_export_expires_at), "DATETIME_FORMAT"
+        )
+        note = f"the old link keeps working until {until}, then stops."
+    else:
+        note = "the old link stopped working."
+    messages.success(request, f"New export link made; paste it into every channel: {note}")
     return redirect("calendars:index")
 
 
@@ -223,3 +242,38 @@ def feed_sync(request: HttpRequest, pk: int) -> HttpResponse:
         return response
     (messages.warning if status == 429 else messages.success)(request, note)
     return redirect("calendars:index")
+
+
+@login_required
+@require_GET
+def feed_import(request: HttpRequest, pk: int) -> HttpResponse:
+    """The feed's last import: counts in words, skipped events and why, zones, truncation."""
+    feed = selectors.feed_of_owner(request.user, pk)
+    last = import_summary.api_view(feed.last_import) if feed.last_import else None
+    return render(
+        request, "calendars/feed_import.html", {"feed": feed, "listing": feed.listing, "last": last}
+    )
+
+
+@login_required
+@require_POST
+def listing_sync(request: HttpRequest, pk: int) -> HttpResponse:
+    """Sync all the listing's feeds now (one manual sync against the allowance)."""
+    listing = selectors.listing_of_owner(request.user, pk)
+    outcome = listing_services.request_manual_sync_all(owner=request.user, listing=listing)
+    return _sync_all_reply(request, outcome)
+
+
+@login_required
+@require_POST
+def feeds_sync_all(request: HttpRequest) -> HttpResponse:
+    """Sync all the owner's feeds now (one manual sync against the allowance)."""
+    return _sync_all_reply(request, listing_services.request_manual_sync_all(owner=request.user))
+
+
+def _sync_all_reply(request: HttpRequest, outcome) -> HttpResponse:
+    (messages.success if outcome.accepted else messages.warning)(request, outcome.detail)
+    response = redirect("calendars:index")
+    if not outcome.accepted:
+        response["Retry-After"] = str(outcome.retry_after)
+    return response

@@ -2,24 +2,41 @@
 
 The body is deterministic for the same events (stable UIDs, DTSTAMP from the event's last
 change), so its hash is a strong ETag and channels polling every few minutes mostly get
-304s.
+304s. Per variant (``""`` for the whole feed, else the ``?for=`` channel) the listing keeps
+in ``export_state``:
+
+- ``digest``: the body's SHA-256, the ETag;
+- ``modified``: when that digest last changed (``Last-Modified``: it only ever rises, also
+  when an event is cancelled or a feed removed, which a Max(changed_at) would move back);
+- ``inputs``: a digest of the rows the body is built from, so an unchanged export is
+  answered (304, or 200 from the cache) without building the body again;
+- ``fetched``: when a client last asked (written at most every FETCH_RECORD_SECONDS), which
+  tells the import which channels poll our export (echo detection).
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from django.db.models import Max
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
-from calendars.ics.export import build_calendar
+from calendars.ics.export import build_calendar, clean_text
 from calendars.models import EXPORT_DOMAIN, Event, EventKind, EventStatus, Listing, Source
 
 WINDOW_DAYS = 30  # events that ended longer ago than this are left out
 CACHE_CONTROL = "private, max-age=300"
 PRODID = "-//Syncbeat//Merged calendar//EN"
+# Bump when the body's format changes for the same rows: every ETag changes with it.
+FORMAT_VERSION = "2"
+# "fetched" is written at most this often per variant, so polling costs no write.
+FETCH_RECORD_SECONDS = 300
+BODY_CACHE_SECONDS = 3600
 
 
 class UnknownChannel(ValueError):
@@ -38,9 +55,22 @@ class ExportEvent:
 
 @dataclass(frozen=True)
 class ExportDocument:
-    body: bytes
-    etag: str  # quoted, as sent in the header
+    """A variant's validators; ``body`` is None when they were known without building it."""
+
+    listing_id: int
+    variant: str
+    digest: str
     last_modified: datetime
+    body: bytes | None = None
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.digest[:40]}"'
+
+    @property
+    def gzip_etag(self) -> str:
+        """The gzip-encoded representation's own (strong) validator."""
+        return f'"{self.digest[:40]}-gzip"'
 
 
 def export_uid(feed_id: int, uid: str) -> str:
@@ -49,58 +79,168 @@ def export_uid(feed_id: int, uid: str) -> str:
     return f"{digest[:32]}@{EXPORT_DOMAIN}"
 
 
-def listing_for_token(token: str) -> Listing | None:
+def listing_for_token(token: str, *, now: datetime | None = None) -> Listing | None:
+    """The listing whose export link is ``token``: its current one, or the one it replaced
+    while that is within its grace period (``previous_export_expires_at``)."""
     if not token or len(token) > 64:
         return None
-    return Listing.objects.filter(export_token=token).first()
+    now = now or timezone.now()
+    return Listing.objects.filter(
+        Q(export_token=token) | Q(previous_export_token=token, previous_export_expires_at__gt=now)
+    ).first()
 
 
-def export_events(listing: Listing, *, leave_out: str | None, now: datetime) -> list[ExportEvent]:
-    """The listing's blocking, live events from ``now - WINDOW_DAYS`` on, oldest first."""
+def export_rows(listing: Listing, *, leave_out: str | None, now: datetime) -> list[tuple]:
+    """What the body is built from: the listing's live, blocking events that ended less
+    than WINDOW_DAYS ago, oldest first, as (feed_id, uid, start, end, all_day, kind,
+    changed_at). Left out: ``leave_out``'s feeds, feeds not exported back, echoes of our own
+    export (``echo_of`` set), and timed events with no length (they hold no time, and some
+    channels read a zero-length event as the whole day taken)."""
     qs = (
         Event.objects.filter(
             feed__listing=listing,
             feed__export_back=True,
             blocking=True,
+            echo_of__isnull=True,
             end__gte=now - timedelta(days=WINDOW_DAYS),
         )
         .exclude(status=EventStatus.CANCELLED)
+        .exclude(all_day=False, end__lte=F("start"))
         .order_by("start", "feed_id", "uid")
     )
     if leave_out:
         qs = qs.exclude(feed__source=leave_out)
-    events = []
-    for feed_id, uid, start, end, all_day, kind, changed_at in qs.values_list(
-        "feed_id", "uid", "start", "end", "all_day", "kind", "changed_at"
-    ):
-        events.append(
-            ExportEvent(
-                export_uid=export_uid(feed_id, uid),
-                start=start.date() if all_day else start,
-                end=end.date() if all_day else end,
-                all_day=all_day,
-                # Guests' names stay private: channels only need to know the dates are taken.
-                summary="Reserved" if kind == EventKind.RESERVATION else "Not available",
-                dtstamp=changed_at,
-            )
+    return list(qs.values_list("feed_id", "uid", "start", "end", "all_day", "kind", "changed_at"))
+
+
+def export_events(rows: list[tuple]) -> list[ExportEvent]:
+    """The rows as the iCalendar builder wants them; guests' names stay private."""
+    return [
+        ExportEvent(
+            export_uid=export_uid(feed_id, uid),
+            start=start.date() if all_day else start,
+            end=end.date() if all_day else end,
+            all_day=all_day,
+            summary="Reserved" if kind == EventKind.RESERVATION else "Not available",
+            dtstamp=changed_at,
         )
-    return events
+        for feed_id, uid, start, end, all_day, kind, changed_at in rows
+    ]
 
 
-def build_export(listing: Listing, *, leave_out: str | None = None) -> ExportDocument:
-    """The listing's merged calendar. ``leave_out`` (a Source value) omits that channel's
-    events, for the URL given back to that channel. Raises UnknownChannel."""
+def render_body(listing: Listing, rows: list[tuple]) -> bytes:
+    """The variant's iCalendar bytes (no clock: the same rows give the same bytes)."""
+    return build_calendar(
+        name=listing.name, events=export_events(rows), domain=EXPORT_DOMAIN, prodid=PRODID
+    )
+
+
+def inputs_digest(listing: Listing, rows: list[tuple]) -> str:
+    """A digest of everything the body depends on: cheap next to building it."""
+    digest = hashlib.sha256(f"{FORMAT_VERSION}\x00{clean_text(listing.name)}".encode())
+    for feed_id, uid, start, end, all_day, kind, changed_at in rows:
+        line = f"\x00{feed_id}\x01{uid}\x01{start.isoformat()}\x01{end.isoformat()}"
+        digest.update(f"{line}\x01{all_day}\x01{kind}\x01{changed_at.isoformat()}".encode())
+    return digest.hexdigest()[:32]
+
+
+def export_document(
+    listing: Listing, *, leave_out: str | None = None, now: datetime | None = None
+) -> ExportDocument:
+    """The validators of the listing's export for ``leave_out`` (a Source value: that
+    channel's events left out, for the URL given back to it), and records the fetch.
+
+    When the rows are those the stored digest was made from, the body is not built (the
+    document's ``body`` is None; ``export_body`` gets it from the cache or builds it).
+    Raises UnknownChannel.
+    """
     if leave_out and leave_out not in Source.values:
         raise UnknownChannel(leave_out)
-    now = timezone.now()
-    events = export_events(listing, leave_out=leave_out, now=now)
-    changed = Event.objects.filter(feed__listing=listing).aggregate(m=Max("changed_at"))["m"]
-    last_modified = max(filter(None, [changed, listing.created_at]))
-    body = build_calendar(
-        name=listing.name, events=events, domain=EXPORT_DOMAIN, prodid=PRODID, now=last_modified
-    )
-    etag = '"' + hashlib.sha256(body).hexdigest()[:40] + '"'
-    return ExportDocument(body=body, etag=etag, last_modified=last_modified.replace(microsecond=0))
+    now = now or timezone.now()
+    variant = leave_out or ""
+    rows = export_rows(listing, leave_out=leave_out, now=now)
+    inputs = inputs_digest(listing, rows)
+    state = (listing.export_state or {}).get(variant) or {}
+    body = None
+    if state.get("inputs") == inputs and state.get("digest") and state.get("modified"):
+        digest = state["digest"]
+    else:
+        body = render_body(listing, rows)
+        digest = hashlib.sha256(body).hexdigest()
+        _cache_body(listing.pk, digest, body)
+    if (
+        state.get("inputs") != inputs
+        or state.get("digest") != digest
+        or _age(state.get("fetched"), now) >= FETCH_RECORD_SECONDS
+    ):
+        state = record_state(listing, variant, digest=digest, inputs=inputs, now=now)
+    modified = datetime.fromisoformat(state["modified"])
+    return ExportDocument(listing.pk, variant, digest, modified, body)
+
+
+def record_state(
+    listing: Listing, variant: str, *, digest: str, inputs: str, now: datetime
+) -> dict:
+    """Write the variant's state under a row lock (another worker may be answering another
+    variant of the same listing): ``modified`` moves only when the digest changes, and then
+    always forward (at least a second past the previous value). Returns the new state."""
+    with transaction.atomic():
+        locked = Listing.objects.select_for_update().only("export_state").get(pk=listing.pk)
+        states = dict(locked.export_state or {})
+        state = dict(states.get(variant) or {})
+        if state.get("digest") != digest or not state.get("modified"):
+            stamp = now.astimezone(UTC).replace(microsecond=0)
+            if state.get("modified"):
+                previous = datetime.fromisoformat(state["modified"])
+                stamp = max(stamp, previous + timedelta(seconds=1))
+            state["modified"] = stamp.isoformat()
+        state.update(digest=digest, inputs=inputs, fetched=now.astimezone(UTC).isoformat())
+        states[variant] = state
+        Listing.objects.filter(pk=listing.pk).update(export_state=states)
+    listing.export_state = states
+    return state
+
+
+def export_body(listing: Listing, document: ExportDocument, *, gzipped: bool = False) -> bytes:
+    """The document's body (gzip-compressed when asked), from the cache when there."""
+    key = _cache_key(listing.pk, document.digest, gzipped)
+    body = cache.get(key)
+    if body is not None:
+        return body
+    plain = document.body or cache.get(_cache_key(listing.pk, document.digest, False))
+    if plain is None:
+        # Not cached (evicted, another process): rebuild. The rows may have changed since
+        # the validators were read: cache it under its own digest only (the next request
+        # sees the new digest and answers 200 again).
+        rows = export_rows(listing, leave_out=document.variant or None, now=timezone.now())
+        plain = render_body(listing, rows)
+        _cache_body(listing.pk, hashlib.sha256(plain).hexdigest(), plain)
+        if gzipped:
+            return gzip.compress(plain, compresslevel=6, mtime=0)
+        return plain
+    _cache_body(listing.pk, document.digest, plain)
+    if not gzipped:
+        return plain
+    body = gzip.compress(plain, compresslevel=6, mtime=0)
+    cache.set(key, body, BODY_CACHE_SECONDS)
+    return body
+
+
+def _cache_key(listing_id: int, digest: str, gzipped: bool) -> str:
+    return f"calendars:export:{listing_id}:{digest[:40]}:{'gz' if gzipped else 'id'}"
+
+
+def _cache_body(listing_id: int, digest: str, body: bytes) -> None:
+    cache.set(_cache_key(listing_id, digest, False), body, BODY_CACHE_SECONDS)
+
+
+def _age(stamp: str | None, now: datetime) -> float:
+    if not stamp:
+        return float("inf")
+    try:
+        return (now - datetime.fromisoformat(stamp)).total_seconds()
+    except (TypeError, ValueError):
+        return float("inf")
 
 
 def etag_matches(if_none_match: str, etag: str) -> bool:
@@ -111,3 +251,36 @@ def etag_matches(if_none_match: str, etag: str) -> bool:
         return True
     wanted = etag.removeprefix("W/")
     return any(tag.strip().removeprefix("W/") == wanted for tag in if_none_match.split(","))
+
+
+def not_modified(document: ExportDocument, *, if_none_match: str, if_modified_since) -> bool:
+    """RFC 9110 13.2.2: If-None-Match decides when sent; else If-Modified-Since (a parsed
+    epoch second, or None) does: unchanged when the body's last change is not after it."""
+    if if_none_match:
+        # Either representation's tag: the client's stored copy is current either way.
+        return etag_matches(if_none_match, document.etag) or etag_matches(
+            if_none_match, document.gzip_etag
+        )
+    if if_modified_since is None:
+        return False
+    return int(document.last_modified.timestamp()) <= if_modified_since
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an Accept-Encoding header allows gzip (RFC 9110 12.5.3: ``gzip`` or ``*``
+    with a q-value above 0; an explicit ``gzip;q=0`` refuses it)."""
+    weights: dict[str, float] = {}
+    for item in (accept_encoding or "").lower().split(","):
+        coding, _, params = item.strip().partition(";")
+        q = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if coding.strip():
+            weights[coding.strip()] = q
+    q = weights.get("gzip", weights.get("x-gzip", weights.get("*", 0.0)))
+    return q > 0

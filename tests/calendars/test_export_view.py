@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import gzip
+import http.client
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 import icalendar
 import pytest
 from django.utils import timezone
+from django.utils.http import http_date, parse_http_date
 
-from calendars.models import Event, EventStatus, Source
+from calendars.models import Event, EventStatus, Listing, Source
 from tests.calendars.test_import import (
     Body,
     airbnb_event,
@@ -113,11 +118,42 @@ def test_unknown_token_is_404(client, db):
     assert client.get("/calendars/not-a-real-token.ics").status_code == 404
 
 
-def test_regenerated_token_retires_the_old_url(client, listing_with_events):
+def test_regenerated_token_keeps_the_old_url_for_the_grace_period(client, listing_with_events):
+    """Issue 12 point 4 (this test pinned "404 at once" before)."""
+    first = listing_with_events.export_token
+    listing_with_events.regenerate_export_token()
+    second = listing_with_events.export_token
+    old = client.get(f"/calendars/{first}.ics")
+    new = client.get(f"/calendars/{second}.ics")
+    assert old.status_code == 200 and new.status_code == 200
+    assert old.content == new.content
+    expires = listing_with_events.previous_export_expires_at
+    assert timedelta(days=6, hours=23) < expires - timezone.now() <= timedelta(days=7)
+    # Past the grace period the old link answers 404.
+    Listing.objects.filter(pk=listing_with_events.pk).update(
+        previous_export_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    assert client.get(f"/calendars/{first}.ics").status_code == 404
+    assert client.get(f"/calendars/{second}.ics").status_code == 200
+
+
+def test_a_second_rotation_replaces_the_previous_link(client, listing_with_events):
+    first = listing_with_events.export_token
+    listing_with_events.regenerate_export_token()
+    second = listing_with_events.export_token
+    listing_with_events.regenerate_export_token()
+    third = listing_with_events.export_token
+    assert client.get(f"/calendars/{first}.ics").status_code == 404
+    assert client.get(f"/calendars/{second}.ics").status_code == 200
+    assert client.get(f"/calendars/{third}.ics").status_code == 200
+
+
+def test_no_grace_period_when_the_setting_is_zero(client, listing_with_events, settings):
+    settings.EXPORT_LINK_GRACE_DAYS = 0
     old = listing_with_events.export_token
     listing_with_events.regenerate_export_token()
+    assert listing_with_events.previous_export_token is None
     assert client.get(f"/calendars/{old}.ics").status_code == 404
-    assert client.get(f"/calendars/{listing_with_events.export_token}.ics").status_code == 200
 
 
 def test_empty_listing_exports_a_valid_calendar(client, alice):
@@ -126,3 +162,157 @@ def test_empty_listing_exports_a_valid_calendar(client, alice):
     assert response.status_code == 200
     assert events_of(response.content) == []
     assert icalendar.Calendar.from_ical(response.content)["X-WR-CALNAME"] == listing.name
+
+
+# --- issue 9 point 16: validators, zero-length events, control characters, gzip ----------
+
+
+def test_if_modified_since_gets_304_and_if_none_match_wins(client, listing_with_events):
+    url = f"/calendars/{listing_with_events.export_token}.ics"
+    first = client.get(url)
+    last_modified, etag = first["Last-Modified"], first["ETag"]
+    assert client.get(url, HTTP_IF_MODIFIED_SINCE=last_modified).status_code == 304
+    later = http_date(parse_http_date(last_modified) + 3600)
+    assert client.get(url, HTTP_IF_MODIFIED_SINCE=later).status_code == 304
+    earlier = http_date(parse_http_date(last_modified) - 1)
+    assert client.get(url, HTTP_IF_MODIFIED_SINCE=earlier).status_code == 200
+    assert client.get(url, HTTP_IF_MODIFIED_SINCE="not a date").status_code == 200
+    # RFC 9110 13.2.2: when If-None-Match is sent, If-Modified-Since is ignored.
+    stale_tag = client.get(url, HTTP_IF_NONE_MATCH='"other"', HTTP_IF_MODIFIED_SINCE=later)
+    assert stale_tag.status_code == 200
+    fresh_tag = client.get(url, HTTP_IF_NONE_MATCH=etag, HTTP_IF_MODIFIED_SINCE=earlier)
+    assert fresh_tag.status_code == 304
+    assert fresh_tag["Last-Modified"] == last_modified and fresh_tag["ETag"] == etag
+
+
+def test_last_modified_rises_when_the_body_changes_and_only_then(client, listing_with_events):
+    url = f"/calendars/{listing_with_events.export_token}.ics"
+    first = client.get(url)
+    assert client.get(url)["Last-Modified"] == first["Last-Modified"]  # same body
+    seen = [parse_http_date(first["Last-Modified"])]
+    # An event cancelled, then a whole feed deleted: Max(changed_at) would go back; the
+    # export's Last-Modified goes forward each time.
+    Event.objects.filter(uid="v1").update(status=EventStatus.CANCELLED, blocking=False)
+    after_cancel = client.get(url, HTTP_IF_MODIFIED_SINCE=first["Last-Modified"])
+    assert after_cancel.status_code == 200
+    seen.append(parse_http_date(after_cancel["Last-Modified"]))
+    listing_with_events.feeds.filter(source=Source.AIRBNB).delete()
+    after_delete = client.get(url, HTTP_IF_MODIFIED_SINCE=after_cancel["Last-Modified"])
+    assert after_delete.status_code == 200 and events_of(after_delete.content) == []
+    seen.append(parse_http_date(after_delete["Last-Modified"]))
+    assert seen == sorted(set(seen))  # strictly rising
+    assert len({first["ETag"], after_cancel["ETag"], after_delete["ETag"]}) == 3
+    state = Listing.objects.get(pk=listing_with_events.pk).export_state[""]
+    assert set(state) >= {"digest", "modified", "fetched"}
+    assert after_delete["ETag"] == f'"{state["digest"][:40]}"'
+
+
+def test_each_variant_records_when_it_was_fetched_at_most_every_few_minutes(
+    client, listing_with_events
+):
+    url = f"/calendars/{listing_with_events.export_token}.ics"
+    client.get(url, {"for": "booking"})
+    listing = Listing.objects.get(pk=listing_with_events.pk)
+    assert set(listing.export_state) == {"booking"}
+    fetched = datetime.fromisoformat(listing.export_state["booking"]["fetched"])
+    assert timezone.now() - fetched < timedelta(seconds=30)
+    # Polled again a moment later: no write.
+    client.get(url, {"for": "booking"})
+    listing.refresh_from_db()
+    assert datetime.fromisoformat(listing.export_state["booking"]["fetched"]) == fetched
+    # Six minutes on, the next poll (a 304 too) is recorded.
+    old = (fetched - timedelta(minutes=6)).isoformat()
+    states = listing.export_state
+    states["booking"]["fetched"] = old
+    Listing.objects.filter(pk=listing.pk).update(export_state=states)
+    etag = client.get(url, {"for": "booking"})["ETag"]
+    response = client.get(url, {"for": "booking"}, HTTP_IF_NONE_MATCH=etag)
+    assert response.status_code == 304
+    listing.refresh_from_db()
+    assert datetime.fromisoformat(listing.export_state["booking"]["fetched"]) > fetched
+    client.get(url)
+    listing.refresh_from_db()
+    assert set(listing.export_state) == {"booking", ""}
+
+
+def test_zero_length_timed_events_are_left_out(client, alice, allow_private_urls):
+    start = (timezone.now() + timedelta(days=3)).strftime("%Y%m%dT100000Z")
+    end = (timezone.now() + timedelta(days=3)).strftime("%Y%m%dT130000Z")
+    body = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Google Inc//Google Calendar//EN\r\n"
+        f"BEGIN:VEVENT\r\nUID:zero@google.com\r\nDTSTART:{start}\r\nDTEND:{start}\r\n"
+        "SUMMARY:Key handover\r\nEND:VEVENT\r\n"
+        f"BEGIN:VEVENT\r\nUID:owner@google.com\r\nDTSTART:{start}\r\nDTEND:{end}\r\n"
+        "SUMMARY:Owner visit\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    ).encode()
+    with local_server({"/g.ics": Body(body)}) as server:
+        listing = make_listing(alice)
+        run_sync(make_feed(listing, f"{server.url}/g.ics", Source.GOOGLE))
+    assert (
+        Event.objects.get(uid="zero@google.com").start
+        == Event.objects.get(uid="zero@google.com").end
+    )  # imported as it is, left out of the export only
+    exported = events_of(client.get(f"/calendars/{listing.export_token}.ics").content)
+    assert len(exported) == 1
+    assert exported[0].decoded("DTEND") > exported[0].decoded("DTSTART")
+
+
+def test_control_characters_in_the_listing_name_never_break_the_feed(client, listing_with_events):
+    Listing.objects.filter(pk=listing_with_events.pk).update(
+        # (PostgreSQL text holds no NUL; the builder's own test covers it.)
+        name="Beach\r\nhouse \x07 \x1bsea\tview\x7f"
+    )
+    response = client.get(f"/calendars/{listing_with_events.export_token}.ics")
+    assert response.status_code == 200
+    calendar = icalendar.Calendar.from_ical(response.content)
+    assert str(calendar["X-WR-CALNAME"]) == "Beach house sea view"
+    assert len(calendar.walk("VEVENT")) == 3
+    for byte in range(32):
+        if byte not in (10, 13):
+            assert bytes([byte]) not in response.content
+
+
+@pytest.mark.django_db(transaction=True)
+def test_gzip_over_http_with_validators_per_representation(live_server, listing_with_events):
+    url = f"{live_server.url}/calendars/{listing_with_events.export_token}.ics"
+    plain = http_get(url)
+    assert plain.status == 200 and "Content-Encoding" not in plain.headers
+    assert plain.headers["Vary"] == "Accept-Encoding"
+    zipped = http_get(url, {"Accept-Encoding": "gzip, deflate"})
+    assert zipped.status == 200 and zipped.headers["Content-Encoding"] == "gzip"
+    assert zipped.headers["Vary"] == "Accept-Encoding"
+    assert gzip.decompress(zipped.body) == plain.body
+    assert len(zipped.body) < len(plain.body)
+    assert zipped.headers["ETag"] != plain.headers["ETag"]  # two representations
+    assert zipped.headers["Last-Modified"] == plain.headers["Last-Modified"]
+    for headers in (
+        {"Accept-Encoding": "gzip", "If-None-Match": zipped.headers["ETag"]},
+        {"Accept-Encoding": "gzip", "If-Modified-Since": zipped.headers["Last-Modified"]},
+        {"If-None-Match": plain.headers["ETag"]},
+    ):
+        again = http_get(url, headers)
+        assert again.status == 304 and again.body == b""
+        assert again.headers["Vary"] == "Accept-Encoding"
+    refused = http_get(url, {"Accept-Encoding": "gzip;q=0, identity"})
+    assert "Content-Encoding" not in refused.headers and refused.body == plain.body
+    # The same bytes twice (mtime=0): the gzip ETag names one byte sequence.
+    assert http_get(url, {"Accept-Encoding": "gzip"}).body == zipped.body
+
+
+@dataclass
+class Got:
+    status: int
+    headers: dict
+    body: bytes
+
+
+def http_get(url: str, headers: dict | None = None) -> Got:
+    """A plain GET over a real socket; no decoding of the body."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        connection.request("GET", f"{parts.path}?{parts.query}", headers=headers or {})
+        response = connection.getresponse()
+        return Got(response.status, dict(response.getheaders()), response.read())
+    finally:
+        connection.close()

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 import icalendar
 
 from calendars.ics import build_calendar, parse_feed
+from calendars.ics.export import clean_text
 
 DOMAIN = "cal.syncbeat.app"
 
@@ -88,3 +89,28 @@ def test_export_round_trips_through_parse_feed():
 def test_empty_export_is_a_valid_empty_calendar():
     body = build_calendar(name="Empty", events=[], domain=DOMAIN)
     assert parse_feed(body).events == []
+
+
+def test_control_characters_are_replaced_and_never_break_the_calendar():
+    name = "Beach\r\nhouse\x00\x01 sea\tview\x7f \u00e9t\u00e9"
+    events = [Item("c-1", date(2025, 7, 1), date(2025, 7, 3), True, "Owner\r\nstay\x00\x1b")]
+    body = build_calendar(name=name, events=events, domain=DOMAIN)
+    for byte in [*range(0, 9), 11, 12, *range(14, 32), 127]:
+        assert bytes([byte]) not in body
+    calendar = icalendar.Calendar.from_ical(body)
+    assert str(calendar["X-WR-CALNAME"]) == "Beach house sea view \u00e9t\u00e9"
+    assert str(calendar.walk("VEVENT")[0]["SUMMARY"]) == "Owner stay"
+    assert clean_text("\x00\r\n") == "" and clean_text("plain") == "plain"
+
+
+def test_zero_length_timed_events_are_left_out():
+    at = datetime(2025, 7, 10, 10, tzinfo=UTC)
+    events = [
+        Item("zero", at, at, False, "Key handover"),
+        Item("backwards", at, at - timedelta(hours=1), False, "Typo"),
+        Item("kept", at, at + timedelta(minutes=1), False, "Short"),
+        Item("day", date(2025, 7, 10), date(2025, 7, 10), True, "One day"),
+    ]
+    body = build_calendar(name="Beach house", events=events, domain=DOMAIN)
+    uids = [str(v["UID"]) for v in icalendar.Calendar.from_ical(body).walk("VEVENT")]
+    assert uids == ["day@cal.syncbeat.app", "kept@cal.syncbeat.app"]
