@@ -42,13 +42,22 @@ def listings_overview(user) -> list[Listing]:
     """The owner's listings with their feeds and open-conflict counts, for the index page."""
     return list(
         owner_listings(user)
-        .annotate(open_conflicts=Count("conflicts", filter=Q(conflicts__resolved_at__isnull=True)))
+        .annotate(
+            open_conflicts=Count(
+                "conflicts",
+                filter=Q(conflicts__resolved_at__isnull=True, conflicts__dismissed_at__isnull=True),
+            )
+        )
         .prefetch_related(Prefetch("feeds", queryset=Feed.objects.order_by("pk")))
     )
 
 
-def open_conflicts(user, *, listing: Listing | None = None) -> QuerySet[Conflict]:
-    qs = owner_conflicts(user).filter(resolved_at__isnull=True)
+def open_conflicts(
+    user, *, listing: Listing | None = None, dismissed: bool = False
+) -> QuerySet[Conflict]:
+    """The owner's open double bookings; the ones they dismissed (which stay open while
+    their dates hold, but count nowhere) only with ``dismissed=True``."""
+    qs = owner_conflicts(user).filter(resolved_at__isnull=True, dismissed_at__isnull=not dismissed)
     if listing is not None:
         qs = qs.filter(listing=listing)
     return qs.select_related("listing", "event_a__feed", "event_b__feed").order_by("overlap_start")

@@ -1,25 +1,38 @@
-"""Double bookings: blocking events of one listing, from different feeds, that overlap.
+"""Double bookings: two events of one listing, from different feeds, that hold one night.
 
-Overlap is end-exclusive: a checkout on the day of the next check-in is not a conflict.
-Detection is a sweep over the listing's blocking events sorted by start (O(n log n)), then
-a diff against the open Conflict rows: new pairs open a conflict once, pairs that stopped
-overlapping (moved or cancelled) are resolved.
+Nights are read in the listing's zone (calendars.services.nights): a cleaning from 10:00 to
+13:00 holds none, a checkout on the day of the next check-in shares none. Only real double
+bookings count: two reservations, or a reservation and a block (an owner stay counts as a
+block) from another feed. Two blocks are not (channels block each other's dates on
+purpose), maintenance never is, and an echo of our own export (``Event.echo_of``) is not
+a booking at all.
+
+Detection sweeps the events' runs of nights sorted by their first night (O(n log n)), then
+diffs against the open Conflict rows: new pairs open a conflict once, pairs that stopped
+sharing a night (moved, cancelled, re-kinded) are resolved. A conflict the owner dismissed
+stays dismissed while both events keep the dates they had then; if either moves, it is
+resolved and the pair, still double-booked, opens again as a new alert.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.db.models import Q
 
-from calendars.models import Conflict, Event, EventStatus, Feed
+from calendars.models import Conflict, Event, EventKind, EventStatus, Feed, Listing
 from calendars.serializers import format_instant
+from calendars.services.nights import NEAR, StayWindow, held_nights, nights_span
 
 # Events that ended before this many days ago no longer matter (the export's window too).
 WINDOW_DAYS = 30
-# Up to this many changed events, read the events overlapping each; past it, their bounds.
+# Up to this many changed events, read the events near each; past it, their bounds.
 SPAN_CLAUSES = 25
+# Kinds that take a night from sale; maintenance does not.
+_BLOCKING_KINDS = {EventKind.BLOCK, EventKind.OWNER_STAY}
+_EVENT_COLUMNS = ("pk", "feed_id", "start", "end", "all_day", "kind", "kind_override")
 
 
 @dataclass(frozen=True)
@@ -34,27 +47,105 @@ class ConflictChanges:
         return bool(self.opened or self.resolved)
 
 
-def overlapping_pairs(
-    events: list[tuple[int, int, datetime, datetime]],
-) -> dict[tuple[int, int], tuple[datetime, datetime]]:
-    """Pairs (smaller pk, larger pk) of events from different feeds that overlap.
+@dataclass(frozen=True)
+class NightRun:
+    """One event as detection sees it: its feed, effective kind and nights [first, stop)."""
 
-    ``events`` are ``(pk, feed_id, start, end)``. Returns each pair's overlap span.
-    """
-    pairs: dict[tuple[int, int], tuple[datetime, datetime]] = {}
-    active: list[tuple[int, int, datetime, datetime]] = []
-    for event in sorted(events, key=lambda e: (e[2], e[3], e[0])):
-        pk, feed_id, start, end = event
-        active = [a for a in active if a[3] > start]
-        for other_pk, other_feed, other_start, other_end in active:
-            if other_feed == feed_id:
-                continue
-            if start < other_end and other_start < end:
-                key = (min(pk, other_pk), max(pk, other_pk))
-                pairs[key] = (max(start, other_start), min(end, other_end))
-        if end > start:
-            active.append(event)
+    pk: int
+    feed_id: int
+    kind: str
+    first: date
+    stop: date
+
+
+def double_booked(kind_a: str, kind_b: str) -> bool:
+    """Two reservations, or a reservation and a block or owner stay."""
+    if kind_a == EventKind.RESERVATION:
+        return kind_b == EventKind.RESERVATION or kind_b in _BLOCKING_KINDS
+    return kind_b == EventKind.RESERVATION and kind_a in _BLOCKING_KINDS
+
+
+def night_pairs(runs: list[NightRun]) -> dict[tuple[int, int], tuple[date, date]]:
+    """Pairs (smaller pk, larger pk) of runs from different feeds that share a night and
+    are a double booking by kind; each with its shared nights ``(first, stop)``."""
+    pairs: dict[tuple[int, int], tuple[date, date]] = {}
+    active: list[NightRun] = []
+    for run in sorted(runs, key=lambda r: (r.first, r.stop, r.pk)):
+        active = [a for a in active if a.stop > run.first]
+        for other in active:
+            if other.feed_id != run.feed_id and double_booked(run.kind, other.kind):
+                key = (min(run.pk, other.pk), max(run.pk, other.pk))
+                pairs[key] = (max(run.first, other.first), min(run.stop, other.stop))
+        active.append(run)
     return pairs
+
+
+def dates_digest(a: tuple[datetime, datetime], b: tuple[datetime, datetime]) -> str:
+    """A digest of two events' spans (event_a's first): what a dismissal holds on to."""
+    text = "|".join(format_instant(value) for value in (*a, *b))
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+@dataclass
+class _Events:
+    """The events detection read: their runs of nights and their stored spans."""
+
+    runs: list[NightRun] = field(default_factory=list)
+    spans: dict[int, tuple[datetime, datetime]] = field(default_factory=dict)
+
+
+def _read_events(rows, feed_kinds: dict[int, str], window: StayWindow) -> _Events:
+    read = _Events()
+    for pk, feed_id, start, end, all_day, kind, override in rows:
+        read.spans[pk] = (start, end)
+        nights = held_nights(start, end, all_day, window)
+        if nights is not None:
+            effective = override or feed_kinds.get(feed_id) or kind
+            read.runs.append(NightRun(pk, feed_id, effective, nights[0], nights[1]))
+    return read
+
+
+def _near(spans: list[tuple[datetime, datetime]]) -> Q | None:
+    """Events whose nights may meet one of ``spans`` (padded: a night's window lies up to a
+    day and a half from the UTC date of its instants)."""
+    spans = [(start, end) for start, end in spans if end > start]
+    if len(spans) > SPAN_CLAUSES:  # many changes (a new feed): one bounding span
+        spans = [(min(s for s, _e in spans), max(e for _s, e in spans))]
+    near: Q | None = None
+    for start, end in spans:
+        clause = Q(start__lt=end + NEAR, end__gt=start - NEAR)
+        near = clause if near is None else near | clause
+    return near
+
+
+def _current_pairs(
+    listing: Listing, now: datetime, changed: set[int] | None
+) -> tuple[dict, dict[int, tuple[datetime, datetime]]]:
+    """The double-booked pairs (all, or those involving ``changed``) and the events' spans."""
+    feed_kinds = dict(Feed.objects.filter(listing=listing).values_list("pk", "event_kind"))
+    # The listing's feed ids first: with them PostgreSQL reads the events through the feed
+    # index; a join on the listing can make it scan the whole event table.
+    events_qs = Event.objects.filter(
+        feed_id__in=list(feed_kinds),
+        blocking=True,
+        echo_of__isnull=True,
+        end__gt=now - timedelta(days=WINDOW_DAYS),
+    ).exclude(status=EventStatus.CANCELLED)
+    window = StayWindow.of(listing)
+    if changed is None:
+        read = _read_events(events_qs.values_list(*_EVENT_COLUMNS), feed_kinds, window)
+        return night_pairs(read.runs), read.spans
+    spans = list(events_qs.filter(pk__in=changed).values_list("start", "end"))
+    near = _near(spans)
+    if near is None:
+        return {}, {}
+    read = _read_events(events_qs.filter(near).values_list(*_EVENT_COLUMNS), feed_kinds, window)
+    pairs = {
+        key: nights
+        for key, nights in night_pairs(read.runs).items()
+        if key[0] in changed or key[1] in changed
+    }
+    return pairs, read.spans
 
 
 def detect_conflicts(
@@ -62,65 +153,42 @@ def detect_conflicts(
 ) -> ConflictChanges:
     """Open and resolve the listing's conflicts; call inside the import's transaction.
 
-    With ``changed_event_ids`` (the events an import created, moved or cancelled) only the
-    pairs involving those events can have changed: the events overlapping one of them and
-    the open conflicts that involve them are read (a handful of rows however busy the
-    listing), and pairs between two unchanged events are left as they are. Without it, the
-    whole listing. Raises nothing of its own (database errors propagate).
+    With ``changed_event_ids`` (the events an import created, moved, cancelled or
+    re-kinded) only the pairs involving those events can have changed: the events near
+    one of them and the open conflicts that involve them are read (a handful of rows
+    however busy the listing), and pairs between two unchanged events are left as they
+    are. Without it, the whole listing. Raises nothing of its own (database errors
+    propagate).
     """
-    # The listing's feed ids first: with them PostgreSQL reads the events through the feed
-    # index; a join on the listing can make it scan the whole event table.
-    feed_ids = list(Feed.objects.filter(listing_id=listing_id).values_list("pk", flat=True))
-    events_qs = Event.objects.filter(
-        feed_id__in=feed_ids, blocking=True, end__gt=now - timedelta(days=WINDOW_DAYS)
-    ).exclude(status=EventStatus.CANCELLED)
+    if changed_event_ids is not None and not changed_event_ids:
+        return ConflictChanges(opened=0, resolved=0)
+    listing = Listing.objects.get(pk=listing_id)
+    changed = set(changed_event_ids) if changed_event_ids is not None else None
+    pairs, spans = _current_pairs(listing, now, changed)
+    window = StayWindow.of(listing)
     open_qs = Conflict.objects.filter(listing_id=listing_id, resolved_at__isnull=True)
-    if changed_event_ids is not None:
-        if not changed_event_ids:
-            return ConflictChanges(opened=0, resolved=0)
-        changed = set(changed_event_ids)
-        spans = list(events_qs.filter(pk__in=changed).values_list("pk", "feed_id", "start", "end"))
+    if changed is not None:
         open_qs = open_qs.filter(Q(event_a_id__in=changed) | Q(event_b_id__in=changed))
-        spans = [(start, end) for _pk, _feed, start, end in spans if end > start]
-        if len(spans) > SPAN_CLAUSES:  # many changes (a new feed): one bounding span
-            spans = [(min(s for s, _e in spans), max(e for _s, e in spans))]
-        near: Q | None = None
-        for start, end in spans:
-            clause = Q(start__lt=end, end__gt=start)
-            near = clause if near is None else near | clause
-        rows = (
-            list(events_qs.filter(near).values_list("pk", "feed_id", "start", "end"))
-            if near
-            else []
-        )
-        pairs = {
-            key: span
-            for key, span in overlapping_pairs(rows).items()
-            if key[0] in changed or key[1] in changed
-        }
-    else:
-        pairs = overlapping_pairs(list(events_qs.values_list("pk", "feed_id", "start", "end")))
     open_rows = {
-        (a, b): (pk, start, end)
-        for pk, a, b, start, end in open_qs.values_list(
-            "pk", "event_a_id", "event_b_id", "overlap_start", "overlap_end"
+        (a, b): (pk, start, end, dismissed, digest)
+        for pk, a, b, start, end, dismissed, digest in open_qs.values_list(
+            "pk",
+            "event_a_id",
+            "event_b_id",
+            "overlap_start",
+            "overlap_end",
+            "dismissed_at",
+            "dismissed_dates",
         )
     }
-    gone = [pk for key, (pk, _s, _e) in open_rows.items() if key not in pairs]
-    resolved = 0
+    gone = [key for key in open_rows if key not in pairs or _moved(open_rows[key], key, spans)]
     events: list[tuple[str, dict]] = []
-    if gone:
-        resolved = Conflict.objects.filter(pk__in=gone, resolved_at__isnull=True).update(
-            resolved_at=now
-        )
-        for key, (pk, start, end) in open_rows.items():
-            if key not in pairs:
-                events.append(
-                    ("conflict.resolved", conflict_payload(listing_id, pk, key, start, end))
-                )
+    resolved = _resolve(listing_id, [open_rows[key] for key in gone], gone, now, events)
+    still_open = {key: row for key, row in open_rows.items() if key not in set(gone)}
     new = []
-    for key, (start, end) in pairs.items():
-        current = open_rows.get(key)
+    for key, nights in pairs.items():
+        start, end = nights_span(*nights, window)
+        current = still_open.get(key)
         if current is None:
             new.append(
                 Conflict(
@@ -135,26 +203,47 @@ def detect_conflicts(
         elif (current[1], current[2]) != (start, end):
             Conflict.objects.filter(pk=current[0]).update(overlap_start=start, overlap_end=end)
     if new:
-        # Another import of the same listing may have opened the same pair a moment ago.
-        Conflict.objects.bulk_create(new, ignore_conflicts=True)
-        # ignore_conflicts returns no keys: read back the pairs this import opened.
-        opened_rows = (
-            Conflict.objects.filter(
-                listing_id=listing_id,
-                resolved_at__isnull=True,
-                detected_at=now,
-                event_a_id__in={c.event_a_id for c in new},
-            )
-            .order_by("overlap_start", "pk")
-            .values_list("pk", "event_a_id", "event_b_id", "overlap_start", "overlap_end")
-        )
-        wanted = {(c.event_a_id, c.event_b_id) for c in new}
-        for pk, a, b, start, end in opened_rows:
-            if (a, b) in wanted:
-                events.append(
-                    ("conflict.opened", conflict_payload(listing_id, pk, (a, b), start, end))
-                )
+        _open(listing_id, new, now, events)
     return ConflictChanges(opened=len(new), resolved=resolved, webhook_events=events)
+
+
+def _moved(row: tuple, key: tuple[int, int], spans: dict) -> bool:
+    """A dismissed conflict whose events no longer have the dates they had when dismissed."""
+    dismissed, digest = row[3], row[4]
+    if dismissed is None or key[0] not in spans or key[1] not in spans:
+        return False
+    return digest != dates_digest(spans[key[0]], spans[key[1]])
+
+
+def _resolve(listing_id: int, rows: list, keys: list, now: datetime, events: list) -> int:
+    if not rows:
+        return 0
+    resolved = Conflict.objects.filter(
+        pk__in=[row[0] for row in rows], resolved_at__isnull=True
+    ).update(resolved_at=now)
+    for key, (pk, start, end, _dismissed, _digest) in zip(keys, rows, strict=True):
+        events.append(("conflict.resolved", conflict_payload(listing_id, pk, key, start, end)))
+    return resolved
+
+
+def _open(listing_id: int, new: list[Conflict], now: datetime, events: list) -> None:
+    # Another import of the same listing may have opened the same pair a moment ago.
+    Conflict.objects.bulk_create(new, ignore_conflicts=True)
+    # ignore_conflicts returns no keys: read back the pairs this import opened.
+    opened_rows = (
+        Conflict.objects.filter(
+            listing_id=listing_id,
+            resolved_at__isnull=True,
+            detected_at=now,
+            event_a_id__in={c.event_a_id for c in new},
+        )
+        .order_by("overlap_start", "pk")
+        .values_list("pk", "event_a_id", "event_b_id", "overlap_start", "overlap_end")
+    )
+    wanted = {(c.event_a_id, c.event_b_id) for c in new}
+    for pk, a, b, start, end in opened_rows:
+        if (a, b) in wanted:
+            events.append(("conflict.opened", conflict_payload(listing_id, pk, (a, b), start, end)))
 
 
 def conflict_payload(

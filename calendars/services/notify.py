@@ -24,7 +24,8 @@ def _site_url(path: str) -> str:
 
 
 def notify_new_conflicts(listing_id: int) -> int:
-    """Email the owner about the listing's open conflicts nobody was told about yet.
+    """Email the owner about the listing's open conflicts nobody was told about yet (only
+    real double bookings are conflicts; a dismissed one is never announced).
 
     The unannounced conflicts are locked (SKIP LOCKED) and marked in one UPDATE before the
     email goes out, so two imports finishing at once never announce the same conflict
@@ -41,7 +42,12 @@ def notify_new_conflicts(listing_id: int) -> int:
         # and mark them in one UPDATE: each conflict is announced once.
         claimed = list(
             Conflict.objects.select_for_update(skip_locked=True)
-            .filter(listing=listing, resolved_at__isnull=True, notified_at__isnull=True)
+            .filter(
+                listing=listing,
+                resolved_at__isnull=True,
+                notified_at__isnull=True,
+                dismissed_at__isnull=True,
+            )
             .order_by()
             .values_list("pk", flat=True)
         )

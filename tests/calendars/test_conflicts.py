@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.core import mail
 
-from calendars.models import Conflict, Event, EventStatus, Source
-from calendars.services.conflicts import detect_conflicts, overlapping_pairs
+from calendars.models import Conflict, Event, EventKind, EventStatus, Source
+from calendars.services.conflicts import NightRun, detect_conflicts, night_pairs
+from calendars.services.nights import StayWindow
 from tests.calendars.test_import import (
     Body,
     airbnb_event,
@@ -57,8 +58,11 @@ def test_overlap_across_channels_opens_once_emails_once_then_resolves(
     conflict = Conflict.objects.get()
     a, b = Event.objects.get(uid="a1@airbnb.com"), Event.objects.get(uid="v2")
     assert (conflict.event_a_id, conflict.event_b_id) == tuple(sorted([a.pk, b.pk]))
-    assert conflict.overlap_start == datetime.combine(b.start_value, datetime.min.time(), UTC)
-    assert conflict.overlap_end == datetime.combine(a.end_value, datetime.min.time(), UTC)
+    # The shared nights, from the first one's check-in to the last one's check-out, in the
+    # listing's zone (Europe/Lisbon, 15:00 and 11:00).
+    window = StayWindow.of(listing)
+    assert conflict.overlap_start == window.check_in_at(b.start_value)
+    assert conflict.overlap_end == window.check_out_at(a.end_value - timedelta(days=1))
     assert conflict.listing == listing and conflict.notified_at is not None
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == ["alice@example.com"]
@@ -121,8 +125,11 @@ def test_detection_reopens_after_a_resolved_overlap_returns(alice):
     f2 = make_feed(listing, "https://www.vrbo.com/icalendar/2.ics")
     now = datetime.now(UTC)
     start = now.replace(microsecond=0)
-    e1 = Event.objects.create(feed=f1, uid="1", start=start, end=start.replace(year=start.year + 1))
-    e2 = Event.objects.create(feed=f2, uid="2", start=start, end=start.replace(year=start.year + 1))
+    end = start.replace(year=start.year + 1)
+    e1, e2 = (
+        Event.objects.create(feed=f, uid=uid, start=start, end=end, kind=EventKind.RESERVATION)
+        for f, uid in ((f1, "1"), (f2, "2"))
+    )
     assert detect_conflicts(listing.pk, now=now).opened == 1
     Event.objects.filter(pk=e2.pk).update(status=EventStatus.CANCELLED, blocking=False)
     assert detect_conflicts(listing.pk, now=now).resolved == 1
@@ -132,18 +139,31 @@ def test_detection_reopens_after_a_resolved_overlap_returns(alice):
     assert Conflict.objects.filter(resolved_at__isnull=True).count() == 1
 
 
-def test_overlapping_pairs_sweep():
-    t = [datetime(2030, 1, d, tzinfo=UTC) for d in range(1, 11)]
-    events = [
-        (1, 1, t[0], t[4]),  # feed 1: 1..5
-        (2, 2, t[3], t[5]),  # feed 2: 4..6 overlaps 1
-        (3, 3, t[4], t[6]),  # feed 3: 5..7 overlaps 2 only (touches 1)
-        (4, 1, t[7], t[7]),  # zero length
-        (5, 2, t[8], t[9]),
+def test_night_pairs_sweep_by_kind():
+    d = [date(2030, 1, n) for n in range(1, 12)]
+    res, block, owner, care = (
+        EventKind.RESERVATION,
+        EventKind.BLOCK,
+        EventKind.OWNER_STAY,
+        EventKind.MAINTENANCE,
+    )
+    runs = [
+        NightRun(1, 1, res, d[0], d[4]),  # feed 1: nights 1..4
+        NightRun(2, 2, res, d[3], d[5]),  # feed 2: shares night 4 with 1
+        NightRun(3, 3, block, d[4], d[6]),  # feed 3 block: shares night 5 with 2, touches 1
+        NightRun(4, 2, block, d[0], d[2]),  # feed 2 block vs feed 1 reservation: real
+        NightRun(5, 3, block, d[0], d[2]),  # block + block (4): never
+        NightRun(6, 1, care, d[4], d[5]),  # maintenance: never
+        NightRun(7, 4, owner, d[8], d[10]),  # owner stay vs reservation 8: like a block
+        NightRun(8, 1, res, d[9], d[10]),
+        NightRun(9, 1, block, d[9], d[10]),  # same feed as 8: never
     ]
-    assert overlapping_pairs(events) == {
-        (1, 2): (t[3], t[4]),
-        (2, 3): (t[4], t[5]),
+    assert night_pairs(runs) == {
+        (1, 2): (d[3], d[4]),
+        (2, 3): (d[4], d[5]),
+        (1, 4): (d[0], d[2]),
+        (1, 5): (d[0], d[2]),
+        (7, 8): (d[9], d[10]),
     }
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 
 from calendars.models import Conflict, Event, Source
+from calendars.serializers import format_instant
+from calendars.services.nights import StayWindow
 from syncing.models import WebhookDelivery
 from syncing.webhooks.services import endpoint_create
 from tests.calendars.test_import import (
@@ -128,12 +130,15 @@ def test_bookings_and_conflicts_reach_the_owner_endpoint_only(alice, bob, allow_
         types = [t for t, _ in new]
         assert types.count("booking.added") == 2  # v0 (first import) and v2
         opened = [p for t, p in new if t == "conflict.opened"]
+        window = StayWindow.of(listing)
         assert opened == [
             {
                 "listing": listing.pk,
                 "conflict": conflict.pk,
-                "overlap_start": f"{day(13).isoformat()}T00:00:00Z",
-                "overlap_end": f"{day(15).isoformat()}T00:00:00Z",
+                # The shared nights 13 and 14: check-in of the first to check-out of the
+                # last, in the listing's zone.
+                "overlap_start": format_instant(window.check_in_at(day(13))),
+                "overlap_end": format_instant(window.check_out_at(day(14))),
                 "events": sorted([a1.pk, v2.pk]),
             }
         ]

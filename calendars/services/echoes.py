@@ -1,0 +1,83 @@
+"""Echoes: our own export coming back from a channel under the channel's UIDs.
+
+Booking.com and VRBO re-publish the blocks they import from our export as their own
+blocks. A block in channel B's feed with exactly the dates of a live event of another feed
+A of the same listing, that our export sent to B, is such an echo: A exports back, and B's
+channel fetched our export (``Listing.export_state`` records a fetch of the variant made
+for B, ``?for=<B's source>``, which carries every other channel's events, or of the plain
+export, which carries them all). The echo is marked (``Event.echo_of``): it is never a
+double booking and never exported again, so no ghost block travels back to A once A's
+reservation is cancelled.
+
+Channels do not let hosts edit the blocks they import, so an echo stays an echo: when A's
+event is cancelled or moves, the copy is still ours (B drops or moves it at its next fetch
+of our export). It points at another original only when its own dates now match one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from calendars.models import Event, EventKind, EventStatus, Feed, Listing
+
+
+def export_fetched_by(listing: Listing, source: str) -> tuple[bool, bool]:
+    """(plain export fetched, ``?for=source`` variant fetched), from the export's records."""
+    state = listing.export_state if isinstance(listing.export_state, dict) else {}
+
+    def fetched(variant: str) -> bool:
+        record = state.get(variant)
+        return isinstance(record, dict) and bool(record.get("fetched"))
+
+    return fetched(""), bool(source) and fetched(source)
+
+
+def _origin_feeds(feed: Feed, listing: Listing) -> list[int]:
+    """The feeds whose events our export sent to ``feed``'s channel."""
+    plain, variant = export_fetched_by(listing, feed.source)
+    if not (plain or variant):
+        return []
+    others = Feed.objects.filter(listing=listing, export_back=True).exclude(pk=feed.pk)
+    if not plain:  # ?for=<source> leaves out that channel's own feeds
+        others = others.exclude(source=feed.source)
+    return list(others.values_list("pk", flat=True))
+
+
+def mark_echoes(feed: Feed, event_ids: Iterable[int] | None) -> list[int]:
+    """Mark the blocks among ``event_ids`` of ``feed`` (all its live events when None) that
+    echo another feed's live event; call inside the import's transaction, before conflict
+    detection. Returns the ids whose ``echo_of`` changed. Raises nothing of its own."""
+    listing = feed.listing
+    origins = _origin_feeds(feed, listing)
+    if not origins:
+        return []
+    candidates = Event.objects.filter(feed=feed).exclude(status=EventStatus.CANCELLED)
+    if event_ids is not None:
+        candidates = candidates.filter(pk__in=list(event_ids))
+    rows = [
+        row
+        for row in candidates.values_list(
+            "pk", "start", "end", "all_day", "kind", "kind_override", "echo_of_id", "first_seen"
+        )
+        if (row[5] or feed.event_kind or row[4]) == EventKind.BLOCK
+    ]
+    if not rows:
+        return []
+    originals: dict[tuple, tuple] = {}
+    for pk, start, end, all_day, first_seen in (
+        Event.objects.filter(
+            feed_id__in=origins, start__in={row[1] for row in rows}, echo_of__isnull=True
+        )
+        .exclude(status=EventStatus.CANCELLED)
+        .order_by("pk")
+        .values_list("pk", "start", "end", "all_day", "first_seen")
+    ):
+        originals.setdefault((start, end, all_day), (pk, first_seen))
+    changed = []
+    for pk, start, end, all_day, _kind, _override, echo_of, first_seen in rows:
+        match = originals.get((start, end, all_day))
+        # The original was there before its copy came back.
+        if match is not None and match[1] <= first_seen and match[0] != echo_of:
+            Event.objects.filter(pk=pk).update(echo_of=match[0])
+            changed.append(pk)
+    return changed
