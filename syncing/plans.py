@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -74,29 +73,17 @@ def account_set_plan(user, plan: str) -> Account:
     return account
 
 
-MANUAL_SYNC_WINDOW_SECONDS = 3600
-
-
-def manual_sync_take(user) -> tuple[bool, int]:
+def manual_sync_take(user, *, now=None) -> tuple[bool, int]:
     """Count one manual ("sync now") request of ``user`` against the plan's hourly allowance,
-    shared by every kind. Returns (allowed, seconds until the window resets).
+    shared by every kind. Returns (allowed, seconds until a slot frees).
 
-    Counted in the Django cache (Redis in production, so every web process shares it), per
-    clock hour.
+    A sliding hour shared by every process: Redis when configured, else the database
+    (``syncing.allowances``).
     """
-    from django.core.cache import cache
+    from syncing.allowances import take_manual_sync
 
-    now = time.time()
-    window = int(now // MANUAL_SYNC_WINDOW_SECONDS)
-    key = f"syncing:manual-sync:{user.pk}:{window}"
-    cache.add(key, 0, timeout=MANUAL_SYNC_WINDOW_SECONDS + 60)
-    try:
-        used = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=MANUAL_SYNC_WINDOW_SECONDS + 60)
-        used = 1
-    retry_after = max(1, int((window + 1) * MANUAL_SYNC_WINDOW_SECONDS - now))
-    return used <= allowance_for(user).manual_syncs_per_hour, retry_after
+    taken = take_manual_sync(user, allowance_for(user).manual_syncs_per_hour, now=now)
+    return taken.allowed, taken.retry_after
 
 
 def tier_for(user, kind_name: str) -> str:

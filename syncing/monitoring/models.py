@@ -11,7 +11,14 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-__all__ = ["Alert", "AlertRule", "AttemptRollup", "WebhookDelivery", "WebhookEndpoint"]
+__all__ = [
+    "Alert",
+    "AlertRule",
+    "AttemptRollup",
+    "ManualSyncUse",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+]
 
 
 class AttemptRollup(models.Model):
@@ -178,3 +185,18 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} -> {self.endpoint_id} ({self.status})"
+
+
+class ManualSyncUse(models.Model):
+    """One manual ("sync now") request an owner made, counted against the plan's allowance
+    over a sliding hour when there is no Redis (``syncing.allowances``). Rows older than
+    the window are deleted as the owner makes new requests."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "at"], name="manual_sync_use_user_at")]
+
+    def __str__(self) -> str:
+        return f"manual sync by #{self.user_id} at {self.at:%Y-%m-%d %H:%M:%S}"
