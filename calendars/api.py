@@ -26,6 +26,33 @@ SyncAccepted = inline_serializer(
     "FeedSyncAccepted",
     {"queued": serializers.BooleanField(), "detail": serializers.CharField()},
 )
+SyncAllAccepted = inline_serializer(
+    "FeedsSyncAllAccepted",
+    {
+        "queued": serializers.IntegerField(help_text="Feeds put at the front of the queue."),
+        "already_syncing": serializers.IntegerField(),
+        "detail": serializers.CharField(),
+    },
+)
+SYNC_ALL_SCHEMA = extend_schema(
+    request=None,
+    responses={
+        202: SyncAllAccepted,
+        429: OpenApiResponse(description="Over the plan's manual syncs per hour; see Retry-After."),
+    },
+)
+
+
+def sync_all_response(outcome: listing_services.ManualSyncAll) -> Response:
+    """202 with what was queued, or 429 with Retry-After past the hourly allowance."""
+    if not outcome.accepted:
+        return Response(
+            {"detail": "Manual sync allowance for this hour used up; try again later."},
+            status=status.HTTP_429_TOO_MANY_REQUESTS,
+            headers={"Retry-After": str(outcome.retry_after)},
+        )
+    body = {"queued": outcome.queued, "already_syncing": outcome.already, "detail": outcome.detail}
+    return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
 class ListingViewSet(OwnerScopedMixin, viewsets.ModelViewSet):
@@ -53,6 +80,15 @@ class ListingViewSet(OwnerScopedMixin, viewsets.ModelViewSet):
         listing = self.get_object()
         listing.regenerate_export_token()
         return Response(self.get_serializer(listing).data)
+
+    @SYNC_ALL_SCHEMA
+    @action(detail=True, methods=["post"])
+    def sync(self, request, pk=None):
+        """Sync all this listing's feeds now (one manual sync against the hourly allowance)."""
+        listing = self.get_object()
+        return sync_all_response(
+            listing_services.request_manual_sync_all(owner=request.user, listing=listing)
+        )
 
 
 class FeedViewSet(OwnerScopedMixin, viewsets.ModelViewSet):
@@ -108,6 +144,12 @@ class FeedViewSet(OwnerScopedMixin, viewsets.ModelViewSet):
         return Response(
             {"queued": outcome.queued, "detail": detail}, status=status.HTTP_202_ACCEPTED
         )
+
+    @SYNC_ALL_SCHEMA
+    @action(detail=False, methods=["post"], url_path="sync-all")
+    def sync_all(self, request):
+        """Sync all the account's feeds now (one manual sync against the hourly allowance)."""
+        return sync_all_response(listing_services.request_manual_sync_all(owner=request.user))
 
 
 class EventViewSet(OwnerScopedMixin, viewsets.ReadOnlyModelViewSet):

@@ -18,6 +18,7 @@ from calendars.models import (
     validate_feed_url,
     validate_timezone,
 )
+from calendars.services.import_summary import api_view
 from syncing.serializers import SyncedItemStatusMixin
 
 
@@ -62,6 +63,41 @@ class OwnerListingField(serializers.PrimaryKeyRelatedField):
         return Listing.objects.filter(owner=request.user)
 
 
+class SkippedEventSerializer(serializers.Serializer):
+    uid = serializers.CharField(help_text='The VEVENT\'s UID ("?" when unreadable).')
+    reason = serializers.CharField(help_text="A reason code, e.g. bad_dtstart, own_export.")
+    text = serializers.CharField(help_text="The reason in words.")
+
+
+class LastImportSerializer(serializers.Serializer):
+    """The feed's last import (``Feed.last_import``), with the same in words."""
+
+    at = serializers.DateTimeField()
+    events = serializers.IntegerField(help_text="Events and occurrences in the feed.")
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    cancelled = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+    renamed = serializers.IntegerField(help_text="Events back under a new UID, same dates.")
+    skipped = SkippedEventSerializer(many=True, help_text="The first 500 skipped VEVENTs.")
+    skipped_count = serializers.IntegerField()
+    unknown_tzids = serializers.ListField(child=serializers.CharField())
+    left_out = serializers.IntegerField(help_text="Events left out by the event cap.")
+    truncated = serializers.BooleanField()
+    covered_until = serializers.DateTimeField(
+        allow_null=True, help_text="Nothing from here on was imported (the cap); null: all."
+    )
+    held_back = serializers.IntegerField(
+        help_text="Bookings not cancelled because the feed suddenly had no future events."
+    )
+    kept = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="Events missing from the feed but kept, by reason (ended, unreadable, ...).",
+    )
+    summary = serializers.CharField(help_text='"30 events: 2 new, 1 changed, 3 skipped"')
+    notes = serializers.ListField(child=serializers.CharField())
+
+
 class FeedSerializer(SyncedItemStatusMixin, serializers.ModelSerializer):
     listing = OwnerListingField()
     url = serializers.CharField(max_length=FEED_URL_MAX_LENGTH, validators=[validate_feed_url])
@@ -77,6 +113,12 @@ class FeedSerializer(SyncedItemStatusMixin, serializers.ModelSerializer):
         default=True,
         help_text="Include this feed's events in the listing's merged export.",
     )
+    last_import = serializers.SerializerMethodField()
+    empty_since = serializers.DateTimeField(
+        read_only=True,
+        help_text="The feed suddenly held no future events (nothing cancelled until the next "
+        "sync confirms it); null otherwise.",
+    )
 
     class Meta:
         model = Feed
@@ -89,8 +131,15 @@ class FeedSerializer(SyncedItemStatusMixin, serializers.ModelSerializer):
             "export_back",
             "created_at",
             *SyncedItemStatusMixin.SYNC_STATUS_FIELDS,
+            "last_import",
+            "empty_since",
         ]
         read_only_fields = ["id", "created_at", *SyncedItemStatusMixin.SYNC_STATUS_FIELDS]
+
+    @extend_schema_field(LastImportSerializer(allow_null=True))
+    def get_last_import(self, feed: Feed) -> dict | None:
+        """null before the first import that read the feed."""
+        return LastImportSerializer(api_view(feed.last_import)).data if feed.last_import else None
 
 
 class EventSerializer(serializers.ModelSerializer):

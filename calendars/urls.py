@@ -20,4 +20,7 @@ urlpatterns = [
     path("feeds/<int:pk>/edit/", views.feed_edit, name="feed_edit"),
     path("feeds/<int:pk>/delete/", views.feed_delete, name="feed_delete"),
     path("feeds/<int:pk>/sync/", views.feed_sync, name="feed_sync"),
+    path("feeds/<int:pk>/import/", views.feed_import, name="feed_import"),
+    path("feeds/sync-all/", views.feeds_sync_all, name="feeds_sync_all"),
+    path("listings/<int:pk>/sync/", views.listing_sync, name="listing_sync"),
 ]

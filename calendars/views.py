@@ -17,6 +17,7 @@ from calendars import selectors
 from calendars.forms import FeedForm, ListingForm
 from calendars.models import Source
 from calendars.services import export as export_service
+from calendars.services import import_summary
 from calendars.services import listings as listing_services
 
 # --- the public export --------------------------------------------------------------------
@@ -241,3 +242,38 @@ def feed_sync(request: HttpRequest, pk: int) -> HttpResponse:
         return response
     (messages.warning if status == 429 else messages.success)(request, note)
     return redirect("calendars:index")
+
+
+@login_required
+@require_GET
+def feed_import(request: HttpRequest, pk: int) -> HttpResponse:
+    """The feed's last import: counts in words, skipped events and why, zones, truncation."""
+    feed = selectors.feed_of_owner(request.user, pk)
+    last = import_summary.api_view(feed.last_import) if feed.last_import else None
+    return render(
+        request, "calendars/feed_import.html", {"feed": feed, "listing": feed.listing, "last": last}
+    )
+
+
+@login_required
+@require_POST
+def listing_sync(request: HttpRequest, pk: int) -> HttpResponse:
+    """Sync all the listing's feeds now (one manual sync against the allowance)."""
+    listing = selectors.listing_of_owner(request.user, pk)
+    outcome = listing_services.request_manual_sync_all(owner=request.user, listing=listing)
+    return _sync_all_reply(request, outcome)
+
+
+@login_required
+@require_POST
+def feeds_sync_all(request: HttpRequest) -> HttpResponse:
+    """Sync all the owner's feeds now (one manual sync against the allowance)."""
+    return _sync_all_reply(request, listing_services.request_manual_sync_all(owner=request.user))
+
+
+def _sync_all_reply(request: HttpRequest, outcome) -> HttpResponse:
+    (messages.success if outcome.accepted else messages.warning)(request, outcome.detail)
+    response = redirect("calendars:index")
+    if not outcome.accepted:
+        response["Retry-After"] = str(outcome.retry_after)
+    return response

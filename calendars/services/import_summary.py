@@ -11,9 +11,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from calendars.serializers import format_instant
+from datetime import UTC, datetime
 
 SKIPPED_KEPT = 500
 UNKNOWN_TZIDS_KEPT = 50
@@ -37,6 +35,10 @@ KEPT_WORDS = {
     "not_covered": "outside the range this import covered, so left as they were",
     "held_back": "not cancelled because the feed suddenly had no future events",
 }
+
+
+def format_instant(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def reason_text(reason: str) -> str:
@@ -115,3 +117,33 @@ def skipped_rows(last_import: dict) -> list[dict]:
         {"uid": uid, "reason": reason, "text": reason_text(reason)}
         for uid, reason in last_import.get("skipped") or []
     ]
+
+
+# Figures an older import may not have recorded, and their value then.
+API_DEFAULTS = {
+    "events": 0,
+    "created": 0,
+    "updated": 0,
+    "cancelled": 0,
+    "unchanged": 0,
+    "renamed": 0,
+    "skipped_count": 0,
+    "unknown_tzids": [],
+    "left_out": 0,
+    "truncated": False,
+    "covered_until": None,
+    "held_back": 0,
+    "kept": {},
+}
+
+
+def api_view(last_import: dict) -> dict:
+    """``Feed.last_import`` as the API shows it: every figure, the skipped events as
+    objects with their reason in words, the summary line and the notes."""
+    return {
+        **API_DEFAULTS,
+        **last_import,
+        "skipped": skipped_rows(last_import),
+        "summary": summary_line(last_import),
+        "notes": warnings(last_import),
+    }

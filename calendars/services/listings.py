@@ -60,13 +60,15 @@ def feed_create(
 
 
 def feed_update(feed: Feed, *, changes: dict) -> Feed:
-    """Apply ``changes`` (url, source, name, export_back, listing) to a feed.
+    """Apply ``changes`` (url, source, name, export_back, listing, event_kind) to a feed.
 
     A new URL forgets the old validators, clears the failure state (also a pause) and makes
-    the feed due at once. Moving a feed to another listing re-checks both listings'
+    the feed due at once. A new event kind makes the next import read every event again.
+    Moving a feed to another listing re-checks both listings'
     conflicts.
     """
     old_url, old_listing_id = feed.url, feed.listing_id
+    old_kind = feed.event_kind
     for field, value in changes.items():
         setattr(feed, field, value.strip() if field == "url" else value)
     if not feed.source:
@@ -78,6 +80,11 @@ def feed_update(feed: Feed, *, changes: dict) -> Feed:
             feed.last_error = ""
             feed.paused = False
             feed.pause_reason = ""
+            feed.next_sync_at = timezone.now()
+        if feed.event_kind != old_kind:
+            # Every event's kind is read again: the next import decodes every block (the
+            # unchanged-block shortcut keys on this digest) and is due at once.
+            feed.parse_context_hash = feed.content_hash = feed.etag = feed.last_modified = ""
             feed.next_sync_at = timezone.now()
         feed.save()
         if feed.listing_id != old_listing_id:
@@ -102,13 +109,55 @@ def request_manual_sync(feed: Feed, *, owner) -> ManualSync:
     resumed: asking for a sync is the owner saying "try again". Never raises for the
     allowance: the result says.
     """
-    now = timezone.now()
     allowed, retry_after = manual_sync_take(owner)
     if not allowed:
         return ManualSync(accepted=False, queued=False, retry_after=retry_after)
-    if feed.paused:
-        Feed.objects.filter(pk=feed.pk).update(
-            paused=False, pause_reason="", consecutive_failures=0, next_sync_at=now
-        )
+    _resume_paused([feed.pk])
     queued = sync_now(FEED_KIND, feed.pk)
     return ManualSync(accepted=True, queued=queued)
+
+
+@dataclass(frozen=True)
+class ManualSyncAll:
+    accepted: bool  # False: over the hourly allowance
+    queued: int = 0  # feeds put at the front of the queue
+    already: int = 0  # feeds whose sync was already under way
+    retry_after: int = 0  # seconds until the allowance frees up
+
+    @property
+    def detail(self) -> str:
+        if not self.accepted:
+            minutes = self.retry_after // 60 + 1
+            return f"Manual sync allowance used up; try again in {minutes} min."
+        if not self.queued and not self.already:
+            return "No feeds to sync."
+        text = f"{self.queued} feed{'s' if self.queued != 1 else ''} queued"
+        if self.already:
+            text += f", {self.already} already syncing"
+        return text + "."
+
+
+def request_manual_sync_all(*, owner, listing: Listing | None = None) -> ManualSyncAll:
+    """Sync all the owner's feeds (of ``listing`` only, when given) now: "Sync all feeds".
+
+    One request counts as one manual sync against the plan's hourly allowance, whatever the
+    number of feeds; each feed goes through the engine's sync-now (a feed already syncing is
+    left alone), and paused feeds are resumed. Never raises for the allowance: the result
+    says.
+    """
+    allowed, retry_after = manual_sync_take(owner)
+    if not allowed:
+        return ManualSyncAll(accepted=False, retry_after=retry_after)
+    feeds = Feed.objects.filter(listing__owner=owner)
+    if listing is not None:
+        feeds = feeds.filter(listing=listing)
+    pks = list(feeds.order_by("pk").values_list("pk", flat=True))
+    _resume_paused(pks)
+    queued = sum(1 for pk in pks if sync_now(FEED_KIND, pk))
+    return ManualSyncAll(accepted=True, queued=queued, already=len(pks) - queued)
+
+
+def _resume_paused(pks: list[int]) -> None:
+    Feed.objects.filter(pk__in=pks, paused=True).update(
+        paused=False, pause_reason="", consecutive_failures=0, next_sync_at=timezone.now()
+    )
