@@ -1,12 +1,15 @@
 """Split a feed into its raw top-level VEVENT blocks and "the rest", with a digest of each.
 
+    text = unfold(body)         # bytes unfolded, then decoded (RFC 5545 3.1)
     raw = split_feed(text)      # None when the structure is too odd to split safely
-    raw.blocks[0].digest, raw.blocks[0].uid, raw.rest_digest
+    raw.blocks[0].digest, raw.blocks[0].uid, raw.blocks[0].days, raw.rest_digest
     lines = raw.lines(skip={2, 5})  # content lines without blocks 2 and 5, for the parser
 
-A string scan, no decoding: the text is unfolded exactly as icalendar unfolds it (its own
-UFOLD), and one regex pass visits only the lines that matter here (BEGIN, END, UID and the
-recurrence properties). A block runs from ``BEGIN:VEVENT`` to its ``END:VEVENT`` directly
+A string scan, no decoding: the body is unfolded as bytes with icalendar's own folding rule
+(so a fold that splits a multi-byte UTF-8 character joins its bytes before they are decoded),
+and one regex pass visits only the lines that matter here (BEGIN, END, UID, the recurrence
+properties and DTSTART/DTEND/DURATION, read as rough day numbers for the import window).
+A block runs from ``BEGIN:VEVENT`` to its ``END:VEVENT`` directly
 inside a VCALENDAR; everything else (VCALENDAR properties, VTIMEZONEs, X-WR-TIMEZONE) is the
 rest. The import uses the digests to leave out blocks whose text did not change since the
 last import (calendars.ics.parse).
@@ -18,15 +21,24 @@ import hashlib
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import date
 
-from icalendar.parser.content_line import NEWLINE, UFOLD
+from icalendar.parser.content_line import NEWLINE
 
 UID_MAX = 512  # what calendars.models.Event.uid holds
+# icalendar's UFOLD (a line break, blank lines, then a space or tab), on bytes.
+_UFOLD_BYTES = re.compile(rb"(?:(?<!\n)\r\n|(?<![\r\n])\n)(?:\r?\n)*[ \t]")
+_DAY = re.compile(r"(\d{4})(\d{2})(\d{2})(T\d{6}Z?)?\s*\Z")
+_DURATION = re.compile(
+    r"\s*([+-])?P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?\s*\Z", re.I
+)
 # A block holding one of these is (part of) a recurring series: its occurrences depend on
 # today's window and on the other blocks of the series, so it is always decoded.
 RECURRENCE_PROPERTIES = ("RRULE", "RDATE", "EXDATE", "EXRULE", "RECURRENCE-ID")
 _MARK = re.compile(
-    r"^(BEGIN|END|UID|" + "|".join(RECURRENCE_PROPERTIES) + r")([;:])([^\r\n]*)",
+    r"^(BEGIN|END|UID|DTSTART|DTEND|DURATION|"
+    + "|".join(RECURRENCE_PROPERTIES)
+    + r")([;:])([^\r\n]*)",
     re.IGNORECASE | re.MULTILINE,
 )
 
@@ -37,6 +49,9 @@ class RawBlock:
 
     ``uid`` is the UID exactly as the parser will read it, or None when a string scan
     cannot tell (no UID, several, parameters, escapes, surrounding blanks, too long).
+    ``days`` is the span as rough day numbers (date.toordinal() of DTSTART's and of the
+    end's calendar date, zone and time of day ignored: the true span lies within a day or
+    two of it), or None when a scan cannot tell.
     """
 
     start: int
@@ -45,6 +60,7 @@ class RawBlock:
     recurring: bool
     digest: str
     odd_uid: bool = False  # a UID line (or several) the scan cannot read as the parser would
+    days: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,61 +87,126 @@ def _digest(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
-def split_feed(text: str) -> RawFeed | None:
-    """Unfold ``text`` and find its top-level VEVENT blocks.
+def unfold(body: bytes) -> str:
+    """The feed's text: content lines unfolded as bytes, then decoded as UTF-8 (RFC 5545
+    3.1: a fold may fall inside a multi-byte character). Undecodable bytes become U+FFFD."""
+    return _UFOLD_BYTES.sub(b"", body).decode("utf-8", errors="replace")
+
+
+def split_feed(unfolded: str) -> RawFeed | None:
+    """Find the top-level VEVENT blocks of an unfolded feed (see ``unfold``).
 
     Returns None when BEGIN/END lines do not nest or carry parameters (the caller then
     decodes everything, as before). Raises nothing.
     """
-    unfolded = UFOLD.sub("", text)
-    stack: list[str] = []
-    blocks: list[RawBlock] = []
-    rest: list[str] = []
-    position = 0  # end of the last block
-    start = -1  # the open block's first character, -1 outside a block
-    uid: str | None = None
-    uids = 0
-    recurring = False
+    scan = _Scan(unfolded)
     for match in _MARK.finditer(unfolded):
         name, separator, value = match.groups()
         name = name.upper()
         if name == "BEGIN" or name == "END":
-            if separator != ":":
+            if separator != ":" or not scan.component(name, value.strip().upper(), match):
                 return None
-            component = value.strip().upper()
-            if name == "BEGIN":
-                if start < 0 and component == "VEVENT" and stack == ["VCALENDAR"]:
-                    start, uid, uids, recurring = match.start(), None, 0, False
-                stack.append(component)
-                continue
-            if not stack or stack.pop() != component:
-                return None
-            if start >= 0 and len(stack) == 1:
-                stop = match.end()
-                _add_lines(rest, unfolded[position:start])
-                blocks.append(
-                    RawBlock(
-                        start=start,
-                        stop=stop,
-                        uid=uid if uids == 1 else None,
-                        recurring=recurring,
-                        digest=_digest(unfolded[start:stop]),
-                        odd_uid=uids > 1 or (uids == 1 and uid is None),
-                    )
-                )
-                position, start = stop, -1
-        elif start >= 0:
-            if name == "UID":
-                if len(stack) != 2:  # a VALARM's UID, say
-                    continue
-                uids += 1
-                uid = _plain_uid(separator, value)
-            else:
-                recurring = True
-    if start >= 0 or stack:
+        elif scan.start >= 0:
+            scan.property(name, separator, value)
+    if scan.start >= 0 or scan.stack:
         return None
-    _add_lines(rest, unfolded[position:])
-    return RawFeed(text=unfolded, blocks=blocks, rest_digest=_digest("\n".join(rest)))
+    _add_lines(scan.rest, unfolded[scan.position :])
+    return RawFeed(text=unfolded, blocks=scan.blocks, rest_digest=_digest("\n".join(scan.rest)))
+
+
+class _Scan:
+    """split_feed's state: the component stack and the open top-level VEVENT block."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.stack: list[str] = []
+        self.blocks: list[RawBlock] = []
+        self.rest: list[str] = []
+        self.position = 0  # end of the last block
+        self.start = -1  # the open block's first character, -1 outside a block
+        self.uid: str | None = None
+        self.uids = 0
+        self.recurring = False
+        self.dates: dict[str, str] = {}  # DTSTART/DTEND/DURATION of the open block
+
+    def component(self, name: str, component: str, match: re.Match) -> bool:
+        """Follow a BEGIN or END line; False when the nesting is broken."""
+        if name == "BEGIN":
+            if self.start < 0 and component == "VEVENT" and self.stack == ["VCALENDAR"]:
+                self.start, self.uid, self.uids, self.recurring = match.start(), None, 0, False
+                self.dates = {}
+            self.stack.append(component)
+            return True
+        if not self.stack or self.stack.pop() != component:
+            return False
+        if self.start >= 0 and len(self.stack) == 1:
+            self._close(match.end())
+        return True
+
+    def _close(self, stop: int) -> None:
+        start, uids = self.start, self.uids
+        _add_lines(self.rest, self.text[self.position : start])
+        self.blocks.append(
+            RawBlock(
+                start=start,
+                stop=stop,
+                uid=self.uid if uids == 1 else None,
+                recurring=self.recurring,
+                digest=_digest(self.text[start:stop]),
+                odd_uid=uids > 1 or (uids == 1 and self.uid is None),
+                days=_days(self.dates),
+            )
+        )
+        self.position, self.start = stop, -1
+
+    def property(self, name: str, separator: str, value: str) -> None:
+        if name == "UID":
+            if len(self.stack) == 2:  # not a VALARM's UID, say
+                self.uids += 1
+                self.uid = _plain_uid(separator, value)
+        elif name in _SPAN_NAMES:
+            if len(self.stack) == 2:
+                # a repeated property makes the scan unsure: "" reads as unknown
+                self.dates[name] = "" if name in self.dates else value.rpartition(":")[2]
+        else:
+            self.recurring = True
+
+
+_SPAN_NAMES = ("DTSTART", "DTEND", "DURATION")
+
+
+def _days(dates: dict[str, str]) -> tuple[int, int] | None:
+    """(first, last) rough day numbers of a block's span; None when the scan is unsure."""
+    start = _day(dates.get("DTSTART"))
+    if start is None:
+        return None
+    if "DTEND" in dates:
+        end = _day(dates["DTEND"])
+        return None if end is None else (start, max(start, end))
+    if "DURATION" in dates:
+        days = duration_days(dates["DURATION"])
+        return None if days is None else (start, start + max(days, 0))
+    return start, start + 1
+
+
+def _day(value: str | None) -> int | None:
+    match = _DAY.match(value or "")
+    if match is None:
+        return None
+    try:
+        return date(int(match[1]), int(match[2]), int(match[3])).toordinal()
+    except ValueError:
+        return None
+
+
+def duration_days(value: str) -> int | None:
+    """Whole days a DURATION value spans at most (rounded up); None when it is no duration."""
+    match = _DURATION.match(value)
+    if match is None or match[0].strip() in ("P", "+P", "-P"):
+        return None
+    weeks, days, hours, minutes, seconds = (int(group or 0) for group in match.groups()[1:])
+    total = weeks * 7 + days + -(-(hours * 3600 + minutes * 60 + seconds) // 86400)
+    return -total if match[1] == "-" else total
 
 
 def _add_lines(lines: list[str], text: str) -> None:

@@ -4,21 +4,31 @@ Rules (issue 3, "Import: the contract"): all-day events keep dates with an exclu
 (no DTEND: DURATION, else one day); timed events become UTC instants (TZID honoured, Windows
 names included, floating times read in the feed's or listing's zone; no DTEND: DURATION, else
 zero length); STATUS maps to confirmed/pending/cancelled; TRANSP:TRANSPARENT does not block.
+
+DURATION (issue 9, RFC 5545 3.3.6): weeks and days are nominal, added to the wall-clock time
+in the event's zone (P1D across a DST change is 23 or 25 hours); hours, minutes and seconds
+are exact. Recurring occurrences get the same treatment (their end is recomputed from the
+series' DURATION text, which the reader keeps in RAW_DURATION).
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from calendars.ics.classify import classify
 from calendars.ics.model import ParsedEvent
+from calendars.ics.reader import RAW_DURATION
+from calendars.ics.zones import zone
+
+__all__ = ["SkipEvent", "add_duration", "event_from_component", "occurrence_id", "zone"]
 
 MAX_SUMMARY = 255
 MAX_DESCRIPTION = 2000
+_DURATION = re.compile(
+    r"\s*([+-])?P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?\s*\Z", re.I
+)
 
 # What a broken VEVENT can raise while we read it: icalendar and recurring-ical-events
 # errors are ValueErrors; the rest come from odd values (dates out of range, wrong types).
@@ -33,21 +43,6 @@ class SkipEvent(Exception):  # noqa: N818 - a control-flow signal, not an error 
     def __init__(self, reason: str):
         super().__init__(reason)
         self.reason = reason
-
-
-def zone(name: str | None, fallback: tzinfo = UTC) -> tzinfo:
-    """An IANA zone for ``name`` (Windows names such as "W. Europe Standard Time" mapped)."""
-    if not name:
-        return fallback
-    name = name.strip().strip('"')
-    for candidate in (name, WINDOWS_TO_OLSON.get(name)):
-        if not candidate:
-            continue
-        try:
-            return ZoneInfo(candidate)
-        except (ZoneInfoNotFoundError, ValueError):
-            continue
-    return fallback
 
 
 def to_utc(value: datetime, floating: tzinfo) -> datetime:
@@ -123,7 +118,10 @@ def _span(component, floating: tzinfo) -> tuple[date | datetime, date | datetime
         return start, end, True
 
     start_utc = to_utc(start, floating)
-    if end is None:
+    raw = component.get(RAW_DURATION)
+    if raw is not None:  # no DTEND in the source VEVENT: DURATION decides, even for occurrences
+        end_utc = add_duration(start, str(raw), floating)
+    elif end is None:
         end_utc = start_utc + (duration or timedelta(0))
     elif isinstance(end, datetime):
         # A DTEND with an unknown TZID comes back floating: read it in DTSTART's zone.
@@ -134,6 +132,24 @@ def _span(component, floating: tzinfo) -> tuple[date | datetime, date | datetime
     if end_utc < start_utc:
         raise SkipEvent("end_before_start")
     return start_utc, end_utc, False
+
+
+def add_duration(start: datetime, raw: str, floating: tzinfo) -> datetime:
+    """``start`` plus the DURATION text ``raw``, in UTC: weeks and days on the wall clock of
+    the start's zone (``floating`` for a floating start), then hours, minutes and seconds
+    exactly. Raises SkipEvent("bad_duration") when ``raw`` is no duration."""
+    match = _DURATION.match(raw)
+    if match is None or not any(match.groups()[1:]):
+        raise SkipEvent("bad_duration")
+    weeks, days, hours, minutes, seconds = (int(group or 0) for group in match.groups()[1:])
+    sign = -1 if match[1] == "-" else 1
+    local = start if start.tzinfo is not None else start.replace(tzinfo=floating)
+    try:
+        wall = local + timedelta(days=sign * (weeks * 7 + days))  # aware + timedelta: wall clock
+        exact = timedelta(seconds=sign * (hours * 3600 + minutes * 60 + seconds))
+        return (wall.astimezone(UTC) + exact).replace(microsecond=0)
+    except OverflowError:
+        raise SkipEvent("bad_duration") from None
 
 
 def _sequence(component) -> int:
@@ -160,7 +176,7 @@ def raw_uid(component) -> str:
         uid = uid[0]
     uid = str(uid).strip() if uid is not None else ""
     if uid:
-        return uid[:900]
+        return uid
     seed = "|".join(
         str(component.get(name, "")) for name in ("DTSTART", "DTEND", "DURATION", "SUMMARY")
     )

@@ -12,7 +12,13 @@ one changes two things and nothing else:
 Values are still decoded by icalendar's own types (vDDDTypes, vText, vRecur...), and the
 value-type factory is looked up once per (name, VALUE) instead of twice per line.
 
-    calendars = FeedCalendar.from_ical(text, multiple=True)
+Two additions for the import (issue 9): TZIDs are rewritten as ``calendars.ics.zones``
+decided for this feed (IANA names for Windows ids and display names, nothing for an unknown
+zone), and a VEVENT with DURATION and no DTEND keeps the DURATION's text in
+``RAW_DURATION`` (icalendar's timedelta cannot tell PT25H from P1DT1H, which differ across
+a DST change).
+
+    calendars = FeedCalendar.reading(tzids.rewrite).from_ical(lines, multiple=True)
 """
 
 from __future__ import annotations
@@ -50,12 +56,35 @@ _PLAIN_HEAD = re.compile(r"[A-Za-z0-9-]+(?:;[A-Za-z0-9-]+=[A-Za-z0-9_./+\-]+)*")
 _NAME_END = re.compile(r"[:;]")
 _TOKEN = re.compile(r"[A-Za-z0-9-]+")
 _KEPT_IN_VEVENT = VEVENT_PROPERTIES | {"BEGIN", "END"}
+RAW_DURATION = "X-SYNCBEAT-RAW-DURATION"
 
 
 class FeedIcalParser(CalendarIcalParser):
     """CalendarIcalParser that skips unused VEVENT properties and splits plain lines fast."""
 
     _factories: dict[tuple[str, str | None], object] = {}
+    tzid_rewrite: dict[str, str | None] = {}
+
+    def handle_property(self, name, params, vals, line):
+        rewrite = self.tzid_rewrite
+        if rewrite:
+            tzid = params.get("TZID") if params else None
+            if tzid is not None and tzid in rewrite:
+                if rewrite[tzid] is None:
+                    del params["TZID"]
+                else:
+                    params["TZID"] = rewrite[tzid]
+            elif name == "TZID" and rewrite.get(vals.strip()):
+                vals = rewrite[vals.strip()]
+        super().handle_property(name, params, vals, line)
+        if name == "DURATION" and self._stack and self._stack[-1].name == "VEVENT":
+            self._stack[-1][RAW_DURATION] = vals
+
+    def handle_end_component(self, vals):
+        component = self._stack[-1] if self._stack else None
+        if component is not None and component.name == "VEVENT" and "DTEND" in component:
+            component.pop(RAW_DURATION, None)  # DTEND decides; the raw text is not needed
+        super().handle_end_component(vals)
 
     def get_factory_for_property(self, name, params):
         key = (name, params.value)
@@ -111,6 +140,16 @@ def _plain_parts(line: str):
 class FeedCalendar(icalendar.Calendar):
     """An icalendar Calendar read with FeedIcalParser."""
 
+    _parser = FeedIcalParser
+
+    @classmethod
+    def reading(cls, tzid_rewrite: dict[str, str | None]) -> type[FeedCalendar]:
+        """This class, with TZIDs rewritten as ``tzid_rewrite`` says (see the module)."""
+        if not tzid_rewrite:
+            return cls
+        parser = type("FeedIcalParserForFeed", (FeedIcalParser,), {"tzid_rewrite": tzid_rewrite})
+        return type("FeedCalendarForFeed", (cls,), {"_parser": parser})
+
     @classmethod
     def _get_ical_parser(cls, st):
-        return FeedIcalParser(st, cls._get_component_factory(), cls.types_factory)
+        return cls._parser(st, cls._get_component_factory(), cls.types_factory)

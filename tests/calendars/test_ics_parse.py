@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -86,7 +86,7 @@ def test_booking_closed_in_either_dash_is_a_block_and_all_day_defaults():
         ("Blocked", "", "block"),
         ("CLOSED - Not available", "", "block"),
         ("CLOSED \u2013 Not available", "", "block"),
-        ("Cleaning", "", "block"),
+        ("Cleaning", "", "maintenance"),  # issue 9 point 10: a kind of its own
     ],
 )
 def test_kind_classification(summary, description, kind):
@@ -198,13 +198,17 @@ def test_status_and_transparency():
     assert (transparent.status, transparent.blocking) == ("confirmed", False)
 
 
-def test_duplicate_uids_sequence_then_dtstamp_then_file_order():
+def test_duplicate_uids_sequence_then_dtstamp_and_tied_copies_with_other_dates_kept():
+    # Issue 9 point 5 changed the last rule: copies tied on SEQUENCE and DTSTAMP with
+    # different dates are both kept (issue 3 kept only the last in the file).
     events = by_uid(feed("duplicates_sequence.ics"))
-    assert len(events) == 3
+    assert len(events) == 4
     assert events["dup-by-sequence@example.com"].summary == "Reserved - New dates"
     assert events["dup-by-sequence@example.com"].sequence == 2
     assert events["dup-by-dtstamp@example.com"].summary == "Blocked - later stamp"
-    assert events["dup-by-order@example.com"].summary == "Blocked - last in file"
+    assert events["dup-by-order@example.com"].summary == "Blocked - first in file"
+    (second,) = [e for e in events.values() if e.uid.startswith("dup-by-order@example.com#dup-")]
+    assert second.summary == "Blocked - last in file"
 
 
 def test_one_broken_vevent_is_skipped_with_its_reason():
@@ -239,7 +243,8 @@ def test_own_export_uids_are_ignored():
         "1418fb94e984-6e5d4c3b2a1f0e9d8c7b6a5f4e3d2c1b@airbnb.com"
     ]
     assert {reason for _, reason in parsed.skipped} == {"own_export"}
-    assert len(parse_feed((FEEDS / "echo.ics").read_bytes(), own_domain="other").events) == 3
+    body = (FEEDS / "echo.ics").read_bytes()
+    assert len(parse_feed(body, own_domain="other", today=TODAY).events) == 3
 
 
 def test_empty_valid_calendar_has_no_events():
@@ -284,9 +289,22 @@ def test_line_endings_folding_and_bom_do_not_matter():
 def test_max_events_cap_sets_truncated():
     vevents = [f"UID:e{i}@x\nDTSTART;VALUE=DATE:20250710\nSUMMARY:Blocked" for i in range(5010)]
     parsed = parse_feed(ics(*vevents), today=TODAY)
-    assert len(parsed.events) == 5000 and parsed.truncated
-    assert parsed.events[-1].uid == "e4999@x"
-    assert parsed.decoded == 5000  # blocks past the cap are never decoded (memory)
+    assert len(parsed.events) == 5000 and parsed.truncated and parsed.left_out == 10
+    assert parsed.events[-1].uid == "e4999@x"  # ties: the first in the file are kept
+    assert parsed.covered_until == utc(2025, 7, 10)
+
+
+def test_cap_keeps_the_earliest_and_never_decodes_blocks_surely_past_it():
+    # 210 one-night blocks, one a day from today, in reverse file order; the cap is 100.
+    vevents = [
+        f"UID:e{i}@x\nDTSTART;VALUE=DATE:{TODAY + timedelta(days=i):%Y%m%d}\nSUMMARY:Blocked"
+        for i in reversed(range(210))
+    ]
+    parsed = parse_feed(ics(*vevents), today=TODAY, max_events=100)
+    assert sorted(e.uid for e in parsed.events) == sorted(f"e{i}@x" for i in range(100))
+    assert parsed.covered_until == utc(2025, 7, 1) + timedelta(days=100)
+    assert parsed.left_out == 110 and parsed.truncated
+    assert parsed.decoded <= 106  # blocks scanned to start days after the cut: not decoded
 
 
 def test_a_copy_past_the_cap_still_competes_on_sequence():

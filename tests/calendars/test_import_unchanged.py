@@ -237,23 +237,36 @@ def test_parse_feed_skips_only_known_hashes_and_counts_them_toward_the_cap():
     again = parse_feed(
         body,
         default_tz="UTC",
-        max_events=3,
+        max_events=6,
         today=date.today(),
         known=known,
         known_context=full.context_hash,
     )
     assert sorted(again.unchanged_uids) == ["a@google.com", "b@google.com"]
     assert again.decoded == 1
-    # Two unchanged events count toward the cap of 3: one occurrence fits, as in a full parse.
-    assert [e.uid for e in again.events] == [e.uid for e in full.events if "#" in e.uid]
-    assert again.truncated is full.truncated is True
+    # Two unchanged events count toward the cap of 6: the series' 4 occurrences fit.
+    assert len(again.events) == 4 and all("#" in e.uid for e in again.events)
+    assert again.truncated is False
+    # Over the cap (issue 9: the earliest events are kept), which events are kept depends on
+    # the dates of all of them: nothing is left undecoded.
+    capped = parse_feed(
+        body,
+        default_tz="UTC",
+        max_events=3,
+        today=date.today(),
+        known=known,
+        known_context=full.context_hash,
+    )
+    assert capped.unchanged_uids == [] and capped.decoded == 3
+    assert [e.uid for e in capped.events] == [e.uid for e in full.events]
+    assert capped.truncated is full.truncated is True
 
     known["a@google.com"] = "0" * 32
     partly = parse_feed(
-        body, default_tz="UTC", max_events=3, known=known, known_context=full.context_hash
+        body, default_tz="UTC", max_events=6, known=known, known_context=full.context_hash
     )
     assert partly.unchanged_uids == ["b@google.com"]
     other_zone = parse_feed(
-        body, default_tz="Europe/Paris", max_events=3, known=known, known_context=full.context_hash
+        body, default_tz="Europe/Paris", max_events=6, known=known, known_context=full.context_hash
     )
     assert other_zone.unchanged_uids == [] and other_zone.decoded == 3
