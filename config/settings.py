@@ -302,7 +302,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 
 # --- the engine's knobs -----------------------------------------------------------------
-SYNC_LEASE_SECONDS = env_int("SYNC_LEASE_SECONDS", 900, minimum=10)
+# Seconds a claimed item stays leased. Short, because a running chunk renews the leases of
+# its items as it goes (syncing.services.leases): a dead worker's items are due again
+# within about a minute. Must exceed 1.5 x FETCH_DEADLINE (system check syncing.E002).
+SYNC_LEASE_SECONDS = env_int("SYNC_LEASE_SECONDS", 60, minimum=2)
 SYNC_BACKOFF_BASE_SECONDS = env_int("SYNC_BACKOFF_BASE_SECONDS", 60, minimum=1)
 SYNC_BACKOFF_CAP_SECONDS = env_int("SYNC_BACKOFF_CAP_SECONDS", 6 * 3600, minimum=1)
 SYNC_PAUSE_AFTER_FAILURES = env_int("SYNC_PAUSE_AFTER_FAILURES", 10, minimum=1)

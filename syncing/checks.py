@@ -34,3 +34,31 @@ def broker_and_cache(app_configs, **kwargs):
             )
         )
     return problems
+
+
+@register()
+def time_limits_within_the_lease(app_configs, **kwargs):
+    """An item must finish within the lease it starts with, or a second runner may start it.
+
+    A running chunk renews its leases once a third of the lease has passed, so each item
+    starts with at least two thirds of a lease ahead; the fetcher's total deadline (the time
+    limit of one item's outbound call, retries included) must fit in that.
+    """
+    from syncing.kinds import all_kinds
+    from syncing.services.claims import lease_seconds
+
+    problems = []
+    for kind in all_kinds() or [None]:
+        lease = lease_seconds(kind) if kind else settings.SYNC_LEASE_SECONDS
+        if lease * 2 / 3 < settings.FETCH_DEADLINE:
+            name = kind.name if kind else "SYNC_LEASE_SECONDS"
+            problems.append(
+                Error(
+                    f"{name}: a lease of {lease} s is shorter than 1.5 x FETCH_DEADLINE "
+                    f"({settings.FETCH_DEADLINE:g} s): an item could outlive its lease.",
+                    hint="Raise SYNC_LEASE_SECONDS (or the kind's lease_seconds), or lower "
+                    "FETCH_DEADLINE.",
+                    id="syncing.E002",
+                )
+            )
+    return problems

@@ -44,13 +44,13 @@ import requests
 from django.conf import settings
 from requests_hardened.ip_filter import InvalidIPAddress
 
+from syncing.backoff import short_retry_delay
 from syncing.fetching.body import read_body
 from syncing.fetching.errors import FetchError, PermanentFetchError, TransientFetchError
 from syncing.fetching.result import FetchResult
 from syncing.fetching.sessions import session_for
 from syncing.fetching.urls import host_key, normalize_url, parse_retry_after, safe_url
 from syncing.ratelimit import RateLimitWait, get_limiter
-from syncing.services.schedule import short_retry_delay
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
 
@@ -67,6 +67,20 @@ class Tier(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}/{self.name}"
+
+    def save(self, *args, **kwargs) -> None:
+        """Save; a rename moves the tier's items, and a shorter interval brings their next
+        due times in (keeping their spread), in the same transaction. The periodic task
+        follows through the post_save signal (syncing.services.beat)."""
+        from syncing.services.tiers import tier_changed
+
+        with transaction.atomic():
+            before = None
+            if self.pk is not None:
+                before = Tier.objects.select_for_update().filter(pk=self.pk).first()
+            super().save(*args, **kwargs)
+            if before is not None:
+                tier_changed(before, self)
 
     @property
     def dispatch_period(self) -> timedelta | None:

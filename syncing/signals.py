@@ -5,6 +5,7 @@ from django.dispatch import receiver
 
 from syncing.models import Tier
 from syncing.services.beat import remove_periodic_task, sync_periodic_task
+from syncing.services.newitems import item_saved
 from syncing.services.tiers import forget_cached_intervals
 
 
@@ -20,3 +21,7 @@ def tier_saved(sender, instance: Tier, raw: bool = False, **kwargs) -> None:
 def tier_deleted(sender, instance: Tier, **kwargs) -> None:
     remove_periodic_task(instance)
     forget_cached_intervals()
+
+
+# Any model: a new synced item kicks its tier's dispatch (syncing.services.newitems).
+post_save.connect(item_saved, dispatch_uid="syncing.new_item_kicks_dispatch")

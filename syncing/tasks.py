@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from celery import shared_task
+from celery.signals import beat_init
 
+from syncing.backoff import CHUNK_RETRIES, chunk_retry_delay
 from syncing.monitoring import tasks as _monitoring_tasks  # noqa: F401  (periodic tasks)
+from syncing.services.beat import reconcile_at_beat_start
 from syncing.services.dispatch import dispatch_tier
-from syncing.services.runs import run_claimed
+from syncing.services.runs import ChunkInterrupted, run_claimed
+
+# Beat reads its schedule from the database: bring it in step with the tiers first.
+beat_init.connect(reconcile_at_beat_start, dispatch_uid="syncing.reconcile_at_beat_start")
 
 
 @shared_task(name="syncing.dispatch", acks_late=True, ignore_result=True)
@@ -17,10 +23,23 @@ def dispatch(kind: str, tier: str) -> int:
 
 @shared_task(
     name="syncing.sync_items",
+    bind=True,
     acks_late=True,
     reject_on_worker_lost=True,
     ignore_result=True,
+    max_retries=CHUNK_RETRIES,
 )
-def sync_items(kind: str, token: str, pks: list[int]) -> int:
-    """Sync the items of one claim; returns how many ran (stale ones are dropped)."""
-    return run_claimed(kind, token, pks).ran
+def sync_items(self, kind: str, token: str, pks: list[int]) -> int:
+    """Sync the items of one claim; returns how many ran (stale ones are dropped).
+
+    A database error mid-chunk retries the unfinished items (still leased with the same
+    token) with backoff and full jitter; past the retries their short lease brings them back.
+    """
+    try:
+        return run_claimed(kind, token, pks).ran
+    except ChunkInterrupted as exc:
+        raise self.retry(
+            args=(kind, token, exc.unfinished),
+            countdown=chunk_retry_delay(self.request.retries),
+            exc=exc.cause,
+        ) from exc

@@ -10,6 +10,7 @@ import json
 import logging
 
 from django.db import transaction
+from django.db.models import Q
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from syncing.models import Tier
@@ -29,7 +30,9 @@ def sync_periodic_task(tier: Tier) -> PeriodicTask | None:
     name = periodic_task_name(tier)
     with transaction.atomic():
         if period is None:
-            deleted, _ = PeriodicTask.objects.filter(name=name).delete()
+            deleted, _ = PeriodicTask.objects.filter(
+                Q(name=name) | Q(pk=tier.periodic_task_id or 0)
+            ).delete()
             if deleted:
                 logger.info("removed periodic dispatch for %s", tier)
             return None
@@ -51,12 +54,15 @@ def sync_periodic_task(tier: Tier) -> PeriodicTask | None:
             "description": f"Claims due {tier.kind} items of tier {tier.name} "
             f"(up to {tier.batch_limit} per run).",
         }
-        task, created = PeriodicTask.objects.get_or_create(name=name, defaults=defaults)
-        if not created:
-            changed = [k for k, v in defaults.items() if getattr(task, k) != v]
+        task = _task_of(tier, name)
+        if task is None:
+            task = PeriodicTask.objects.create(name=name, **defaults)
+        else:
+            wanted = {"name": name, **defaults}
+            changed = [k for k, v in wanted.items() if getattr(task, k) != v]
             if changed:
                 for key in changed:
-                    setattr(task, key, defaults[key])
+                    setattr(task, key, wanted[key])
                 task.save()
         if tier.periodic_task_id != task.pk:
             Tier.objects.filter(pk=tier.pk).update(periodic_task=task)
@@ -64,14 +70,44 @@ def sync_periodic_task(tier: Tier) -> PeriodicTask | None:
         return task
 
 
+def _task_of(tier: Tier, name: str) -> PeriodicTask | None:
+    """The tier's own task (it keeps following the tier through renames), or one by name."""
+    task = None
+    if tier.periodic_task_id:
+        task = PeriodicTask.objects.filter(pk=tier.periodic_task_id).first()
+    if task is None:
+        return PeriodicTask.objects.filter(name=name).first()
+    # A rename onto a name an orphan holds: the orphan goes, the tier's own task stays.
+    PeriodicTask.objects.filter(name=name).exclude(pk=task.pk).delete()
+    return task
+
+
 def remove_periodic_task(tier: Tier) -> None:
-    PeriodicTask.objects.filter(name=periodic_task_name(tier)).delete()
+    PeriodicTask.objects.filter(
+        Q(name=periodic_task_name(tier)) | Q(pk=tier.periodic_task_id or 0)
+    ).delete()
 
 
-def sync_all_periodic_tasks() -> None:
-    """Bring every tier's periodic task in step; drop dispatch tasks of vanished tiers."""
+def sync_all_periodic_tasks() -> int:
+    """Bring every tier's periodic task in step; drop dispatch tasks of vanished tiers.
+
+    Returns how many orphan dispatch tasks were removed.
+    """
     wanted = set()
     for tier in Tier.objects.all():
         if sync_periodic_task(tier) is not None:
             wanted.add(periodic_task_name(tier))
-    PeriodicTask.objects.filter(task=DISPATCH_TASK).exclude(name__in=wanted).delete()
+    removed, _ = PeriodicTask.objects.filter(task=DISPATCH_TASK).exclude(name__in=wanted).delete()
+    if removed:
+        logger.info("removed %d orphan periodic dispatch task(s)", removed)
+    return removed
+
+
+def reconcile_at_beat_start(sender=None, **kwargs) -> None:
+    """celery beat_init: the schedule beat is about to read matches the Tier rows."""
+    try:
+        removed = sync_all_periodic_tasks()
+    except Exception:  # beat must start even if this fails; it runs again at next start
+        logger.exception("could not reconcile periodic dispatch tasks with the tiers")
+        return
+    logger.info("periodic dispatch tasks in step with the tiers (%d orphan(s) removed)", removed)

@@ -4,11 +4,14 @@
 or a hundred. Each item is its own unit of work and of failure: its own attempt, its own
 backoff; one failing item never fails the others. The writes that finish items are
 batched, and each is conditional on the lease token, so a stale or duplicate message can
-never overwrite a newer claim.
+never overwrite a newer claim. ``ChunkLease`` (services.leases) holds the leases while the
+chunk runs: renewed before items as needed, one runner per item, nothing run or recorded
+for an item whose lease was lost.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import uuid
@@ -17,15 +20,17 @@ from datetime import timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
+from syncing.backoff import reschedule_delay
 from syncing.kinds import Kind, get_kind
 from syncing.models import Outcome, SyncAttempt, SyncedItem
 from syncing.results import SyncContext, SyncError, SyncResult
 from syncing.services import finish
 from syncing.services.claims import release
-from syncing.services.schedule import backoff_delay, next_due_after_success
+from syncing.services.leases import ChunkLease
+from syncing.services.schedule import next_due_after_success
 from syncing.services.tiers import tier_intervals
 
 logger = logging.getLogger("syncing.run")
@@ -52,47 +57,104 @@ class ChunkReport:
     ran: int = 0
     stale: list[int] = field(default_factory=list)
     missing: list[int] = field(default_factory=list)
+    busy: list[int] = field(default_factory=list)
     lost_lease: list[int] = field(default_factory=list)
     attempts: list[SyncAttempt] = field(default_factory=list)
+    settled: set[int] = field(default_factory=set)  # finished, dropped or handed back
+
+
+class ChunkInterrupted(Exception):
+    """The database went away mid-chunk; ``unfinished`` still hold the claim's lease."""
+
+    def __init__(self, unfinished: list[int], cause: Exception):
+        super().__init__(f"{len(unfinished)} item(s) unfinished: {cause}")
+        self.unfinished = unfinished
+        self.cause = cause
+
+
+DATABASE_ERRORS = (OperationalError, InterfaceError)
 
 
 def run_claimed(kind_name: str, token: str | uuid.UUID, pks: list[int]) -> ChunkReport:
-    """Sync the items of one claim. Items whose lease token no longer matches are dropped."""
+    """Sync the items of one claim; items no longer held with ``token`` are dropped unrun.
+
+    Raises ChunkInterrupted on a database error (connection lost, server restarting): the
+    caller retries the unfinished items with backoff, or their short lease brings them back.
+    """
     kind = get_kind(kind_name)
     token = uuid.UUID(str(token))
     report = ChunkReport()
-    model = kind.model_class
-    qs = model.objects.filter(pk__in=pks)
-    relation = kind.owner_path.rsplit("__", 1)[0] if "__" in kind.owner_path else None
-    if relation:
-        qs = qs.select_related(relation)
-    items = {item.pk: item for item in qs}
+    lease = ChunkLease(kind, token)
+    try:
+        _run_chunk(kind, lease, pks, report)
+    except DATABASE_ERRORS as exc:
+        lease.locked = set()  # they go with the connection
+        with contextlib.suppress(Exception):
+            connection.close()
+        unfinished = [pk for pk in pks if pk not in report.settled]
+        logger.warning(
+            "%s: database error in claim %s, %d item(s) unfinished: %s",
+            kind.name,
+            token,
+            len(unfinished),
+            exc,
+        )
+        raise ChunkInterrupted(unfinished, exc) from exc
+    finally:
+        with contextlib.suppress(*DATABASE_ERRORS):
+            lease.close()
+    _log_dropped(kind, token, report)
+    return report
+
+
+def _run_chunk(kind: Kind, lease: ChunkLease, pks: list[int], report: ChunkReport) -> None:
+    held = lease.take(pks)
+    items = _load(kind, held)
+    report.busy = list(lease.busy)
+    for pk in pks:
+        if pk not in items:
+            (report.busy if pk in lease.busy else report.stale).append(pk)
+    report.settled.update(pk for pk in pks if pk not in items)
     intervals = tier_intervals(kind.name)
     pending: list[Finish] = []
     last_flush = time.monotonic()
     for index, pk in enumerate(pks):
-        item = items.get(pk)
-        if item is None:
-            report.missing.append(pk)
+        if pk not in items or pk in report.settled:
             continue
-        if item.lease_token != token:
-            report.stale.append(pk)
+        if not lease.hold(pk):
+            report.lost_lease.append(pk)
+            report.settled.add(pk)
             continue
         try:
-            pending.append(_run_one(kind, item, intervals))
+            pending.append(_run_one(kind, items[pk], intervals))
         except SoftTimeLimitExceeded:
             # Out of time for this message: record what finished, hand the rest back.
-            rest = [p for p in pks[index:] if p in items]
+            rest = [p for p in pks[index:] if p in items and p not in report.settled]
             logger.warning("%s: soft time limit, releasing %d items", kind.name, len(rest))
-            _flush(kind, token, pending, report)
-            release(kind, token, rest)
-            return report
+            _flush(kind, lease, pending, report)
+            release(kind, lease.token, rest)
+            lease.done(rest)
+            report.settled.update(rest)
+            return
         report.ran += 1
         if len(pending) >= FLUSH_EVERY_ITEMS or time.monotonic() - last_flush > FLUSH_EVERY_SECONDS:
-            _flush(kind, token, pending, report)
+            _flush(kind, lease, pending, report)
             pending = []
             last_flush = time.monotonic()
-    _flush(kind, token, pending, report)
+    _flush(kind, lease, pending, report)
+
+
+def _load(kind: Kind, pks: set[int]) -> dict[int, SyncedItem]:
+    if not pks:
+        return {}
+    qs = kind.model_class.objects.filter(pk__in=pks)
+    relation = kind.owner_path.rsplit("__", 1)[0] if "__" in kind.owner_path else None
+    if relation:
+        qs = qs.select_related(relation)
+    return {item.pk: item for item in qs}
+
+
+def _log_dropped(kind: Kind, token: uuid.UUID, report: ChunkReport) -> None:
     if report.stale:
         logger.info(
             "%s: dropped %d stale or duplicate item(s) of claim %s: %s",
@@ -101,14 +163,14 @@ def run_claimed(kind_name: str, token: str | uuid.UUID, pks: list[int]) -> Chunk
             token,
             report.stale[:20],
         )
-    if report.missing:
+    if report.busy:
         logger.info(
-            "%s: %d item(s) gone before their sync: %s",
+            "%s: %d item(s) of claim %s already running elsewhere (duplicate delivery): %s",
             kind.name,
-            len(report.missing),
-            report.missing[:20],
+            len(report.busy),
+            token,
+            report.busy[:20],
         )
-    return report
 
 
 def _run_one(kind: Kind, item: SyncedItem, intervals: dict[str, timedelta | None]) -> Finish:
@@ -124,8 +186,8 @@ def _run_one(kind: Kind, item: SyncedItem, intervals: dict[str, timedelta | None
     except SyncError as exc:
         error = exc
         result = None
-    except SoftTimeLimitExceeded:
-        raise
+    except (SoftTimeLimitExceeded, *DATABASE_ERRORS):
+        raise  # out of time, or the database is away: not the item's fault
     except Exception as exc:  # a bug in a sync function fails its item, never the chunk
         logger.exception("%s #%s: unexpected error in sync", kind.name, item.pk)
         error = SyncError("error", f"{type(exc).__name__}: {exc}"[:500])
@@ -176,7 +238,7 @@ def _run_one(kind: Kind, item: SyncedItem, intervals: dict[str, timedelta | None
     attempt.bytes = error.bytes_read
     attempt.retries = getattr(error, "retries", 0) or 0
     attempt.counts = {"cpu_ms": cpu_ms}
-    delay = backoff_delay(failures, retry_after=error.retry_after)
+    delay = reschedule_delay(failures, retry_after=error.retry_after)
     fields = {
         "last_synced_at": now,
         "next_sync_at": now + delay,
@@ -201,27 +263,32 @@ def _run_one(kind: Kind, item: SyncedItem, intervals: dict[str, timedelta | None
     return finish_
 
 
-def _flush(kind: Kind, token: uuid.UUID, pending: list[Finish], report: ChunkReport) -> None:
+def _flush(kind: Kind, lease: ChunkLease, pending: list[Finish], report: ChunkReport) -> None:
+    """Write the finishes (and attempts) of items still held; a lost lease writes nothing."""
     if not pending:
         return
     with transaction.atomic():
-        written = finish.write_finishes(kind, token, pending)
-        SyncAttempt.objects.bulk_create([f.attempt for f in pending])
-        for f in pending:
-            if f.pk not in written:
-                report.lost_lease.append(f.pk)
-            elif f.paused_now:
+        written = finish.write_finishes(kind, lease.token, pending)
+        kept = [f for f in pending if f.pk in written]
+        SyncAttempt.objects.bulk_create([f.attempt for f in kept])
+        for f in kept:
+            if f.paused_now:
                 item_pk, reason = f.pk, f.pause_reason
                 owner_id = f.attempt.owner_id
                 transaction.on_commit(
                     lambda pk=item_pk, r=reason, o=owner_id: _notify_paused(kind, pk, r, o)
                 )
-    report.attempts.extend(f.attempt for f in pending)
-    if report.lost_lease:
+    done = [f.pk for f in pending]
+    lease.done(done)
+    report.settled.update(done)
+    report.attempts.extend(f.attempt for f in kept)
+    lost = [f.pk for f in pending if f.pk not in written]
+    if lost:
+        report.lost_lease.extend(lost)
         logger.warning(
-            "%s: lease lost before finishing %s (claimed again elsewhere); attempts kept",
+            "%s: lease lost before finishing %s (claimed again elsewhere); nothing recorded",
             kind.name,
-            report.lost_lease[-len(pending) :],
+            lost[:20],
         )
 
 

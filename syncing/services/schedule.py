@@ -1,11 +1,11 @@
-"""When an item is next due: phase-keeping intervals, first-sync jitter, backoff."""
+"""When an item is next due: phase-keeping intervals and first-sync jitter.
+
+Waits after failures are syncing.backoff's (the one retry policy of the engine)."""
 
 from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
-
-from django.conf import settings
 
 
 def next_due_after_success(
@@ -18,9 +18,15 @@ def next_due_after_success(
     clump. A first sync picks a random phase within the interval instead, which spreads
     new items (a thousand feeds added at once) over the whole period. None for tiers
     without an interval (on demand only).
+
+    An on-demand sync (the item was not due yet: ``previous_due > now``) leaves the periodic
+    schedule where it was, so "sync now" never pushes the next periodic sync later.
     """
     if interval is None or interval <= timedelta(0):
         return None
+    if previous_due > now and not first_sync:
+        # Capped at one interval: a success after a long failure backoff restores the period.
+        return min(previous_due, now + interval)
     if first_sync:
         return now + interval * random.random()
     due = previous_due + interval
@@ -28,22 +34,3 @@ def next_due_after_success(
         missed = (now - due) // interval + 1
         due += interval * missed
     return due
-
-
-def backoff_delay(consecutive_failures: int, *, retry_after: float | None = None) -> timedelta:
-    """How long to wait before the next try after ``consecutive_failures`` failures.
-
-    ``min(cap, base * 2**failures)``, with the server's Retry-After as a floor.
-    """
-    base = settings.SYNC_BACKOFF_BASE_SECONDS
-    cap = settings.SYNC_BACKOFF_CAP_SECONDS
-    exponent = max(0, consecutive_failures - 1)
-    seconds = min(cap, base * (2 ** min(exponent, 30)))
-    if retry_after:
-        seconds = max(seconds, min(float(retry_after), cap))
-    return timedelta(seconds=seconds)
-
-
-def short_retry_delay(try_number: int, *, base: float = 0.5, cap: float = 4.0) -> float:
-    """Exponential backoff with full jitter for in-run retries (seconds)."""
-    return random.uniform(0, min(cap, base * (2**try_number)))

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import timedelta
 
-from syncing.kinds import all_kinds
+from django.db import connection
+from django.utils import timezone
+
+from syncing.kinds import Kind, UnknownKind, all_kinds, get_kind
 from syncing.models import Tier
+
+logger = logging.getLogger("syncing.tiers")
 
 _CACHE_SECONDS = 30.0
 _cache: dict[str, tuple[float, dict[str, timedelta | None]]] = {}
@@ -53,3 +59,50 @@ def ensure_default_tiers(**kwargs) -> list[Tier]:
     sync_all_periodic_tasks()
     forget_cached_intervals()
     return created
+
+
+def tier_changed(before: Tier, after: Tier) -> None:
+    """Carry the items of a renamed or re-timed tier along (inside the saving transaction).
+
+    Items name their tier, so a rename updates them to the new name. A shorter interval
+    scales each item's wait by new/old, so items keep their spread and none waits longer
+    than the new interval; a longer one leaves due times alone (nothing gets later than
+    promised; the new interval applies from each item's next sync).
+    """
+    kind = _kind_or_none(after.kind)
+    forget_cached_intervals()
+    if kind is None:
+        return
+    items = kind.model_class.objects
+    if before.name != after.name:
+        moved = items.filter(tier=before.name).update(tier=after.name)
+        logger.info("tier %s renamed to %s: %d item(s) moved", before, after, moved)
+    if before.interval and after.interval and after.interval < before.interval:
+        _scale_waits(kind, after.name, after.interval / before.interval)
+
+
+def _kind_or_none(name: str) -> Kind | None:
+    try:
+        return get_kind(name)
+    except UnknownKind:
+        return None
+
+
+def _scale_waits(kind: Kind, tier: str, ratio: float) -> None:
+    now = timezone.now()
+    model = kind.model_class
+    if connection.vendor == "postgresql":
+        table = connection.ops.quote_name(model._meta.db_table)
+        sql = f"""
+            UPDATE {table} SET next_sync_at = %s + (next_sync_at - %s) * %s
+            WHERE tier = %s AND next_sync_at > %s
+        """  # noqa: S608 - identifiers from model metadata, values are parameters
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [now, now, ratio, tier, now])
+        return
+    later = model.objects.filter(tier=tier, next_sync_at__gt=now).only("pk", "next_sync_at")
+    batch = []
+    for item in later.iterator(chunk_size=1000):
+        item.next_sync_at = now + (item.next_sync_at - now) * ratio
+        batch.append(item)
+    model.objects.bulk_update(batch, ["next_sync_at"], batch_size=1000)

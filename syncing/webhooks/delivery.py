@@ -1,5 +1,5 @@
 """Sending webhook deliveries: claim the due ones, POST them signed through the fetcher,
-retry with exponential backoff for a day, disable endpoints that fail for long.
+retry with exponential backoff and full jitter for a day, disable endpoints that fail for long.
 
 Claiming is a conditional UPDATE per row (``status = pending``, due, claim free): if no row
 changed, another worker got there first, so two delivery runs never send the same try.
@@ -19,6 +19,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Q
 from django.utils import timezone
 
+from syncing.backoff import webhook_retry_delay
 from syncing.fetcher import FetchError, fetch
 from syncing.monitoring.models import WebhookDelivery, WebhookEndpoint
 from syncing.webhooks.signing import SIGNATURE_HEADER, sign
@@ -27,8 +28,6 @@ logger = logging.getLogger("syncing.webhooks")
 
 Status = WebhookDelivery.Status
 CLAIM_SECONDS = 60
-BACKOFF_BASE = timedelta(seconds=30)
-BACKOFF_CAP = timedelta(hours=6)
 # Errors that no retry can fix: the URL is refused before anything is sent.
 HOPELESS_REASONS = ("blocked_address", "bad_url")
 BODY_EXCERPT = 2000
@@ -43,8 +42,9 @@ def disable_after() -> timedelta:
 
 
 def backoff(attempts: int) -> timedelta:
-    """Wait before try ``attempts + 1``: 30 s, 1 min, 2 min ... capped at 6 h."""
-    return min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(0, attempts - 1))
+    """Wait before try ``attempts + 1``: the engine's policy (syncing.backoff), full jitter
+    up to 30 s, 1 min, 2 min ... capped at 6 h."""
+    return webhook_retry_delay(attempts)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,144 @@
+"""Holding the leases of one chunk while it runs, so that no item ever runs twice at once.
+
+A claim leases items for ``lease_seconds``; the message that carries them may wait in a
+queue, be delivered twice, or run for longer than the lease. ``ChunkLease`` closes those
+gaps for the run of one message:
+
+- ``take``: keep only the items that still hold the claim's token, extend their lease from
+  now, and (PostgreSQL) take a session advisory lock per item. A second delivery of the
+  same message while the first still runs finds the locks taken and runs nothing; a
+  redelivery after the first runner died (its connection, and so its locks, gone) runs.
+- ``hold``: called before each item; renews the lease of the chunk's remaining items
+  (one conditional UPDATE) once a third of the lease has passed since the last renewal,
+  so every item starts with at least two thirds of a lease ahead of it, and says whether
+  the item is still ours. An item whose token changed is neither run nor recorded.
+- ``done`` / ``close``: free the advisory locks of items whose finish is written.
+
+SQLite (the single-process embedded default) has no advisory locks: the token check and
+renewal still apply, the duplicate-delivery guard does not.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+import zlib
+from datetime import timedelta
+
+from django.db import connection
+from django.utils import timezone
+
+from syncing.kinds import Kind
+from syncing.services.claims import lease_seconds
+
+logger = logging.getLogger("syncing.run")
+
+_INT4 = 2**31
+
+
+def _lock_class(table: str) -> int:
+    """A stable int4 per table, the first key of the two-key advisory lock."""
+    return zlib.crc32(f"syncing:{table}".encode()) % _INT4
+
+
+class ChunkLease:
+    def __init__(self, kind: Kind, token: uuid.UUID):
+        self.kind = kind
+        self.token = token
+        self.seconds = lease_seconds(kind)
+        self.renew_every = self.seconds / 3
+        meta = kind.model_class._meta
+        self.table = connection.ops.quote_name(meta.db_table)
+        self.pk_column = connection.ops.quote_name(meta.pk.column)
+        self.lock_class = _lock_class(meta.db_table)
+        self.advisory = connection.vendor == "postgresql"
+        self.held: set[int] = set()
+        self.locked: set[int] = set()
+        self.busy: list[int] = []
+        self.renewed_at = 0.0
+
+    def take(self, pks: list[int]) -> set[int]:
+        """Take the items of ``pks`` that still hold the token and are not running elsewhere."""
+        candidates = list(pks)
+        if self.advisory and candidates:
+            self.locked = self._try_locks(candidates)
+            self.busy = [pk for pk in candidates if pk not in self.locked]
+            candidates = [pk for pk in candidates if pk in self.locked]
+        self.held = self._extend(candidates)
+        if self.advisory:
+            self._unlock(self.locked - self.held)
+            self.locked &= self.held
+        return set(self.held)
+
+    def hold(self, pk: int) -> bool:
+        """Whether ``pk`` is still ours to run; renews the chunk's leases when due."""
+        if time.monotonic() - self.renewed_at >= self.renew_every and self.held:
+            before = set(self.held)
+            self.held = self._extend(sorted(before))
+            lost = before - self.held
+            if lost:
+                logger.warning(
+                    "%s: lease lost for %d item(s) of claim %s while the chunk ran: %s",
+                    self.kind.name,
+                    len(lost),
+                    self.token,
+                    sorted(lost)[:20],
+                )
+                self._unlock(lost & self.locked)
+                self.locked -= lost
+        return pk in self.held
+
+    def done(self, pks: list[int] | set[int]) -> None:
+        """The finishes of ``pks`` are written (or lost): stop renewing and unlock them."""
+        finished = set(pks)
+        self.held -= finished
+        self._unlock(finished & self.locked)
+        self.locked -= finished
+
+    def close(self) -> None:
+        """Unlock whatever is still locked (end of the chunk, or on the way out of an error)."""
+        if self.locked:
+            try:
+                self._unlock(self.locked)
+            finally:
+                self.locked = set()
+
+    def _extend(self, pks: list[int]) -> set[int]:
+        """Set the lease of ``pks`` that hold the token to now + lease; return those pks."""
+        self.renewed_at = time.monotonic()
+        if not pks:
+            return set()
+        until = timezone.now() + timedelta(seconds=self.seconds)
+        if connection.vendor == "postgresql":
+            sql = f"""
+                UPDATE {self.table} SET leased_until = %s
+                WHERE {self.pk_column} = ANY(%s) AND lease_token = %s
+                RETURNING {self.pk_column}
+            """  # noqa: S608 - identifiers from model metadata, values are parameters
+            with connection.cursor() as cursor:
+                cursor.execute(sql, [until, list(pks), self.token])
+                return {row[0] for row in cursor.fetchall()}
+        held = self.kind.model_class.objects.filter(pk__in=pks, lease_token=self.token)
+        ids = set(held.values_list("pk", flat=True))
+        held.update(leased_until=until)
+        return ids
+
+    def _try_locks(self, pks: list[int]) -> set[int]:
+        sql = """
+            SELECT pk FROM unnest(%s::bigint[]) AS pk
+            WHERE pg_try_advisory_lock(%s, (pk %% 2147483648)::int4)
+        """
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [list(pks), self.lock_class])
+            return {row[0] for row in cursor.fetchall()}
+
+    def _unlock(self, pks: set[int]) -> None:
+        if not pks or not self.advisory:
+            return
+        sql = """
+            SELECT count(*) FROM unnest(%s::bigint[]) AS pk
+            WHERE pg_advisory_unlock(%s, (pk %% 2147483648)::int4)
+        """
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [sorted(pks), self.lock_class])
