@@ -362,14 +362,11 @@ ALARMS_AUDIO_URL_MAX_AGE = env_int("ALARMS_AUDIO_URL_MAX_AGE", 3600, minimum=60)
 # --- errors, logging --------------------------------------------------------------------
 SENTRY_DSN = env_str("SENTRY_DSN", "")
 if SENTRY_DSN:
-    import sentry_sdk
-    from sentry_sdk.integrations.celery import CeleryIntegration
-    from sentry_sdk.integrations.django import DjangoIntegration
+    # Headers, secret-looking keys, URL secrets and connection strings are scrubbed.
+    from syncing.sentry import init_sentry
 
-    sentry_sdk.init(
-        dsn=SENTRY_DSN,
-        integrations=[DjangoIntegration(), CeleryIntegration()],
-        send_default_pii=False,
+    init_sentry(
+        SENTRY_DSN,
         traces_sample_rate=env_float("SENTRY_TRACES_SAMPLE_RATE", 0.0, minimum=0.0),
     )
 
