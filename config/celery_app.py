@@ -3,13 +3,17 @@
 import os
 
 from celery import Celery
-from celery.signals import setup_logging
+from celery.signals import before_task_publish, setup_logging
+
+from syncing.brokers import translate_priority
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("syncbeat")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# The engine's priorities (0 first) as the broker reads them (RabbitMQ: highest first).
+before_task_publish.connect(translate_priority, weak=False)
 
 
 @setup_logging.connect

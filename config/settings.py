@@ -277,6 +277,9 @@ if CELERY_BROKER_URL.startswith("filesystem"):
         "processed_folder": str(BROKER_DIR / "processed"),
         "store_processed": False,
     }
+elif CELERY_BROKER_URL.startswith("amqp"):
+    # RabbitMQ: publishes confirmed by the broker; priorities and queue types: syncing.brokers.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
@@ -294,6 +297,18 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {"syncing.dispatch": {"queue": "dispatch"}}
 # Queues a worker consumes when started from the Procfile.
 CELERY_QUEUES_ALL = "dispatch,urgent,io,cpu,default"
+# RabbitMQ queue type: classic (x-max-priority 9: priorities on every queue) or quorum
+# (replicated; priorities only on RabbitMQ 4+, urgent work keeps its own queue).
+CELERY_RABBITMQ_QUEUE_TYPE = env_str("CELERY_RABBITMQ_QUEUE_TYPE", "classic")
+if CELERY_RABBITMQ_QUEUE_TYPE not in ("classic", "quorum"):
+    raise ImproperlyConfigured("CELERY_RABBITMQ_QUEUE_TYPE: expected classic or quorum")
+if CELERY_BROKER_URL.startswith("amqp"):
+    from syncing.brokers import MAX_PRIORITY, rabbitmq_queues
+
+    CELERY_TASK_QUEUES = rabbitmq_queues(CELERY_QUEUES_ALL.split(","), CELERY_RABBITMQ_QUEUE_TYPE)
+    CELERY_TASK_CREATE_MISSING_QUEUE_TYPE = CELERY_RABBITMQ_QUEUE_TYPE
+    if CELERY_RABBITMQ_QUEUE_TYPE == "classic":
+        CELERY_TASK_QUEUE_MAX_PRIORITY = MAX_PRIORITY
 CELERY_TASK_TIME_LIMIT_SECONDS = CELERY_TASK_TIME_LIMIT
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"

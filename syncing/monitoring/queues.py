@@ -2,8 +2,9 @@
 
 Redis broker: ``LLEN`` of the queue's list and of its per-priority lists (kombu names them
 ``<queue><sep><priority>``); the oldest message is the tail of each list. Filesystem broker
-(the embedded default): the message files named ``*.<queue>.msg`` and their mtimes. Other
-brokers (RabbitMQ): depth unknown (``None``), said so on the dashboard.
+(the embedded default): the message files named ``*.<queue>.msg`` and their mtimes.
+RabbitMQ: a passive declare per queue (syncing.monitoring.rabbitmq), age unknown. Other
+brokers: depth unknown (``None``), said so on the dashboard.
 
 The age of the oldest message comes from its ``published_at`` header when the publisher set
 one, else, for the engine's ``syncing.sync_items`` messages, from their ``expires`` (the
@@ -45,6 +46,10 @@ def queue_depths() -> list[QueueDepth]:
             return [_redis_depth(url, name) for name in names]
         if url.startswith("filesystem"):
             return _filesystem_depths(names)
+        if url.startswith("amqp"):
+            from syncing.monitoring.rabbitmq import rabbitmq_depths
+
+            return rabbitmq_depths(url, names)
     except Exception as exc:  # a broker that does not answer makes the figures unknown
         logger.warning("queue depth: broker did not answer: %s", exc)
     return [QueueDepth(name, None, None) for name in names]
