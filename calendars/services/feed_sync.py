@@ -8,6 +8,7 @@ date. A feed that is not iCalendar changes nothing.
 from __future__ import annotations
 
 import inspect
+import re
 from dataclasses import replace
 
 from django.db import transaction
@@ -32,6 +33,12 @@ from syncing.webhooks.services import emit_many
 
 # parse_feed's keywords (``own_uids`` comes with the parser's echo scoping).
 _PARSE_PARAMETERS = frozenset(inspect.signature(parse_feed).parameters)
+# UIDs in our export's domain, as a channel passes them through (a UID line is never folded:
+# ours are 45 characters).
+_OUR_UIDS = re.compile(
+    rb"^UID[;:][^\r\n]*?([0-9a-f]{32}@" + re.escape(EXPORT_DOMAIN.encode()) + rb")[ \t]*\r?$",
+    re.IGNORECASE | re.MULTILINE,
+)
 MAX_EVENTS = 5000
 # Reasons for skipped events kept on the attempt (the count is always complete).
 SKIPPED_SHOWN = 20
@@ -230,16 +237,21 @@ def _attempt_counts(parsed: ParsedFeed, upserted, opened: int, resolved: int, he
 
 
 def _echo_scope(feed: Feed, body: bytes) -> dict:
-    """parse_feed's ``own_uids``: the UIDs this listing's export publishes (any of its
-    events, cancelled ones too: a channel may still hold their copy), so that only our own
-    echo is left out and a sibling listing's export imported on purpose is read. Computed
-    only when the body holds our export domain at all."""
+    """parse_feed's ``own_uids``: the UIDs in the body that this listing's export publishes
+    (for any of its events, cancelled ones too: a channel may still hold their copy), so
+    that only our own echo is left out and a sibling listing's export imported on purpose is
+    read. Only the UIDs the body holds: the set (part of the parse context) then stays the
+    same from one import to the next. No query unless the body holds our domain at all."""
     if "own_uids" not in _PARSE_PARAMETERS:
         return {}
     if EXPORT_DOMAIN.encode() not in body:
         return {"own_uids": frozenset()}
+    in_body = {
+        match.decode("utf-8", "replace").strip().lower() for match in _OUR_UIDS.findall(body)
+    }
     pairs = Event.objects.filter(feed__listing_id=feed.listing_id).values_list("feed_id", "uid")
-    return {"own_uids": frozenset(export_uid(feed_id, uid) for feed_id, uid in pairs)}
+    published = (export_uid(feed_id, uid) for feed_id, uid in pairs)
+    return {"own_uids": frozenset(uid for uid in published if uid.lower() in in_body)}
 
 
 def _listing_timezone(feed: Feed) -> str:
