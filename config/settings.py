@@ -140,6 +140,8 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "syncbeat",
+            # A cache that stops answering fails a request in seconds instead of hanging it.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
     }
 else:
@@ -198,7 +200,8 @@ if HTTPS_ONLY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = env_int("HSTS_SECONDS", 365 * 24 * 3600, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("HSTS_INCLUDE_SUBDOMAINS", True)
-    SECURE_HSTS_PRELOAD = env_bool("HSTS_PRELOAD", False)
+    # "preload" only makes the site eligible for the browsers' list (submitting is manual).
+    SECURE_HSTS_PRELOAD = env_bool("HSTS_PRELOAD", True)
     # /healthz is probed by load balancers over plain HTTP inside the network.
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 

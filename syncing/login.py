@@ -6,6 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import LoginView
+from drf_spectacular.authentication import BasicScheme
 from rest_framework import exceptions
 from rest_framework.authentication import BasicAuthentication
 
@@ -59,3 +60,9 @@ class ThrottledBasicAuthentication(BasicAuthentication):
             error.detail = exceptions.ErrorDetail(throttled.message, code="throttled")
             raise error
         return super().authenticate_credentials(userid, password, request)
+
+
+class ThrottledBasicScheme(BasicScheme):
+    """The OpenAPI schema shows the throttled HTTP Basic login as plain HTTP Basic."""
+
+    target_class = ThrottledBasicAuthentication

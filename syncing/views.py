@@ -10,7 +10,7 @@ from django.views.decorators.http import require_http_methods
 from knox.models import AuthToken
 
 from syncing import selectors
-from syncing.health import run_checks
+from syncing.health import health_response
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -44,5 +44,4 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
-    report = run_checks()
-    return JsonResponse(report, status=200 if report["ok"] else 503)
+    return health_response(request)
