@@ -41,6 +41,8 @@ class AlarmsConfig(AppConfig):
                 lease_seconds=600,
                 # At 07:00 a whole time zone comes due at once: claim batch after batch.
                 max_batches_per_dispatch=20,
+                # Capacity is sized for the busiest ring window, not the day's average.
+                peak="alarms.services.capacity.ring_peak",
             )
         )
         from alarms.demo import seed

@@ -73,6 +73,14 @@ class Kind:
     # Routing: callable(item) -> queue name, for kinds that send some items elsewhere
     # (alarms about to ring go to "urgent"); None: every item on ``queue``.
     queue_for: str | None = None
+    # Freshness: callable(kind, tier, now) -> syncing.monitoring.freshness.Freshness, for kinds
+    # whose promise is not "synced within the interval" (alarms: the briefing was ready
+    # before the ring). None: the interval rule (syncing.monitoring.freshness).
+    freshness: str | None = None
+    # Peak demand: callable(kind, now) -> syncing.monitoring.capacity.PeakShare, the share of
+    # items that must be synced within a window at the busiest time (alarms: the rings of
+    # the busiest lead window). None: items are spread over their interval (the average).
+    peak: str | None = None
 
     @cached_property
     def model_class(self) -> type[SyncedItem]:
@@ -89,6 +97,14 @@ class Kind:
     @cached_property
     def queue_function(self) -> Callable[[SyncedItem], str] | None:
         return import_string(self.queue_for) if self.queue_for else None
+
+    @cached_property
+    def freshness_function(self) -> Callable[..., Any] | None:
+        return import_string(self.freshness) if self.freshness else None
+
+    @cached_property
+    def peak_function(self) -> Callable[..., Any] | None:
+        return import_string(self.peak) if self.peak else None
 
     @cached_property
     def priority_function(self) -> Callable[[SyncedItem], int] | None:

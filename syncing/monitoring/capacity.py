@@ -1,9 +1,12 @@
 """The capacity answer: how many worker processes, broker messages and database writes a
 number of items of one kind in one tier needs, from this deployment's own attempts.
 
-Method (Little's law plus a CPU ceiling):
-- syncs per second = items / tier interval; attempts per second add the measured failure
-  share (a failed attempt is retried, so each failure costs one more attempt);
+Method (Little's law plus a CPU ceiling), sized for the **peak**:
+- syncs per second = the larger of the average (items / tier interval) and the kind's peak
+  (``Kind.peak``: the share of its items due within one window at the busiest time, read
+  from its own due-time distribution; alarms: the rings of the busiest lead window), and
+  the answer says which; attempts per second add the measured failure share (a failed
+  attempt is retried, so each failure costs one more attempt);
 - syncs in flight = attempts/s x mean duration (p95 for the headroom figure);
 - per process: a threads pool runs ``concurrency`` syncs at once (io queue), a prefork
   child one (cpu queue); a process also tops out on CPU: measured ``counts["cpu_ms"]``
@@ -49,6 +52,20 @@ class NotEnoughData(Exception):
 
 
 @dataclass(frozen=True)
+class PeakShare:
+    """What a kind's ``peak`` hook says: ``share`` of its items (0-1) must be synced within
+    ``window`` at the busiest time; ``sample`` items were looked at; ``label`` says what."""
+
+    share: float
+    window: timedelta
+    sample: int
+    label: str
+
+    def rate(self, items: int) -> float:
+        return items * self.share / self.window.total_seconds()
+
+
+@dataclass(frozen=True)
 class Estimate:
     kind: str
     items: int
@@ -66,6 +83,10 @@ class Estimate:
     broker_messages_per_second: float
     db_rows_per_second: float
     db_statements_per_second: float
+    average_per_second: float = 0.0
+    peak_per_second: float | None = None
+    peak_label: str = ""
+    basis: str = "average"  # which figure the answer is sized for: "average" or "peak"
 
 
 def parse_interval(text: str) -> timedelta:
@@ -83,10 +104,22 @@ def tier_interval(kind: str, tier: str) -> timedelta:
     return parse_interval(tier)
 
 
-def estimate(kind_name: str, items: int, tier: str, *, concurrency: int | None = None) -> Estimate:
-    """Raises UnknownKind, ValueError (tier) or NotEnoughData."""
+def demand(kind, items: int, interval: timedelta, now) -> tuple[float, float | None, str]:
+    """(average syncs/s, peak syncs/s or None, what the peak is) for ``items`` items."""
+    average = items / interval.total_seconds()
+    if kind.peak_function is None:
+        return average, None, ""
+    peak = kind.peak_function(kind, now)
+    return average, peak.rate(items), peak.label
+
+
+def estimate(
+    kind_name: str, items: int, tier: str | None = None, *, concurrency: int | None = None
+) -> Estimate:
+    """Raises UnknownKind, ValueError (tier) or NotEnoughData. ``tier`` defaults to the
+    kind's default tier."""
     kind = get_kind(kind_name)
-    interval = tier_interval(kind_name, tier)
+    interval = tier_interval(kind_name, tier or kind.default_tier)
     since = timezone.now() - LOOKBACK
     attempts = SyncAttempt.objects.filter(kind=kind_name, started_at__gte=since).exclude(
         outcome=Outcome.SKIPPED
@@ -107,7 +140,9 @@ def estimate(kind_name: str, items: int, tier: str, *, concurrency: int | None =
     cpu_ms = sum(cpu) / len(cpu) if cpu else None
     p95 = percentile_cont(durations, 0.95) or 0.0
     failure = row["failed"] / row["n"]
-    syncs = items / interval.total_seconds()
+    average, peak, peak_label = demand(kind, items, interval, timezone.now())
+    basis = "peak" if peak is not None and peak > average else "average"
+    syncs = peak if basis == "peak" else average
     per_second = syncs / max(0.05, 1 - failure)
     in_flight = per_second * (row["mean"] or 0) / 1000
     in_flight_p95 = per_second * p95 / 1000
@@ -139,6 +174,10 @@ def estimate(kind_name: str, items: int, tier: str, *, concurrency: int | None =
         broker_messages_per_second=per_second / kind.chunk_size + dispatch_rate,
         db_rows_per_second=per_second * (2 + changed),
         db_statements_per_second=per_second * (2 / FLUSH_BATCH + (1 if changed else 0)),
+        average_per_second=average,
+        peak_per_second=peak,
+        peak_label=peak_label,
+        basis=basis,
     )
 
 
@@ -148,10 +187,26 @@ def describe(e: Estimate) -> list[str]:
         if e.cpu_ms is not None
         else "CPU not measured per attempt: using the design ceiling per process"
     )
+    if e.basis == "peak":
+        basis = (
+            f"Sized for the peak: {e.syncs_per_second:,.1f} syncs/s ({e.peak_label}); "
+            f"the average over {_human(e.interval)} is only {e.average_per_second:,.1f}/s."
+        )
+    elif e.peak_per_second is not None:
+        basis = (
+            f"Sized for the average over {_human(e.interval)}: it exceeds the peak "
+            f"({e.peak_per_second:,.1f}/s, {e.peak_label})."
+        )
+    else:
+        basis = (
+            f"Sized for the average over {_human(e.interval)}: items of this kind are "
+            "spread over their interval (no peak declared)."
+        )
     return [
         f"{e.items:,} items of {e.kind} every {_human(e.interval)}: "
         f"{e.syncs_per_second:,.1f} syncs/s, {e.attempts_per_second:,.1f} attempts/s "
         f"with {e.failure_share:.1%} failing.",
+        basis,
         f"Measured here: {e.attempts_measured:,} attempts in the last {LOOKBACK.days} days, "
         f"mean {e.mean_ms:,.0f} ms, p95 {e.p95_ms:,.0f} ms; {cpu}.",
         f"Worker processes: {e.processes} (about {e.in_flight:,.1f} syncs in flight on "

@@ -1,4 +1,8 @@
-"""python manage.py capacity --kind calendars.feed --items 100000 --tier 15m"""
+"""python manage.py capacity --kind calendars.feed --items 100000 --tier 15m
+
+Sized for the larger of the average and the kind's peak (alarms: the busiest ring window),
+and says which figure it used.
+"""
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -12,7 +16,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--kind", required=True)
         parser.add_argument("--items", type=int, required=True)
-        parser.add_argument("--tier", required=True, help="a tier name of the kind, or 15m/6h")
+        parser.add_argument(
+            "--tier", default=None, help="a tier name of the kind, or 15m/6h (default: its own)"
+        )
         parser.add_argument(
             "--concurrency",
             type=int,
