@@ -4,8 +4,10 @@ scrape time. Names and labels are documented in README (section "Metrics").
 
 Access: ``Authorization: Bearer <settings.METRICS_TOKEN>``, or a client address within
 ``settings.METRICS_ALLOWED_IPS`` (addresses or networks; default loopback only). The
-address is REMOTE_ADDR: a proxy in front must not be in the allowed list, or every client
-behind it would be allowed.
+address is the client's as read through ``settings.TRUSTED_PROXIES`` (syncing.clientip); a
+request forwarded by a proxy that is not in that list (X-Forwarded-For and the like from
+an untrusted peer, e.g. a proxy on the same host, whose address is loopback) is never
+allowed by address.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from syncing.clientip import client_ip, is_unverified_forward
 from syncing.monitoring.freshness import freshness_report
 from syncing.monitoring.models import Alert, WebhookDelivery
 from syncing.monitoring.queues import queue_depths
@@ -40,7 +43,7 @@ def access(request: HttpRequest) -> int | None:
         if token and scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), token):
             return None
         return 403
-    if _address_allowed(request.META.get("REMOTE_ADDR", "")):
+    if not is_unverified_forward(request) and _address_allowed(client_ip(request)):
         return None
     return 401
 
