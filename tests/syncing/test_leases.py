@@ -1,0 +1,151 @@
+"""Leases hold for the whole run of an item: renewed while a chunk runs, one runner per
+item even when a message is delivered twice, nothing run or recorded once a lease is lost."""
+
+import time
+from datetime import timedelta
+
+import pytest
+from django.db.models import Count
+from django.utils import timezone
+
+from syncing.kinds import Kind, TierSpec, get_kind, register, unregister
+from syncing.models import Probe, SyncAttempt
+from syncing.results import SyncResult
+from syncing.services.claims import claim_due_items
+from syncing.services.dispatch import dispatch_tier
+from syncing.services.runs import run_claimed
+from syncing.tasks import sync_items
+from tests.support.worker import celery_worker, purge_broker
+from tests.syncing.factories import make_probes
+
+PROBE = "syncing.probe"
+
+
+def wait_until(predicate, timeout=30.0, interval=0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False
+
+
+@pytest.mark.django_db
+def test_an_item_whose_lease_was_lost_mid_chunk_is_neither_run_nor_recorded(settings):
+    """Another claim takes the second item while the first one runs: the renewal before the
+    second item sees it, so it is skipped, and no attempt is written for it."""
+    settings.SYNC_LEASE_SECONDS = 3  # renewed once a second
+    stolen = "11111111-1111-1111-1111-111111111111"
+    ran = []
+
+    def sync(item, ctx):
+        ran.append(item.name)
+        if item.name == "probe-0":
+            time.sleep(1.1)
+            Probe.objects.filter(name="probe-1").update(lease_token=stolen)
+        return SyncResult()
+
+    register(
+        Kind(
+            name="tests.steal",
+            model="syncing.Probe",
+            sync=sync,
+            tiers=(TierSpec("5m", timedelta(minutes=5)),),
+            default_tier="5m",
+        )
+    )
+    try:
+        make_probes(3, spread=timedelta(seconds=1))
+        claim = claim_due_items(get_kind("tests.steal"), "5m", 10)
+        report = run_claimed("tests.steal", claim.token, claim.pks)
+    finally:
+        unregister("tests.steal")
+    assert ran == ["probe-0", "probe-2"]
+    assert report.ran == 2 and len(report.lost_lease) == 1
+    assert sorted(SyncAttempt.objects.values_list("item_id", flat=True)) == sorted(
+        Probe.objects.exclude(name="probe-1").values_list("pk", flat=True)
+    )
+    assert str(Probe.objects.get(name="probe-1").lease_token) == stolen
+
+
+@pytest.mark.django_db
+def test_a_running_chunk_keeps_its_items_leased(settings):
+    settings.SYNC_LEASE_SECONDS = 3
+    seen = []
+
+    def sync(item, ctx):
+        time.sleep(0.6)
+        fresh = Probe.objects.get(pk=item.pk)
+        seen.append((fresh.leased_until - timezone.now()).total_seconds())
+        return SyncResult()
+
+    register(
+        Kind(
+            name="tests.renew",
+            model="syncing.Probe",
+            sync=sync,
+            tiers=(TierSpec("5m", timedelta(minutes=5)),),
+            default_tier="5m",
+        )
+    )
+    try:
+        make_probes(8)
+        claim = claim_due_items(get_kind("tests.renew"), "5m", 10)
+        run_claimed("tests.renew", claim.token, claim.pks)  # 4.8 s, longer than the lease
+    finally:
+        unregister("tests.renew")
+    assert len(seen) == 8 and min(seen) > 0.5  # never ran out, though the chunk took 4.8 s
+    assert SyncAttempt.objects.count() == 8
+
+
+@pytest.fixture
+def clean_broker():
+    purge_broker()
+    yield
+    purge_broker()
+
+
+@pytest.mark.worker
+@pytest.mark.redis
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_chunk_slower_than_its_lease_is_not_claimed_again_and_run_twice(settings, clean_broker):
+    """Five items of 1.5 s in one message, a 3 s lease, two pool processes, and a dispatch
+    every 0.3 s: without renewal the last items were claimed again after 3 s and run at the
+    same time by the second process."""
+    settings.SYNC_LEASE_SECONDS = 3
+    probes = make_probes(5, mode=Probe.Mode.SLOW, sleep_ms=1500)
+    with celery_worker(concurrency=2, env={"SYNC_LEASE_SECONDS": "3"}) as worker:
+        assert dispatch_tier(PROBE, "5m").claimed == 5
+        reclaimed = 0
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            reclaimed += dispatch_tier(PROBE, "5m").claimed
+            if SyncAttempt.objects.count() == 5:
+                break
+            time.sleep(0.3)
+        assert wait_until(lambda: not Probe.objects.filter(lease_token__isnull=False).exists())
+    assert reclaimed == 0
+    assert SyncAttempt.objects.count() == 5
+    assert set(Probe.objects.values_list("runs", flat=True)) == {1}
+    assert {p.pk for p in probes} == set(SyncAttempt.objects.values_list("item_id", flat=True))
+    assert "Traceback" not in worker.log
+
+
+@pytest.mark.worker
+@pytest.mark.redis
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_message_delivered_twice_while_it_runs_syncs_each_item_once(clean_broker):
+    """The same message twice, run at once by two pool processes: one attempt per item."""
+    make_probes(200, mode=Probe.Mode.SLOW, sleep_ms=10)
+    claim = claim_due_items(get_kind(PROBE), "5m", 1000)
+    with celery_worker(concurrency=2) as worker:
+        for _ in range(2):
+            sync_items.apply_async(args=(PROBE, str(claim.token), claim.pks), queue="default")
+        assert wait_until(lambda: SyncAttempt.objects.count() >= 200)
+        assert wait_until(lambda: worker.log.count("succeeded in") >= 2)
+    per_item = SyncAttempt.objects.values("item_id").annotate(n=Count("id"))
+    assert len(per_item) == 200 and {row["n"] for row in per_item} == {1}
+    assert set(Probe.objects.values_list("runs", flat=True)) == {1}
+    assert "already running elsewhere" in worker.log or "stale or duplicate" in worker.log
