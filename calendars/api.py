@@ -6,7 +6,7 @@ Every queryset is the requester's own: another owner's object is a 404, never a 
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import serializers, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -14,11 +14,14 @@ from rest_framework.response import Response
 from calendars.filters import ConflictFilter, EventFilter, FeedFilter
 from calendars.models import Conflict, Event, Feed, Listing
 from calendars.serializers import (
+    ConflictDismissSerializer,
     ConflictSerializer,
     EventSerializer,
     FeedSerializer,
     ListingSerializer,
 )
+from calendars.services import dismissals as dismissal_services
+from calendars.services import kinds as kind_services
 from calendars.services import listings as listing_services
 from syncing.api import OwnerScopedMixin
 
@@ -111,11 +114,16 @@ class FeedViewSet(OwnerScopedMixin, viewsets.ModelViewSet):
             )
         except listing_services.AllowanceExceeded as exc:
             raise ValidationError({"detail": str(exc)})
+        if data.get("event_kind"):
+            kind_services.feed_set_event_kind(serializer.instance, data["event_kind"])
 
     def perform_update(self, serializer):
+        old_kind = serializer.instance.event_kind
         serializer.instance = listing_services.feed_update(
             serializer.instance, changes=dict(serializer.validated_data)
         )
+        if serializer.instance.event_kind != old_kind:
+            kind_services.apply_feed_kind(serializer.instance)
 
     def perform_destroy(self, instance):
         listing_services.feed_delete(instance)
@@ -152,13 +160,22 @@ class FeedViewSet(OwnerScopedMixin, viewsets.ModelViewSet):
         return sync_all_response(listing_services.request_manual_sync_all(owner=request.user))
 
 
-class EventViewSet(OwnerScopedMixin, viewsets.ReadOnlyModelViewSet):
-    """Events imported from the owner's feeds. All-day `start`/`end` are dates (end exclusive)."""
+class EventViewSet(OwnerScopedMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Events imported from the owner's feeds. All-day `start`/`end` are dates (end exclusive).
+
+    PATCH sets the owner's word on an event's kind (`kind_override`, "" to clear); it
+    survives re-imports and decides the listing's double bookings at once."""
 
     queryset = Event.objects.select_related("feed").order_by("start", "pk")
     serializer_class = EventSerializer
     owner_field = "feed__listing__owner"
     filterset_class = EventFilter
+    http_method_names = ["get", "patch", "head", "options"]
+
+    def perform_update(self, serializer):
+        kind = serializer.validated_data.get("kind_override")
+        if kind is not None:
+            kind_services.event_set_kind(serializer.instance, kind)
 
 
 class ConflictViewSet(OwnerScopedMixin, viewsets.ReadOnlyModelViewSet):
@@ -170,3 +187,17 @@ class ConflictViewSet(OwnerScopedMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = ConflictSerializer
     owner_field = "listing__owner"
     filterset_class = ConflictFilter
+
+    @extend_schema(request=ConflictDismissSerializer, responses={200: ConflictSerializer})
+    @action(detail=True, methods=["post"])
+    def dismiss(self, request, pk=None):
+        """Dismiss this double booking with a note: no alerts, not counted as open, while
+        both events keep their dates (if either moves, it comes back as a new conflict)."""
+        conflict = self.get_object()
+        data = ConflictDismissSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            dismissal_services.conflict_dismiss(conflict, note=data.validated_data["note"])
+        except dismissal_services.NotOpen as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(self.get_serializer(self.get_object()).data)

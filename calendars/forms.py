@@ -29,10 +29,11 @@ class FeedForm(forms.ModelForm):
 
     class Meta:
         model = Feed
-        fields = ["url", "name", "source", "export_back"]
+        fields = ["url", "name", "source", "export_back", "event_kind"]
         labels = {
             "url": "iCal feed URL",
             "export_back": "Include these events in the merged export",
+            "event_kind": "Its events are",
         }
         widgets = {
             "url": forms.URLInput(attrs={"placeholder": "https://www.airbnb.com/calendar/ical/…"})

@@ -12,6 +12,7 @@ from calendars.models import (
     FEED_URL_MAX_LENGTH,
     Conflict,
     Event,
+    EventKind,
     Feed,
     Listing,
     Source,
@@ -113,6 +114,13 @@ class FeedSerializer(SyncedItemStatusMixin, serializers.ModelSerializer):
         default=True,
         help_text="Include this feed's events in the listing's merged export.",
     )
+    event_kind = serializers.ChoiceField(
+        choices=EventKind.choices,
+        required=False,
+        allow_blank=True,
+        help_text="Every event of this feed is of this kind; empty: read from each event's "
+        "wording.",
+    )
     last_import = serializers.SerializerMethodField()
     empty_since = serializers.DateTimeField(
         read_only=True,
@@ -129,6 +137,7 @@ class FeedSerializer(SyncedItemStatusMixin, serializers.ModelSerializer):
             "source",
             "name",
             "export_back",
+            "event_kind",
             "created_at",
             *SyncedItemStatusMixin.SYNC_STATUS_FIELDS,
             "last_import",
@@ -146,6 +155,7 @@ class EventSerializer(serializers.ModelSerializer):
     listing = serializers.IntegerField(source="feed.listing_id", read_only=True)
     start = serializers.SerializerMethodField()
     end = serializers.SerializerMethodField()
+    effective_kind = serializers.CharField(read_only=True)
 
     class Meta:
         model = Event
@@ -161,8 +171,22 @@ class EventSerializer(serializers.ModelSerializer):
             "status",
             "blocking",
             "kind",
+            "kind_override",
+            "effective_kind",
+            "echo_of",
         ]
-        read_only_fields = fields
+        # Only the owner's word on the kind is written (PATCH).
+        read_only_fields = [name for name in fields if name != "kind_override"]
+        extra_kwargs = {
+            "kind": {"help_text": "As read from the channel's wording (or the feed's kind)."},
+            "kind_override": {
+                "help_text": "The owner's kind for this event; empty: the kind as read."
+            },
+            "echo_of": {
+                "help_text": "Set when this block is our own export coming back from its "
+                "channel (the event it copies): never a double booking, never exported."
+            },
+        }
 
     @extend_schema_field(
         {"type": "string", "description": "YYYY-MM-DD (all-day) or an ISO 8601 UTC instant"}
@@ -178,6 +202,16 @@ class EventSerializer(serializers.ModelSerializer):
     )
     def get_end(self, event: Event) -> str:
         return event.end.date().isoformat() if event.all_day else format_instant(event.end)
+
+
+class ConflictDismissSerializer(serializers.Serializer):
+    note = serializers.CharField(
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Why this double booking is fine (shown on the conflicts page).",
+    )
 
 
 class ConflictSerializer(serializers.ModelSerializer):
@@ -197,6 +231,8 @@ class ConflictSerializer(serializers.ModelSerializer):
             "detected_at",
             "resolved_at",
             "open",
+            "dismissed_at",
+            "dismissed_note",
         ]
         read_only_fields = fields
 

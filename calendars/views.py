@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import zoneinfo
+from datetime import UTC, datetime, time, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.http import http_date, parse_http_date_safe
@@ -15,10 +17,16 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from calendars import selectors
 from calendars.forms import FeedForm, ListingForm
-from calendars.models import Source
+from calendars.models import Conflict, Event, EventKind, Source
+from calendars.services import dismissals as dismissal_services
 from calendars.services import export as export_service
 from calendars.services import import_summary
+from calendars.services import kinds as kind_services
 from calendars.services import listings as listing_services
+from calendars.services.maintenance import maintenance_during_stays
+
+# The conflicts page notes maintenance booked during a stay this many days ahead.
+CONFLICTS_NOTES_DAYS = 120
 
 # --- the public export --------------------------------------------------------------------
 
@@ -152,14 +160,24 @@ def listing_month(request: HttpRequest, pk: int) -> HttpResponse:
     first = selectors.parse_month(request.GET.get("month"), timezone.localdate())
     previous = (first.replace(day=1) - timedelta(days=1)).replace(day=1)
     following = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+    weeks = selectors.month_weeks(listing, first)
+    month_events = {ev.pk: ev for week in weeks for cell in week for ev in cell.events}
     context = {
         "listing": listing,
         "month": first,
         "previous": previous,
         "following": following,
-        "weeks": selectors.month_weeks(listing, first),
+        "weeks": weeks,
+        "month_events": list(month_events.values()),
         "feeds": listing.feeds.all(),
         "conflicts": selectors.open_conflicts(request.user, listing=listing),
+        "dismissed": selectors.open_conflicts(request.user, listing=listing, dismissed=True),
+        "maintenance_notes": maintenance_during_stays(
+            [listing],
+            start=datetime.combine(first, time.min, UTC),
+            end=datetime.combine(following, time.min, UTC),
+        ),
+        "kinds": EventKind.choices,
         "weekdays": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
     }
     return render(request, "calendars/month.html", context)
@@ -168,9 +186,54 @@ def listing_month(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_GET
 def conflicts(request: HttpRequest) -> HttpResponse:
-    return render(
-        request, "calendars/conflicts.html", {"conflicts": selectors.open_conflicts(request.user)}
+    """Open double bookings (each with a dismiss form), the dismissed ones with their
+    notes, and maintenance booked during a stay in the next CONFLICTS_NOTES_DAYS."""
+    now = timezone.now()
+    context = {
+        "conflicts": selectors.open_conflicts(request.user),
+        "dismissed": selectors.open_conflicts(request.user, dismissed=True),
+        "maintenance_notes": maintenance_during_stays(
+            list(selectors.owner_listings(request.user)),
+            start=now,
+            end=now + timedelta(days=CONFLICTS_NOTES_DAYS),
+        ),
+        "dismiss": True,
+    }
+    return render(request, "calendars/conflicts.html", context)
+
+
+@login_required
+@require_POST
+def conflict_dismiss(request: HttpRequest, pk: int) -> HttpResponse:
+    """Dismiss an open double booking with the owner's note (another owner's: 404)."""
+    conflict = get_object_or_404(Conflict, pk=pk, listing__owner=request.user)
+    try:
+        dismissal_services.conflict_dismiss(conflict, note=request.POST.get("note", ""))
+    except dismissal_services.NotOpen as exc:
+        messages.warning(request, str(exc))
+    else:
+        messages.success(
+            request, "Double booking dismissed; it comes back if either booking moves."
+        )
+    return redirect("calendars:conflicts")
+
+
+@login_required
+@require_POST
+def event_kind(request: HttpRequest, pk: int) -> HttpResponse:
+    """The owner's word on one event's kind ("" clears it); back to the month it is in."""
+    event = get_object_or_404(
+        Event.objects.select_related("feed__listing"), pk=pk, feed__listing__owner=request.user
     )
+    try:
+        kind_services.event_set_kind(event, request.POST.get("kind", ""))
+    except kind_services.UnknownKind as exc:
+        messages.warning(request, str(exc))
+    else:
+        messages.success(request, f"“{event.summary or event.uid}” saved.")
+    month = event.start.astimezone(zoneinfo.ZoneInfo(event.feed.listing.timezone))
+    url = reverse("calendars:listing_month", args=[event.feed.listing_id])
+    return redirect(f"{url}?month={month:%Y-%m}")
 
 
 @login_required
@@ -179,11 +242,15 @@ def feed_create(request: HttpRequest, pk: int) -> HttpResponse:
     listing = selectors.listing_of_owner(request.user, pk)
     form = FeedForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        values = form.changed_values()
+        kind = values.pop("event_kind", "")
         try:
-            listing_services.feed_create(listing=listing, **form.changed_values())
+            feed = listing_services.feed_create(listing=listing, **values)
         except listing_services.AllowanceExceeded as exc:
             form.add_error(None, str(exc))
         else:
+            if kind:
+                kind_services.feed_set_event_kind(feed, kind)
             messages.success(request, "Feed added; its first sync is on its way.")
             return redirect("calendars:index")
     return render(
@@ -199,7 +266,10 @@ def feed_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         # The ModelForm already set the values on ``feed``; the service compares with the row.
         fresh = selectors.feed_of_owner(request.user, pk)
+        old_kind = fresh.event_kind
         listing_services.feed_update(fresh, changes=form.changed_values())
+        if fresh.event_kind != old_kind:
+            kind_services.apply_feed_kind(fresh)
         messages.success(request, "Feed saved.")
         return redirect("calendars:index")
     return render(

@@ -260,6 +260,9 @@ def test_event_fields_and_date_formats(alice_api, alice_data):
         "status",
         "blocking",
         "kind",
+        "kind_override",
+        "effective_kind",
+        "echo_of",
     }
     assert rows["a1@airbnb.com"]["start"] == day(10).isoformat()
     assert rows["a1@airbnb.com"]["end"] == day(14).isoformat()

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from django.core import mail
 
+from calendars.ics.classify import classify
 from calendars.models import Conflict, Event, EventKind, EventStatus, Source
 from calendars.services.conflicts import NightRun, detect_conflicts, night_pairs
 from calendars.services.nights import StayWindow
@@ -14,12 +15,14 @@ from tests.calendars.test_import import (
     Body,
     airbnb_event,
     airbnb_feed,
+    day,
     ics_date,
     make_feed,
     make_listing,
     run_sync,
     vrbo_feed,
 )
+from tests.calendars.test_nights import all_day, calendar, pair
 from tests.support.http import local_server
 
 pytestmark = pytest.mark.django_db
@@ -178,3 +181,173 @@ def test_the_owner_status_page_names_open_double_bookings(
     assert f"{listing.name}: 1 double booking between channels to sort out." in page
     client.force_login(bob)
     assert "double booking" not in client.get("/status/").content.decode()
+
+
+# --- kinds: what is a double booking (issue 9, point 10) ----------------------------------
+
+
+@pytest.fixture
+def kinds_listing(alice, allow_private_urls, django_capture_on_commit_callbacks):
+    """An Airbnb stay (nights 10-13) beside a VRBO block, an owner calendar with a cleaning
+    and an owner stay, and two channels blocking the same later dates."""
+    airbnb = Body(
+        airbnb_feed(airbnb_event("a1", 10, 14), airbnb_event("a2", 20, 22, reserved=False))
+    )
+    vrbo = Body(calendar(all_day("v-block", day(12), day(13), "Blocked")))
+    owner = Body(
+        calendar(
+            all_day("clean", day(11), day(12), "Cleaning"),
+            all_day("mine", day(13), day(15), "Owner stay"),
+        )
+    )
+    booking = Body(calendar(all_day("b-closed", day(20), day(22), "CLOSED - Not available")))
+    routes = {"/a.ics": airbnb, "/v.ics": vrbo, "/o.ics": owner, "/b.ics": booking}
+    with local_server(routes) as server:
+        listing = make_listing(alice)
+        feeds = {
+            "airbnb": make_feed(listing, f"{server.url}/a.ics", Source.AIRBNB),
+            "vrbo": make_feed(listing, f"{server.url}/v.ics", Source.VRBO),
+            "owner": make_feed(listing, f"{server.url}/o.ics", Source.GOOGLE),
+            "booking": make_feed(listing, f"{server.url}/b.ics", Source.BOOKING),
+        }
+        sync_all(feeds, django_capture_on_commit_callbacks)
+        yield listing, feeds, {"airbnb": airbnb, "vrbo": vrbo, "owner": owner, "booking": booking}
+
+
+def open_pairs() -> set[frozenset[str]]:
+    return {frozenset(pair(c)) for c in Conflict.objects.filter(resolved_at__isnull=True)}
+
+
+def test_only_real_double_bookings_open_and_maintenance_is_a_note(kinds_listing, client, alice):
+    listing, feeds, routes = kinds_listing
+    kinds = dict(Event.objects.values_list("uid", "kind"))
+    assert kinds == {
+        "a1@airbnb.com": EventKind.RESERVATION,
+        "a2@airbnb.com": EventKind.BLOCK,
+        "v-block": EventKind.BLOCK,
+        "clean": EventKind.MAINTENANCE,
+        "mine": EventKind.OWNER_STAY,
+        "b-closed": EventKind.BLOCK,
+    }
+    # A reservation and a block from another channel, a reservation and an owner stay;
+    # not the cleaning, not Airbnb's and Booking.com's blocks of the same dates.
+    assert open_pairs() == {
+        frozenset({"a1@airbnb.com", "v-block"}),
+        frozenset({"a1@airbnb.com", "mine"}),
+    }
+    assert len(mail.outbox) == 1
+    client.force_login(alice)
+    page = client.get(f"/calendars/listings/{listing.pk}/month/?month={day(11):%Y-%m}")
+    clean = Event.objects.get(uid="clean")
+    assert f'id="maintenance-{clean.pk}"' in page.content.decode()
+    assert f'id="maintenance-{clean.pk}"' in client.get("/calendars/conflicts/").content.decode()
+
+
+def test_owner_sets_an_event_kind_through_the_api_and_it_survives_imports(
+    kinds_listing, alice_api, bob_api, django_capture_on_commit_callbacks
+):
+    listing, feeds, routes = kinds_listing
+    block = Event.objects.get(uid="v-block")
+    assert (
+        bob_api.patch(f"/api/v1/events/{block.pk}/", {"kind_override": "maintenance"}).status_code
+        == 404
+    )
+    bad = alice_api.patch(f"/api/v1/events/{block.pk}/", {"kind_override": "party"})
+    assert bad.status_code == 400
+    reply = alice_api.patch(f"/api/v1/events/{block.pk}/", {"kind_override": "maintenance"})
+    assert reply.status_code == 200, reply.content
+    assert reply.json()["effective_kind"] == "maintenance" and reply.json()["kind"] == "block"
+    assert open_pairs() == {frozenset({"a1@airbnb.com", "mine"})}  # at once, no sync
+    assert alice_api.put(f"/api/v1/events/{block.pk}/", {}).status_code == 405
+
+    routes["vrbo"].body = calendar(
+        all_day("v-block", day(12), day(13), "Blocked"), all_day("v2", day(40), day(41), "Blocked")
+    )
+    routes["vrbo"].etag = '"v2"'
+    sync_all({"vrbo": feeds["vrbo"]}, django_capture_on_commit_callbacks)
+    block.refresh_from_db()
+    assert block.kind_override == "maintenance"
+    assert open_pairs() == {frozenset({"a1@airbnb.com", "mine"})}
+
+
+def test_feed_kind_through_the_api_and_the_event_control_on_the_page(
+    kinds_listing, alice_api, client, alice, django_capture_on_commit_callbacks
+):
+    listing, feeds, routes = kinds_listing
+    owner_feed = feeds["owner"]
+    reply = alice_api.patch(f"/api/v1/feeds/{owner_feed.pk}/", {"event_kind": "maintenance"})
+    assert reply.status_code == 200, reply.content
+    assert reply.json()["event_kind"] == "maintenance"
+    assert set(Event.objects.filter(feed=owner_feed).values_list("kind", flat=True)) == {
+        "maintenance"
+    }
+    assert open_pairs() == {frozenset({"a1@airbnb.com", "v-block"})}
+
+    # Back to reading each event's wording: the owner stay is one again.
+    alice_api.patch(f"/api/v1/feeds/{owner_feed.pk}/", {"event_kind": ""})
+    assert Event.objects.get(uid="mine").kind == EventKind.OWNER_STAY
+    assert frozenset({"a1@airbnb.com", "mine"}) in open_pairs()
+
+    # The month page's control: the cleaning was really a guest of the owner's (a
+    # reservation): a double booking with Airbnb's guest, alerted.
+    client.force_login(alice)
+    clean = Event.objects.get(uid="clean")
+    page = client.get(f"/calendars/listings/{listing.pk}/month/?month={day(11):%Y-%m}")
+    assert f'action="/calendars/events/{clean.pk}/kind/"' in page.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        reply = client.post(f"/calendars/events/{clean.pk}/kind/", {"kind": "reservation"})
+    assert reply.status_code == 302
+    assert frozenset({"a1@airbnb.com", "clean"}) in open_pairs()
+    assert len(mail.outbox) == 2
+
+
+def test_feed_form_sets_the_feed_kind(kinds_listing, client, alice):
+    listing, feeds, routes = kinds_listing
+    feed = feeds["vrbo"]
+    client.force_login(alice)
+    assert 'name="event_kind"' in client.get(f"/calendars/feeds/{feed.pk}/edit/").content.decode()
+    reply = client.post(
+        f"/calendars/feeds/{feed.pk}/edit/",
+        {
+            "url": feed.url,
+            "name": "",
+            "source": "vrbo",
+            "export_back": "on",
+            "event_kind": "owner_stay",
+        },
+    )
+    assert reply.status_code == 302
+    feed.refresh_from_db()
+    assert feed.event_kind == EventKind.OWNER_STAY
+    assert Event.objects.get(uid="v-block").kind == EventKind.OWNER_STAY
+    assert frozenset({"a1@airbnb.com", "v-block"}) in open_pairs()
+
+
+@pytest.mark.parametrize(
+    ("summary", "description", "kind"),
+    [
+        ("Reserved", "", EventKind.RESERVATION),
+        ("1355078859895588226 Reserved", "", EventKind.RESERVATION),
+        ("Reserved - Jane D", "", EventKind.RESERVATION),
+        ("Booked", "", EventKind.RESERVATION),
+        ("Airbnb (Not available)", "", EventKind.BLOCK),
+        ("CLOSED - Not available", "", EventKind.BLOCK),
+        ("CLOSED \u2013 Not available", "", EventKind.BLOCK),
+        ("Blocked", "", EventKind.BLOCK),
+        ("Not available", "", EventKind.BLOCK),
+        ("Owner stay", "", EventKind.OWNER_STAY),
+        ("Owner Block", "", EventKind.OWNER_STAY),
+        ("Blocked: Owner", "", EventKind.OWNER_STAY),
+        ("Cleaning", "", EventKind.MAINTENANCE),
+        ("Turnover clean", "", EventKind.MAINTENANCE),
+        ("Maintenance - plumber", "", EventKind.MAINTENANCE),
+        ("Busy", "", EventKind.BLOCK),
+        (
+            "",
+            "Reservation URL: https://www.airbnb.com/hosting/reservations/details/X",
+            EventKind.RESERVATION,
+        ),
+    ],
+)
+def test_channel_wording(summary, description, kind):
+    assert classify(summary, description) == kind

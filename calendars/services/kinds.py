@@ -1,0 +1,78 @@
+"""The owner's word on what events are: per event (``kind_override``) and per feed
+(``Feed.event_kind``). Either change re-decides the listing's double bookings at once."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from calendars.ics.classify import classify
+from calendars.models import Event, EventKind, Feed, Listing
+from calendars.services.conflicts import ConflictChanges, detect_conflicts
+from calendars.services.notify import notify_new_conflicts
+from syncing.webhooks.services import emit_many
+
+
+class UnknownKind(ValueError):
+    """Not one of EventKind's values (nor blank, where blank is allowed)."""
+
+
+def _check(kind: str) -> str:
+    kind = (kind or "").strip()
+    if kind and kind not in EventKind.values:
+        raise UnknownKind(f"{kind!r} is not one of {', '.join(EventKind.values)}.")
+    return kind
+
+
+def refresh_conflicts(listing_id: int, changed_event_ids: list[int] | None) -> ConflictChanges:
+    """Re-decide the listing's conflicts inside the caller's transaction (the listing row
+    locked like an import does), queue the webhooks and, after commit, the email."""
+    Listing.objects.select_for_update().filter(pk=listing_id).order_by().values_list("pk").first()
+    changes = detect_conflicts(listing_id, now=timezone.now(), changed_event_ids=changed_event_ids)
+    if changes.webhook_events:
+        owner_id = Listing.objects.filter(pk=listing_id).values_list("owner_id", flat=True)[0]
+        emit_many(owner_id, changes.webhook_events)
+    if changes.opened:
+        transaction.on_commit(lambda: notify_new_conflicts(listing_id), robust=True)
+    return changes
+
+
+def event_set_kind(event: Event, kind: str) -> Event:
+    """Set (or, with "", clear) the owner's kind for one event; it survives re-imports.
+    Raises UnknownKind."""
+    kind = _check(kind)
+    with transaction.atomic():
+        Event.objects.filter(pk=event.pk).update(kind_override=kind)
+        event.kind_override = kind
+        refresh_conflicts(event.feed.listing_id, [event.pk])
+    return event
+
+
+def feed_set_event_kind(feed: Feed, kind: str) -> Feed:
+    """Make every event of ``feed`` of ``kind``, or ("") read each one's kind from its
+    wording again (a new feed's kind, say). Raises UnknownKind."""
+    kind = _check(kind)
+    with transaction.atomic():
+        Feed.objects.filter(pk=feed.pk).update(event_kind=kind)
+        feed.event_kind = kind
+        apply_feed_kind(feed)
+    return feed
+
+
+def apply_feed_kind(feed: Feed) -> None:
+    """After ``feed.event_kind`` changed (saved already, by listings.feed_update say): the
+    stored kinds follow at once, and the listing's double bookings are decided again
+    (the next import reads every event again anyway)."""
+    with transaction.atomic():
+        events = Event.objects.filter(feed=feed)
+        if feed.event_kind:
+            events.exclude(kind=feed.event_kind).update(kind=feed.event_kind)
+        else:
+            rows = list(events.values_list("pk", "summary", "description", "kind"))
+            moved = [
+                Event(pk=pk, kind=read)
+                for pk, summary, description, stored in rows
+                if (read := classify(summary, description)) != stored
+            ]
+            Event.objects.bulk_update(moved, ["kind"], batch_size=500)
+        refresh_conflicts(feed.listing_id, None)
