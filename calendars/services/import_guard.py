@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import zoneinfo
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from calendars.models import Event, EventStatus, Feed
 
@@ -46,6 +46,9 @@ class CancelScope:
     since: datetime | None = None  # the import window's start
     until: datetime | None = None  # nothing starting at/after this was imported
     kept_uids: frozenset[str] = frozenset()  # unreadable now: keep their last good state
+    # The listing's zone: the parser places all-day events at midnight there (they are
+    # stored at midnight UTC), so that is where they meet the covered range.
+    zone: tzinfo = UTC
 
     def has_ended(self, end: datetime, all_day: bool) -> bool:
         if all_day:
@@ -60,6 +63,8 @@ class CancelScope:
             return KEPT_ENDED
         if not self.covered:
             return KEPT_NOT_COVERED
+        if all_day:
+            start, end = self._local_midnight(start), self._local_midnight(end)
         if (self.until is not None and start >= self.until) or (
             self.since is not None and end <= self.since
         ):
@@ -68,16 +73,19 @@ class CancelScope:
             return KEPT_HELD_BACK
         return None
 
+    def _local_midnight(self, stored: datetime) -> datetime:
+        return datetime.combine(stored.date(), time(), tzinfo=self.zone).astimezone(UTC)
+
     def protects(self, uid: str) -> bool:
         """True when ``uid``'s VEVENT is in the feed but could not be read."""
         return uid in self.kept_uids or uid.partition("#")[0] in self.kept_uids
 
 
-def local_today(now: datetime, timezone_name: str) -> date:
+def listing_zone(timezone_name: str) -> tzinfo:
     try:
-        return now.astimezone(zoneinfo.ZoneInfo(timezone_name)).date()
+        return zoneinfo.ZoneInfo(timezone_name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return now.date()
+        return UTC
 
 
 def unreadable_uids(skipped: list[tuple[str, str]]) -> frozenset[str]:
@@ -103,9 +111,11 @@ def cancel_scope(parsed, *, now: datetime, timezone_name: str) -> CancelScope:
         since, until = window
     if covered_until is not None:
         until = covered_until if until is None else min(until, covered_until)
+    zone = listing_zone(timezone_name)
     return CancelScope(
         now=now,
-        today=local_today(now, timezone_name),
+        today=now.astimezone(zone).date(),
+        zone=zone,
         covered=has_coverage or not parsed.truncated,
         since=since,
         until=until,
