@@ -1,6 +1,24 @@
-"""Demo data: two listings whose feeds point at the local feed farm, one per channel style."""
+"""Demo data: two listings whose feeds point at the local feed farm, one per channel style.
+
+Wired like a real host's channels, so that once everything has synced the only open double
+bookings are real ones (the farm's deliberate ``doubles``, a stay booked in a sibling
+channel's lane):
+
+- **Seaside cottage**: Airbnb, and VRBO and Booking.com, which import the listing's export
+  (their ``?for=`` link) and re-publish its all-day events as their own "Blocked" / "CLOSED -
+  Not available" blocks under their own UIDs. The farm really fetches that export URL (at
+  ``settings.SITE_URL``) each time its feed is read, so the export records the fetch per
+  channel (``Listing.export_state``) and the import recognises the copies as our echo;
+  nothing is faked in the database. Until the web process answers, the copies are simply
+  missing (as with a channel that has not polled yet).
+- **Mountain cabin**: Airbnb, and the owner's Google calendar in the listing's zone: the
+  owner's stays and a cleaning (11:00-14:00) on every checkout day, Airbnb's included.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote
 
 from django.conf import settings
 
@@ -8,32 +26,93 @@ from calendars.apps import FEED_KIND
 from calendars.models import Feed, Listing, Source
 from syncing.plans import tier_for
 
-DEMO_LISTINGS = [
-    ("Seaside cottage", "Europe/Lisbon", [Source.AIRBNB, Source.VRBO, Source.BOOKING]),
-    ("Mountain cabin", "America/Denver", [Source.AIRBNB, Source.GOOGLE]),
-]
+# Feed ids on the farm: FEED_BASE + 10 * listing + position. The farm books feeds in lanes
+# of weeks by id % 4, so a listing's channels (neighbouring ids) book different weeks.
+FEED_BASE = 100
+
+
+@dataclass(frozen=True)
+class DemoFeed:
+    source: str
+    doubles: int = 0  # future stays booked into the next channel's lane: real double bookings
+    echo: bool = False  # the channel imports our export and re-publishes it
+    cleans: bool = False  # a Google calendar with a cleaning on every sibling's checkout day
+
+
+@dataclass(frozen=True)
+class DemoListing:
+    name: str
+    timezone: str
+    feeds: tuple[DemoFeed, ...]
+
+
+DEMO_LISTINGS = (
+    DemoListing(
+        "Seaside cottage",
+        "Europe/Lisbon",
+        (
+            DemoFeed(Source.AIRBNB, doubles=1),
+            DemoFeed(Source.VRBO, echo=True),
+            DemoFeed(Source.BOOKING, echo=True),
+        ),
+    ),
+    DemoListing(
+        "Mountain cabin",
+        "America/Denver",
+        (DemoFeed(Source.AIRBNB, doubles=1), DemoFeed(Source.GOOGLE, cleans=True)),
+    ),
+)
 
 
 def feedfarm_url() -> str:
     return getattr(settings, "FEEDFARM_URL", "http://127.0.0.1:8200").rstrip("/")
 
 
+def farm_id(listing_index: int, position: int) -> int:
+    return FEED_BASE + 10 * listing_index + position
+
+
+def demo_feed_url(listing: Listing, spec: DemoListing, index: int, position: int) -> str:
+    """The farm URL of the feed at ``position`` of demo listing ``index``."""
+    feed = spec.feeds[position]
+    url = f"{feedfarm_url()}/feeds/{farm_id(index, position)}.ics?style={feed.source}"
+    if feed.doubles:
+        url += f"&doubles={feed.doubles}"
+    if feed.echo:
+        export = f"{settings.SITE_URL.rstrip('/')}{listing.export_path}?for={feed.source}"
+        url += f"&echo={quote(export, safe='')}"
+    if feed.cleans:
+        siblings = [
+            f"{farm_id(index, p)}:{other.doubles}" if other.doubles else str(farm_id(index, p))
+            for p, other in enumerate(spec.feeds)
+            if p != position
+        ]
+        url += f"&tz={quote(listing.timezone, safe='')}&cleaning_for={','.join(siblings)}"
+    return url
+
+
 def seed(owner) -> int:
-    """Create the demo listings and feeds for ``owner`` (idempotent); returns the feeds made."""
+    """Create the demo listings and feeds for ``owner`` (idempotent: an existing demo feed
+    gets its current URL); returns the feeds made."""
     created = 0
-    base = feedfarm_url()
     tier = tier_for(owner, FEED_KIND)
-    for index, (name, tz, sources) in enumerate(DEMO_LISTINGS):
+    for index, spec in enumerate(DEMO_LISTINGS):
         listing, _ = Listing.objects.get_or_create(
-            owner=owner, name=name, defaults={"timezone": tz}
+            owner=owner, name=spec.name, defaults={"timezone": spec.timezone}
         )
-        for position, source in enumerate(sources):
-            number = owner.pk * 100 + index * 10 + position
-            url = f"{base}/feeds/{number}.ics?style={source}"
-            _, made = Feed.objects.get_or_create(
+        for position, feed in enumerate(spec.feeds):
+            _, made = Feed.objects.update_or_create(
                 listing=listing,
-                url=url,
-                defaults={"source": source, "name": f"{Source(source).label} (demo)", "tier": tier},
+                name=f"{Source(feed.source).label} (demo)",
+                defaults={
+                    "url": demo_feed_url(listing, spec, index, position),
+                    "source": feed.source,
+                },
+                create_defaults={
+                    "url": demo_feed_url(listing, spec, index, position),
+                    "source": feed.source,
+                    "tier": tier,
+                },
             )
             created += made
     return created

@@ -2,6 +2,12 @@
 
 Routes (feed ids run from 1 to N):
     GET  /feeds/<id>.ics[?style=vrbo&events=100&fault=...]   a feed (ETag, Last-Modified, 304)
+         &doubles=1             that many future stays land in the next lane (double bookings)
+         &tz=America/Denver     a Google feed's zone (default Europe/Paris)
+         &cleaning_for=101:1,102  a Google feed also cleans on those feeds' checkout days
+                                (id:doubles when that feed was asked for doubles)
+         &echo=<export URL>     the channel imports that Syncbeat export (127.0.0.1 only) and
+                                re-publishes its all-day events as its own blocks (echo.py)
     GET  /fault/<fault>/feeds/<id>.ics                        the same fault, in the path
     GET  /control/state          {"round": r, "feeds": N, ...}
     POST /control/advance        next round now (benchmarks), returns the state
@@ -21,6 +27,7 @@ import json
 import math
 import threading
 import time
+import zoneinfo
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,7 +37,8 @@ from email.utils import formatdate, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from calendars.feedfarm.generate import STYLES, default_style, generate_feed
+from calendars.feedfarm.echo import EchoSource, check_echo_url
+from calendars.feedfarm.generate import STYLES, checkout_days, default_style, generate_feed
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
 MAX_EVENTS = 20_000
@@ -84,6 +92,7 @@ class FeedFarm:
         self._lock = threading.Lock()
         primes = (1_000_003, 999_983, 1_000_033)
         self._multiplier = next(p for p in primes if math.gcd(p, feeds) == 1)
+        self.echo_source = EchoSource()
 
     # Rounds and versions ------------------------------------------------------------------
     @property
@@ -128,22 +137,59 @@ class FeedFarm:
         return self.started + round_no * (self.change_every or 0)
 
     # Bodies -------------------------------------------------------------------------------
-    def render(self, feed_id: int, *, style: str | None = None, events: int | None = None):
-        """The feed's current body with its ETag and Last-Modified (cached)."""
+    def render(
+        self,
+        feed_id: int,
+        *,
+        style: str | None = None,
+        events: int | None = None,
+        doubles: int = 0,
+        tz: str = "Europe/Paris",
+        cleaning_for: tuple[tuple[int, int], ...] = (),
+        echo_url: str | None = None,
+    ):
+        """The feed's current body with its ETag and Last-Modified (cached). ``echo_url`` is
+        fetched first (EchoSource); raises ValueError for one off 127.0.0.1."""
         style = style or default_style(feed_id)
         events = self.events if events is None else events
         version = self.version_of(feed_id)
-        key = (feed_id, style, events, version)
+        changed = self._round_time(version)
+        turnovers: list[date] = []
+        for sibling, sibling_doubles in cleaning_for:
+            sibling_version = self.version_of(sibling)
+            changed = max(changed, self._round_time(sibling_version))
+            turnovers += checkout_days(
+                sibling,
+                events=events,
+                version=sibling_version,
+                today=self.today,
+                doubles=sibling_doubles,
+            )
+        echoes: tuple = ()
+        if echo_url:
+            echoes, echoed_at = self.echo_source.blocks(echo_url)
+            changed = max(changed, echoed_at)
+        key = (feed_id, style, events, version, doubles, tz, tuple(sorted(set(turnovers))), echoes)
         with self._lock:
             hit = self._cache.get(key)
             if hit is not None:
                 self._cache.move_to_end(key)
                 return hit
-        body = generate_feed(feed_id, style=style, events=events, version=version, today=self.today)
+        body = generate_feed(
+            feed_id,
+            style=style,
+            events=events,
+            version=version,
+            today=self.today,
+            doubles=doubles,
+            tz=tz,
+            turnovers=turnovers,
+            echoes=echoes,
+        )
         rendered = Rendered(
             body=body,
             etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"',
-            last_modified=float(int(self._round_time(version))),
+            last_modified=float(int(changed)),
         )
         with self._lock:
             if key not in self._cache:
@@ -222,6 +268,10 @@ class _Handler(BaseHTTPRequestHandler):
             events = min(int(query["events"]), MAX_EVENTS) if "events" in query else None
         except ValueError:
             return self._reply(400, b"bad events\n", head=head)
+        try:
+            options = _render_options(query, farm.feeds)
+        except ValueError as exc:
+            return self._reply(400, f"{exc}\n".encode(), head=head)
 
         if fault == "slow":
             time.sleep(min(_float(query.get("seconds"), 5.0), MAX_SLOW_SECONDS))
@@ -240,7 +290,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault and fault not in FAULTS:
             return self._reply(400, b"unknown fault\n", head=head)
 
-        rendered = farm.render(feed_id, style=style, events=events)
+        rendered = farm.render(feed_id, style=style, events=events, **options)
         headers = {
             "ETag": rendered.etag,
             "Last-Modified": formatdate(rendered.last_modified, usegmt=True),
@@ -274,6 +324,31 @@ def _feed_id(parts: list[str]) -> int | None:
         return None
     stem = parts[1][: -len(".ics")]
     return int(stem) if stem.isdigit() else None
+
+
+def _render_options(query: dict[str, str], feeds: int) -> dict:
+    """doubles, tz, cleaning_for and echo_url from the query. Raises ValueError."""
+    options: dict = {}
+    if "doubles" in query:
+        options["doubles"] = max(0, min(int(query["doubles"]), 10))
+    if "tz" in query:
+        try:
+            zoneinfo.ZoneInfo(query["tz"])
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError("unknown tz")
+        options["tz"] = query["tz"]
+    if query.get("cleaning_for"):
+        siblings = []
+        for part in query["cleaning_for"].split(","):
+            sibling, _, doubles = part.partition(":")
+            siblings.append((int(sibling), max(0, min(int(doubles or 0), 10))))
+        if not all(1 <= sibling <= feeds for sibling, _ in siblings):
+            raise ValueError("cleaning_for: no such feed")
+        options["cleaning_for"] = tuple(siblings)
+    if query.get("echo"):
+        check_echo_url(query["echo"])
+        options["echo_url"] = query["echo"]
+    return options
 
 
 def _float(value: str | None, default: float) -> float:

@@ -6,14 +6,20 @@ import http.client
 import json
 import urllib.error
 import urllib.request
-from datetime import date
+from datetime import date, timedelta
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from calendars.feedfarm import STYLES, FeedFarm, generate_feed, make_server, serving
+from calendars.feedfarm.echo import parse_export
+from calendars.feedfarm.generate import EchoBlock, checkout_days, published_stays
 from calendars.ics import InvalidCalendar, parse_feed
+from tests.support.http import Reply, local_server
 
 TODAY = date(2025, 7, 1)
+WINDOW_START = TODAY - timedelta(days=30)  # the import window's first day
 
 
 def get(url: str, headers: dict | None = None):
@@ -31,7 +37,7 @@ def get(url: str, headers: dict | None = None):
         ("airbnb", b"-//Airbnb Inc//Hosting Calendar 0.8.8//EN", {"reservation", "block"}),
         ("vrbo", b"PRODID:-//HomeAway.com, Inc.//EN", {"reservation", "block"}),
         ("booking", b"PRODID:-//admin.booking.com//", {"block"}),
-        ("google", b"X-WR-TIMEZONE:Europe/Paris", {"block"}),
+        ("google", b"X-WR-TIMEZONE:Europe/Paris", {"block", "owner_stay", "maintenance"}),
     ],
 )
 def test_each_style_parses_into_the_right_kinds(style, prodid, kinds):
@@ -42,8 +48,14 @@ def test_each_style_parses_into_the_right_kinds(style, prodid, kinds):
     assert {e.kind for e in parsed.events} == kinds
     if style == "google":
         assert b"BEGIN:VTIMEZONE" in body and b"RRULE:FREQ=WEEKLY" in body
-        assert sum("#" in e.uid for e in parsed.events) > 100  # the weekly cleaning
+        assert sum("#" in e.uid for e in parsed.events) > 100  # the weekly gardener
         assert all(not e.all_day for e in parsed.events)
+        cleanings = [e for e in parsed.events if e.summary == "Cleaning"]
+        paris = ZoneInfo("Europe/Paris")
+        assert {e.start.astimezone(paris).hour for e in cleanings} == {11}
+        assert {e.end.astimezone(paris).hour for e in cleanings} == {14}
+        checkouts = {e.end.astimezone(paris).date() for e in parsed.events if "stay" in e.summary}
+        assert checkouts <= {e.start.astimezone(paris).date() for e in cleanings}
     else:
         assert len(parsed.events) == 40 and all(e.all_day for e in parsed.events)
     if style == "airbnb":
@@ -90,7 +102,8 @@ def test_server_etag_304_styles_rounds_and_faults():
         assert status == 200 and headers["Content-Type"].startswith("text/calendar")
         assert headers["ETag"] and headers["Last-Modified"]
         assert body == generate_feed(5, events=30, today=TODAY)  # style airbnb... by id % 4
-        assert len(parse_feed(body, today=TODAY).events) == 30
+        in_window = [s for s in published_stays(5, events=30, today=TODAY) if s[1] > WINDOW_START]
+        assert len(parse_feed(body, today=TODAY).events) == len(in_window) > 20
 
         status, _, body304 = get(url, {"If-None-Match": headers["ETag"]})
         assert (status, body304) == (304, b"")
@@ -137,3 +150,109 @@ def test_server_etag_304_styles_rounds_and_faults():
 
 def test_styles_cover_all_four():
     assert STYLES == ("airbnb", "vrbo", "booking", "google")
+
+
+# --- issue 9 point 17: cleanings, echoes, deliberate double bookings ----------------------
+
+
+def test_google_cleans_on_every_checkout_day_in_its_zone():
+    turnovers = checkout_days(8, events=20, today=TODAY)
+    body = generate_feed(
+        9, style="google", events=10, today=TODAY, tz="America/Denver", turnovers=turnovers
+    )
+    assert b"X-WR-TIMEZONE:America/Denver" in body and b"TZID:America/Denver" in body
+    parsed = parse_feed(body, today=TODAY, default_tz="America/Denver")
+    assert parsed.skipped == [] and parsed.unknown_tzids == []
+    denver = ZoneInfo("America/Denver")
+    cleanings = {
+        e.start.astimezone(denver).date(): e for e in parsed.events if e.summary == "Cleaning"
+    }
+    own = {end for _start, end, _kind in published_stays(9, style="google", events=10, today=TODAY)}
+    assert set(cleanings) == {d for d in own | set(turnovers) if d >= WINDOW_START}
+    for day, event in cleanings.items():
+        assert event.kind == "maintenance"
+        local = (event.start.astimezone(denver), event.end.astimezone(denver))
+        assert [(t.date(), t.hour) for t in local] == [(day, 11), (day, 14)]
+    assert len({e.uid for e in cleanings.values()}) == len(cleanings)
+
+
+@pytest.mark.parametrize(
+    ("style", "summary"),
+    [
+        ("booking", "CLOSED - Not available"),
+        ("vrbo", "Blocked"),
+        ("airbnb", "Airbnb (Not available)"),
+    ],
+)
+def test_channels_republish_echoes_under_their_own_uids(style, summary):
+    echoes = [
+        EchoBlock("aaa@syncbeat.app", date(2025, 7, 20), date(2025, 7, 23)),
+        EchoBlock("bbb@syncbeat.app", date(2025, 8, 2), date(2025, 8, 3)),
+    ]
+    plain = parse_feed(generate_feed(4, style=style, events=10, today=TODAY), today=TODAY)
+    body = generate_feed(4, style=style, events=10, today=TODAY, echoes=echoes)
+    parsed = parse_feed(body, today=TODAY, own_domain="syncbeat.app")
+    copies = [e for e in parsed.events if e.uid not in {p.uid for p in plain.events}]
+    assert sorted((e.start, e.end) for e in copies) == [(b.start, b.end) for b in echoes]
+    assert all(e.summary == summary and e.kind == "block" for e in copies)
+    assert not any("syncbeat" in e.uid for e in copies)  # the channel's own UIDs
+    again = parse_feed(
+        generate_feed(4, style=style, events=10, today=TODAY, echoes=echoes), today=TODAY
+    )
+    assert {e.uid for e in again.events} == {e.uid for e in parsed.events}  # stable UIDs
+
+
+def test_doubles_book_future_stays_in_the_next_lane():
+    plain = published_stays(12, style="airbnb", events=30, today=TODAY)
+    doubled = published_stays(12, style="airbnb", events=30, today=TODAY, doubles=1)
+    moved = [(a, b) for a, b in zip(plain, doubled, strict=True) if a != b]
+    assert len(moved) == 1
+    (before, after), lane = moved[0], 12 % 4
+    assert after[0] - before[0] == timedelta(weeks=1) and before[0] > TODAY
+    week0 = TODAY - timedelta(days=TODAY.weekday() + 42)
+    assert ((after[0] - week0).days // 7) % 4 == (lane + 1) % 4
+
+
+def test_export_copies_only_all_day_events():
+    body = (
+        b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\n"
+        b"BEGIN:VEVENT\r\nUID:a@syncbeat.app\r\nDTSTART;VALUE=DATE:20250710\r\n"
+        b"DTEND;VALUE=DATE:20250713\r\nSUMMARY:Reserved\r\nEND:VEVENT\r\n"
+        b"BEGIN:VEVENT\r\nUID:b@syncbeat.app\r\nDTSTART:20250715T140000Z\r\n"
+        b"DTEND:20250719T090000Z\r\nSUMMARY:Not available\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    assert parse_export(body) == (
+        EchoBlock("a@syncbeat.app", date(2025, 7, 10), date(2025, 7, 13)),
+    )
+
+
+def test_server_echoes_a_local_export_with_conditional_requests():
+    export = (
+        b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\n"
+        b"BEGIN:VEVENT\r\nUID:a@syncbeat.app\r\nDTSTART;VALUE=DATE:20250710\r\n"
+        b"DTEND;VALUE=DATE:20250713\r\nSUMMARY:Reserved\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    state = {"body": export, "status": 200}
+
+    def route(seen):
+        if state["status"] != 200:
+            return Reply(state["status"], b"gone")
+        if seen.headers.get("if-none-match") == '"e1"':
+            return Reply(304, b"", {"ETag": '"e1"'})
+        return Reply(200, state["body"], {"ETag": '"e1"', "Content-Type": "text/calendar"})
+
+    with local_server({"/export.ics": route}) as exporter, serving(feeds=10, today=TODAY) as farm:
+        echo = quote(f"{exporter.url}/export.ics?for=booking", safe="")
+        url = f"{farm.base_url}/feeds/2.ics?style=booking&events=5&echo={echo}"
+        status, _, body = get(url)
+        assert status == 200 and b"DTSTART;VALUE=DATE:20250710" in body
+        assert exporter.requests[-1].path == "/export.ics?for=booking"
+        status, _, again = get(url)
+        assert again == body and exporter.requests[-1].headers["if-none-match"] == '"e1"'
+        state["status"] = 404  # an expired link: the channel keeps what it imported
+        assert get(url)[2] == body
+        assert len(exporter.requests) == 3
+        outside = quote("http://example.com/export.ics", safe="")
+        assert get(f"{farm.base_url}/feeds/2.ics?echo={outside}")[0] == 400
+        assert get(f"{farm.base_url}/feeds/2.ics?tz=Mars/Olympus")[0] == 400
+        assert get(f"{farm.base_url}/feeds/2.ics?cleaning_for=99")[0] == 400

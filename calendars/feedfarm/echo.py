@@ -1,0 +1,103 @@
+"""A channel that imports our export, as Booking.com and VRBO do: the farm fetches a listing's
+export URL and re-publishes its all-day events as the channel's own blocks.
+
+    source = EchoSource()
+    blocks = source.blocks("http://127.0.0.1:8000/calendars/<token>.ics?for=booking")
+
+This is the realistic path for the demo: the farm really polls Syncbeat's export, so the
+export records the fetch for that variant (``Listing.export_state``) and the import can tell
+our own echo from a real block. Only URLs on 127.0.0.1/localhost are fetched (the farm is
+no proxy to the internet). Conditional requests (If-None-Match) keep polling cheap; when a
+fetch fails (the web process is down, an expired link's 404) the blocks last read are kept,
+as a channel keeps what it imported until its next good read.
+
+Only all-day events are copied: channels import days, and a timed event of ours (an owner's
+16:00-11:00 stay, a cleaning) would come back as the days it touches, which is not the
+exact-date copy the echo rule recognises; the farm leaves those out rather than publish
+copies no channel would agree on.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import urllib.error
+import urllib.request
+from datetime import date, datetime
+from urllib.parse import urlsplit
+
+import icalendar
+
+from calendars.feedfarm.generate import EchoBlock
+
+ECHO_HOSTS = ("127.0.0.1", "localhost")
+FETCH_TIMEOUT = 5.0
+MAX_EXPORT_BYTES = 5 * 1024 * 1024
+
+
+def check_echo_url(url: str) -> None:
+    """Raise ValueError unless ``url`` is an http URL on 127.0.0.1 or localhost."""
+    parts = urlsplit(url)
+    if parts.scheme != "http" or parts.hostname not in ECHO_HOSTS:
+        raise ValueError("echo URLs must be http://127.0.0.1 or http://localhost")
+
+
+def parse_export(body: bytes) -> tuple[EchoBlock, ...]:
+    """The all-day VEVENTs of an exported calendar, sorted; timed ones are left out.
+    Raises ValueError when the body is not iCalendar."""
+    calendar = icalendar.Calendar.from_ical(body)
+    blocks = []
+    for event in calendar.walk("VEVENT"):
+        start = event.decoded("DTSTART", None)
+        end = event.decoded("DTEND", None)
+        if isinstance(start, datetime) or not isinstance(start, date):
+            continue
+        if not isinstance(end, date) or isinstance(end, datetime) or end <= start:
+            continue
+        blocks.append(EchoBlock(str(event.get("UID", "")), start, end))
+    return tuple(sorted(blocks, key=lambda b: (b.start, b.end, b.source_uid)))
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is an error here: the farm fetches 127.0.0.1 and nothing else."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
+class EchoSource:
+    """The export URLs the farm's channels import, with what each last returned."""
+
+    def __init__(self, *, timeout: float = FETCH_TIMEOUT):
+        self.timeout = timeout
+        self._lock = threading.Lock()
+        # url -> (etag, blocks, epoch second the blocks last changed)
+        self._known: dict[str, tuple[str, tuple[EchoBlock, ...], float]] = {}
+        self.fetches = 0
+
+    def blocks(self, url: str) -> tuple[tuple[EchoBlock, ...], float]:
+        """(the blocks the export at ``url`` holds now, when they last changed). Raises
+        ValueError for a URL off 127.0.0.1 (check_echo_url)."""
+        check_echo_url(url)
+        with self._lock:
+            etag, known, changed = self._known.get(url, ("", (), 0.0))
+        headers = {"If-None-Match": etag} if etag else {}
+        request = urllib.request.Request(url, headers=headers)  # noqa: S310 - checked above
+        self.fetches += 1
+        try:
+            with _OPENER.open(request, timeout=self.timeout) as response:
+                body = response.read(MAX_EXPORT_BYTES)
+                new_etag = response.headers.get("ETag", "")
+            blocks = parse_export(body)
+        except urllib.error.HTTPError:
+            return known, changed  # 304 (unchanged), or an error: keep what was read
+        except (OSError, ValueError):
+            return known, changed
+        if blocks != known:
+            changed = float(int(time.time()))
+        with self._lock:
+            self._known[url] = (new_etag, blocks, changed)
+        return blocks, changed
