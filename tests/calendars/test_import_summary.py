@@ -20,6 +20,7 @@ from tests.calendars.test_import import (
     Body,
     airbnb_event,
     airbnb_feed,
+    day,
     make_feed,
     make_listing,
     run_sync,
@@ -107,10 +108,11 @@ def test_truncation_and_unknown_zones_are_shown(alice, allow_private_urls, clien
     from calendars.services import feed_sync
 
     monkeypatch.setattr(feed_sync, "MAX_EVENTS", 2)
+    when = day(1).strftime("%Y%m%d")
     outlook = (
         "BEGIN:VEVENT\nUID:o1@example.org\nSUMMARY:Stay\n"
-        "DTSTART;TZID=Nowhere Standard Time:20990101T150000\n"
-        "DTEND;TZID=Nowhere Standard Time:20990102T110000\nEND:VEVENT\n"
+        f"DTSTART;TZID=Nowhere Standard Time:{when}T150000\n"
+        f"DTEND;TZID=Nowhere Standard Time:{when}T180000\nEND:VEVENT\n"
     )
     body = airbnb_feed(*[airbnb_event(f"s{n}", 5 + 5 * n, 8 + 5 * n) for n in range(4)], outlook)
     with local_server({"/a.ics": Body(body)}) as server:
@@ -119,12 +121,13 @@ def test_truncation_and_unknown_zones_are_shown(alice, allow_private_urls, clien
     last = feed.last_import
     if "unknown_tzids" not in last or not hasattr(feed_sync.parse_feed(body), "left_out"):
         pytest.skip("the parser does not report left_out / unknown_tzids yet (H1)")
-    assert last["truncated"] is True and last["left_out"] >= 2
+    assert last["truncated"] is True and last["left_out"] == 3
+    assert last["unknown_tzids"] == ["Nowhere Standard Time"]
     client.force_login(alice)
     page = client.get(f"/calendars/feeds/{feed.pk}/import/").content.decode()
-    assert 'id="left-out"' in page and f"{last['left_out']} events left out" in page
-    if last["unknown_tzids"]:
-        assert "Nowhere Standard Time" in page
+    assert 'id="left-out"' in page and "3 events left out" in page
+    assert "Nowhere Standard Time" in page
+    assert "Unknown time zones: Nowhere Standard Time" in client.get("/calendars/").content.decode()
 
 
 def test_last_import_in_the_api_is_read_only(alice, alice_api, allow_private_urls):
