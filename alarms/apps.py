@@ -43,6 +43,8 @@ class AlarmsConfig(AppConfig):
                 max_batches_per_dispatch=20,
                 # Capacity is sized for the busiest ring window, not the day's average.
                 peak="alarms.services.capacity.ring_peak",
+                # On time = the briefing was ready before the ring (not "synced daily").
+                freshness="alarms.services.freshness.alarm_freshness",
             )
         )
         from alarms.demo import seed

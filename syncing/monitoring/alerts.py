@@ -173,7 +173,7 @@ def evaluate_rule(rule: AlertRule, now: datetime) -> list[Firing]:
                         f"{f.kind}/{f.tier}",
                         rate,
                         f"{f.kind}/{f.tier}: {rate:.1f}% on time ({f.late} of "
-                        f"{f.items} late, stalest {_words(f.stalest_age)})",
+                        f"{f.items} {f.unit} late, stalest {_words(f.stalest_age)})",
                     )
                 )
         return out

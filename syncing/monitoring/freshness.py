@@ -8,6 +8,12 @@ time is more than the grace ago. Tiers without an interval sync on demand only (
 products): they make no promise of freshness, so they have no on-time rate; their stalest
 age is still shown.
 Paused items are counted apart (``paused``), not in the rate: they wait for a person.
+
+That is the default promise. A kind whose promise is something else registers its own
+rule (``Kind.freshness``: callable(kind, tier, now) -> Freshness); alarms count the share
+of rings whose briefing was ready in time, so a weekday alarm is not late every weekend.
+Every reader (dashboard, API, /metrics, the on-time-rate alert) goes through
+``tier_freshness``, so they all follow the kind's rule.
 """
 
 from __future__ import annotations
@@ -34,6 +40,9 @@ class Freshness:
     paused: int
     failing: int
     stalest_age: timedelta | None  # None when there is no item
+    # What ``items``/``on_time`` count: "items" (the interval rule) or the kind's own unit
+    # ("rings" for alarms).
+    unit: str = "items"
 
     @property
     def late(self) -> int:
@@ -53,8 +62,16 @@ def grace_for(tier: Tier) -> timedelta:
 
 
 def tier_freshness(kind: Kind, tier: Tier, now: datetime | None = None) -> Freshness:
-    """Freshness of one kind's items in one tier (one aggregate query)."""
+    """Freshness of one kind's items in one tier: the kind's own rule when it has one,
+    else the interval rule."""
     now = now or timezone.now()
+    if kind.freshness_function is not None:
+        return kind.freshness_function(kind, tier, now)
+    return interval_freshness(kind, tier, now)
+
+
+def interval_freshness(kind: Kind, tier: Tier, now: datetime) -> Freshness:
+    """On time = last success within one interval plus grace (one aggregate query)."""
     grace = grace_for(tier)
     model = kind.model_class
     overdue_cut = now - grace
