@@ -15,10 +15,17 @@ from syncing.services.dispatch import sync_now
 
 @admin.register(Tier)
 class TierAdmin(admin.ModelAdmin):
-    list_display = ["kind", "name", "interval", "batch_limit", "dispatch_every", "enabled"]
+    """Renaming or re-timing a tier carries its items and its periodic task along (Tier.save);
+    its kind and its key (the first name, by which code names it) are fixed once created."""
+
+    list_display = ["kind", "name", "key", "interval", "batch_limit", "dispatch_every", "enabled"]
     list_filter = ["kind", "enabled"]
     list_editable = ["interval", "batch_limit", "enabled"]
-    readonly_fields = ["periodic_task"]
+
+    def get_readonly_fields(self, request, obj: Tier | None = None):
+        if obj is None:
+            return ["key", "periodic_task"]
+        return ["kind", "key", "periodic_task"]
 
 
 @admin.register(SyncAttempt)

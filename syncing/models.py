@@ -39,6 +39,10 @@ class Tier(models.Model):
 
     kind = models.CharField(max_length=64)
     name = models.CharField(max_length=32)
+    # The tier's stable identity: its first name, never changed. Code names tiers by key
+    # (a kind's default tier and plan tiers); items carry the current name, moved along on
+    # rename (syncing.services.tiers.tier_changed).
+    key = models.CharField(max_length=32, editable=False, default="")
     interval = models.DurationField(
         null=True, blank=True, help_text="Empty: on demand only (no periodic dispatch)."
     )
@@ -74,6 +78,8 @@ class Tier(models.Model):
         follows through the post_save signal (syncing.services.beat)."""
         from syncing.services.tiers import tier_changed
 
+        if not self.key:
+            self.key = self.name
         with transaction.atomic():
             before = None
             if self.pk is not None:

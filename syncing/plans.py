@@ -87,5 +87,8 @@ def manual_sync_take(user, *, now=None) -> tuple[bool, int]:
 
 
 def tier_for(user, kind_name: str) -> str:
-    """The tier new items of ``kind_name`` get for this owner's plan."""
-    return get_kind(kind_name).tier_for_plan(plan_of(user))
+    """The tier new items of ``kind_name`` get for this owner's plan (its current name:
+    kinds name their tiers by stable key, staff may have renamed them)."""
+    from syncing.services.tiers import tier_name
+
+    return tier_name(kind_name, get_kind(kind_name).tier_for_plan(plan_of(user)))

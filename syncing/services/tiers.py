@@ -16,6 +16,7 @@ logger = logging.getLogger("syncing.tiers")
 
 _CACHE_SECONDS = 30.0
 _cache: dict[str, tuple[float, dict[str, timedelta | None]]] = {}
+_names: dict[str, tuple[float, dict[str, str]]] = {}
 
 
 def tier_intervals(kind: str) -> dict[str, timedelta | None]:
@@ -30,21 +31,34 @@ def tier_intervals(kind: str) -> dict[str, timedelta | None]:
 
 def forget_cached_intervals() -> None:
     _cache.clear()
+    _names.clear()
+
+
+def tier_name(kind: str, key: str) -> str:
+    """The current name of the tier whose stable key is ``key`` (itself when unknown)."""
+    hit = _names.get(kind)
+    if not hit or time.monotonic() - hit[0] >= _CACHE_SECONDS:
+        hit = (time.monotonic(), dict(Tier.objects.filter(kind=kind).values_list("key", "name")))
+        _names[kind] = hit
+    return hit[1].get(key, key)
 
 
 def ensure_default_tiers(**kwargs) -> list[Tier]:
     """Create the Tier rows every registered kind declares, leaving existing rows alone.
 
     Runs after every ``migrate``: a new kind gets its tiers, and staff edits (interval,
-    batch limit, enabled) survive deploys.
+    batch limit, enabled, a new name) survive deploys: rows are found by their stable key.
     """
     created = []
     for kind in all_kinds():
         for spec in kind.tiers:
+            if Tier.objects.filter(kind=kind.name, key=spec.name).exists():
+                continue
             tier, was_created = Tier.objects.get_or_create(
                 kind=kind.name,
                 name=spec.name,
                 defaults={
+                    "key": spec.name,
                     "interval": spec.interval,
                     "batch_limit": spec.batch_limit,
                     "dispatch_every": spec.dispatch_every,
