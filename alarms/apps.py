@@ -45,6 +45,8 @@ class AlarmsConfig(AppConfig):
                 peak="alarms.services.capacity.ring_peak",
                 # On time = the briefing was ready before the ring (not "synced daily").
                 freshness="alarms.services.freshness.alarm_freshness",
+                # Earliest ring first, whatever each alarm's lead.
+                claim_order="next_ring_at",
             )
         )
         from alarms.demo import seed

@@ -81,6 +81,10 @@ class Kind:
     # items that must be synced within a window at the busiest time (alarms: the rings of
     # the busiest lead window). None: items are spread over their interval (the average).
     peak: str | None = None
+    # The column due items are claimed in order of (then next_sync_at): the most urgent
+    # first when a backlog is larger than one dispatch run. Alarms: "next_ring_at" (due
+    # times are ring minus a per-alarm lead, so they do not sort by ring).
+    claim_order: str = "next_sync_at"
 
     @cached_property
     def model_class(self) -> type[SyncedItem]:
