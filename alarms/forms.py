@@ -10,6 +10,7 @@ from django import forms
 from alarms.models import MAX_LEAD_MINUTES, Alarm
 from alarms.services import clock
 from alarms.services.schedule import Rule, next_ring
+from syncing.validation import validate_date_in_range, validate_single_line
 
 WEEKDAYS = [(0, "Mon"), (1, "Tue"), (2, "Wed"), (3, "Thu"), (4, "Fri"), (5, "Sat"), (6, "Sun")]
 OPTIONAL_SECTIONS = [
@@ -57,6 +58,8 @@ class AlarmForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["date"].validators.append(validate_date_in_range)  # 9999-12-31 overflows
+        self.fields["label"].validators.append(validate_single_line)
         alarm = self.instance
         if alarm.pk:
             self.initial["sections"] = [n for n, _ in OPTIONAL_SECTIONS if alarm.section_enabled(n)]

@@ -19,6 +19,7 @@ from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
 from syncing.models import SyncedItem
+from syncing.validation import is_known_zone
 
 # Due "never": inactive alarms and one-offs that rang. Far enough, and valid in every database.
 FAR_FUTURE = datetime(9000, 1, 1, tzinfo=UTC)
@@ -27,11 +28,10 @@ SECTION_NAMES = ("greeting", "date", "calendar", "market", "note")
 
 
 def validate_timezone(value: str) -> None:
-    """An IANA zone name that zoneinfo knows ("Europe/Berlin")."""
-    try:
-        zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValidationError(f"{value!r} is not a known IANA time zone (e.g. Europe/Berlin).")
+    """A zone of the zone database ("Europe/Berlin"): a folder ("America") or an overlong
+    name is refused like an unknown one (ZoneInfo would raise OSError for those)."""
+    if not is_known_zone(value):
+        raise ValidationError(f"{value[:64]!r} is not a known IANA time zone (e.g. Europe/Berlin).")
 
 
 def validate_days(value: object) -> None:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import zoneinfo
-
 from rest_framework import serializers
 
 from alarms.models import MAX_LEAD_MINUTES, Alarm, Briefing
 from alarms.services import audio_links, clock
 from alarms.services.schedule import Rule, next_ring
+from syncing.validation import is_known_zone, validate_date_in_range, validate_single_line
 
 
 class AlarmSerializer(serializers.ModelSerializer):
@@ -16,6 +15,12 @@ class AlarmSerializer(serializers.ModelSerializer):
         format="%H:%M", input_formats=["%H:%M", "%H:%M:%S"], help_text='Local time, "HH:MM".'
     )
     timezone = serializers.CharField(max_length=64, help_text='IANA zone ("Europe/Berlin").')
+    label = serializers.CharField(
+        max_length=Alarm._meta.get_field("label").max_length,
+        required=False,
+        allow_blank=True,
+        validators=[validate_single_line],
+    )
     date = serializers.DateField(
         required=False,
         allow_null=True,
@@ -52,12 +57,15 @@ class AlarmSerializer(serializers.ModelSerializer):
 
     def validate_timezone(self, value: str) -> str:
         value = value.strip()
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        if not is_known_zone(value):  # a folder ("America") is no zone
             raise serializers.ValidationError(
-                f"{value!r} is not a known IANA time zone (e.g. Europe/Berlin)."
+                f"{value[:64]!r} is not a known IANA time zone (e.g. Europe/Berlin)."
             )
+        return value
+
+    def validate_date(self, value):
+        if value is not None:
+            validate_date_in_range(value)  # 9999-12-31 in a zone would overflow
         return value
 
     def validate_days(self, value: list[int]) -> list[int]:

@@ -7,9 +7,15 @@ import zoneinfo
 from django import forms
 
 from calendars.models import Feed, Listing, Source
+from syncing.validation import validate_single_line
 
 
 class ListingForm(forms.ModelForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # One line: the name goes into the export feed's X-WR-CALNAME.
+        self.fields["name"].validators.append(validate_single_line)
+
     class Meta:
         model = Listing
         fields = ["name", "timezone"]

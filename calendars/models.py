@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import zoneinfo
 from datetime import time, timedelta
 from urllib.parse import urlsplit
 
@@ -14,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from syncing.models import SyncedItem
+from syncing.validation import is_known_zone
 
 # Events whose UID ends with "@" + this domain are our own export coming back (echo loops):
 # the parser ignores them, the exporter writes every UID in it.
@@ -23,11 +23,10 @@ FEED_URL_MAX_LENGTH = 2000
 
 
 def validate_timezone(value: str) -> None:
-    """An IANA zone name that zoneinfo knows ("Europe/Lisbon")."""
-    try:
-        zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValidationError(f"{value!r} is not a known time zone (e.g. Europe/Lisbon).")
+    """A zone of the zone database ("Europe/Lisbon"): a folder ("America") or an overlong
+    name is refused like an unknown one (ZoneInfo would raise OSError for those)."""
+    if not is_known_zone(value):
+        raise ValidationError(f"{value[:64]!r} is not a known time zone (e.g. Europe/Lisbon).")
 
 
 def validate_feed_url(value: str) -> None:

@@ -12,6 +12,9 @@ from django.shortcuts import get_object_or_404
 
 from calendars.models import Conflict, Event, EventStatus, Feed, Listing
 
+# Months the month page shows; others read as malformed (this month).
+MONTH_YEARS = (1900, 2200)
+
 
 def owner_listings(user) -> QuerySet[Listing]:
     return Listing.objects.filter(owner=user)
@@ -90,7 +93,8 @@ def parse_month(value: str | None, today: date) -> date:
     if value:
         try:
             year, month = (int(part) for part in value.split("-", 1))
-            return date(year, month, 1)
+            if MONTH_YEARS[0] <= year <= MONTH_YEARS[1]:  # 9999-12's next month overflows
+                return date(year, month, 1)
         except ValueError:
             pass
     return today.replace(day=1)

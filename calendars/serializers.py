@@ -21,6 +21,7 @@ from calendars.models import (
 )
 from calendars.services.import_summary import api_view
 from syncing.serializers import SyncedItemStatusMixin
+from syncing.validation import validate_single_line
 
 
 def absolute_url(request, path: str) -> str:
@@ -39,6 +40,9 @@ def format_instant(value) -> str:
 class ListingSerializer(serializers.ModelSerializer):
     timezone = serializers.CharField(
         max_length=64, required=False, default="UTC", validators=[validate_timezone]
+    )
+    name = serializers.CharField(
+        max_length=Listing._meta.get_field("name").max_length, validators=[validate_single_line]
     )
     export_url = serializers.SerializerMethodField()
 
