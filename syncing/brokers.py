@@ -15,7 +15,9 @@ alarms about to ring are 0, periodic work 5). Brokers disagree:
   broker. Celery disables global QoS for quorum queues (``worker_detect_quorum_queues``).
 
 The translation happens at publish time (``before_task_publish``), so every publisher
-(dispatch, sync now, webhooks) keeps the engine's scale.
+(dispatch, sync now, webhooks) keeps the engine's scale; a message published without a
+priority is given ``DEFAULT_PRIORITY`` (5), so on-demand syncs (0) pass periodic work on
+Redis too, where kombu would otherwise file it under 0.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from __future__ import annotations
 from kombu import Exchange, Queue
 
 MAX_PRIORITY = 9
+# What a message published without a priority runs at (periodic work, webhooks, rollups).
+DEFAULT_PRIORITY = 5
 QUEUE_TYPES = ("classic", "quorum")
 
 
@@ -59,10 +63,19 @@ def rabbitmq_queues(names: list[str], queue_type: str) -> tuple[Queue, ...]:
 
 
 def translate_priority(properties: dict | None = None, **kwargs) -> None:
-    """``before_task_publish`` receiver: on RabbitMQ, rewrite the priority in place."""
-    if not properties or properties.get("priority") is None:
+    """``before_task_publish`` receiver: give every message a priority the broker reads.
+
+    A message published without one gets ``DEFAULT_PRIORITY`` (kombu's Redis transport
+    would otherwise file it under 0, level with on-demand syncs); on RabbitMQ the engine's
+    scale is turned around.
+    """
+    if properties is None:
         return
     from django.conf import settings
 
+    priority = properties.get("priority")
+    if priority is None:
+        priority = DEFAULT_PRIORITY
     if broker_family(settings.CELERY_BROKER_URL) == "amqp":
-        properties["priority"] = amqp_priority(properties["priority"])
+        priority = amqp_priority(priority)
+    properties["priority"] = priority
