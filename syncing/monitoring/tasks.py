@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 from celery import shared_task
+from celery.signals import beat_init
+
+from syncing.beatlock import hold_beat_lock
+
+# Exactly one beat: the lock is taken at beat start, before beat's first tick (and before
+# the schedule reconcile that syncing.tasks connects after importing this module).
+beat_init.connect(hold_beat_lock, dispatch_uid="syncing.hold_beat_lock")
 
 
 @shared_task(name="syncing.monitoring.rollup", acks_late=True, ignore_result=True)

@@ -1,0 +1,54 @@
+"""Exactly one beat: two real ``celery -A config beat`` processes, one dispatches, the other
+waits and says so; when the first dies (kill -9), the second takes over."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+from tests.support.worker import celery_beat, purge_broker
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+SENT = "Sending due task beatlock-probe"
+
+
+def every_second_task() -> None:
+    every, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.SECONDS)
+    PeriodicTask.objects.create(
+        name="beatlock-probe", task="syncing.monitoring.rollup", interval=every, queue="default"
+    )
+
+
+@pytest.mark.parametrize(
+    "mode",
+    [
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("redis", marks=pytest.mark.redis),
+        "file",
+    ],
+)
+def test_a_second_beat_waits_and_takes_over_when_the_first_dies(mode):
+    every_second_task()
+    env = {"BEAT_LOCK": mode, "BEAT_LOCK_RETRY_SECONDS": "0.3", "BEAT_LOCK_TTL_SECONDS": "3"}
+    try:
+        with celery_beat(env=env) as first:
+            first.wait_for("beat lock: acquired", timeout=60)
+            with celery_beat(env=env) as second:
+                second.wait_for("waits and takes over when it stops", timeout=60)
+                first.wait_for(SENT, timeout=30)
+                time.sleep(3)
+                assert first.log.count(SENT) >= 3
+                assert "Sending due task" not in second.log, "the waiting beat dispatched"
+                assert "beat lock: acquired" not in second.log
+
+                first.kill_hard()
+                killed = time.monotonic()
+                second.wait_for("beat lock: acquired", timeout=30)
+                second.wait_for(SENT, timeout=30)
+                took_over = time.monotonic() - killed
+        # PostgreSQL and flock free the lock when the process dies; Redis when its TTL ends.
+        assert took_over < (3 + 3 if mode == "redis" else 3), took_over
+    finally:
+        purge_broker()
