@@ -315,6 +315,13 @@ if CELERY_BROKER_URL.startswith("amqp"):
 CELERY_TASK_TIME_LIMIT_SECONDS = CELERY_TASK_TIME_LIMIT
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Exactly one beat (syncing.beatlock): auto = a PostgreSQL advisory lock, else a Redis lock
+# with a TTL, else a file lock under var/; a second beat waits until the first one stops.
+BEAT_LOCK = env_str("BEAT_LOCK", "auto")
+if BEAT_LOCK not in ("auto", "postgres", "redis", "file", "off"):
+    raise ImproperlyConfigured("BEAT_LOCK: expected auto, postgres, redis, file or off")
+BEAT_LOCK_TTL_SECONDS = env_float("BEAT_LOCK_TTL_SECONDS", 30.0, minimum=1.0)
+BEAT_LOCK_RETRY_SECONDS = env_float("BEAT_LOCK_RETRY_SECONDS", 5.0, minimum=0.1)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
