@@ -17,13 +17,21 @@ of our export). It points at another original only when its own dates now match 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
+
+from django.db.models import Q
+from django.utils import timezone
 
 from calendars.models import Event, EventKind, EventStatus, Feed, Listing
 
+# Copies of events that ended longer ago than this are left as they are (the export's window).
+WINDOW_DAYS = 30
 
-def export_fetched_by(listing: Listing, source: str) -> tuple[bool, bool]:
-    """(plain export fetched, ``?for=source`` variant fetched), from the export's records."""
-    state = listing.export_state if isinstance(listing.export_state, dict) else {}
+
+def export_fetched_by(state: object, source: str) -> tuple[bool, bool]:
+    """(plain export fetched, ``?for=source`` variant fetched), from the listing's
+    ``export_state``."""
+    state = state if isinstance(state, dict) else {}
 
     def fetched(variant: str) -> bool:
         record = state.get(variant)
@@ -32,35 +40,39 @@ def export_fetched_by(listing: Listing, source: str) -> tuple[bool, bool]:
     return fetched(""), bool(source) and fetched(source)
 
 
-def _origin_feeds(feed: Feed, listing: Listing) -> list[int]:
+def _origin_feeds(feed: Feed) -> list[int]:
     """The feeds whose events our export sent to ``feed``'s channel."""
-    plain, variant = export_fetched_by(listing, feed.source)
+    # Read now, not from ``feed.listing``: the channel may have fetched our export while
+    # this import was fetching its feed (the farm does exactly that).
+    state = Listing.objects.filter(pk=feed.listing_id).values_list("export_state", flat=True)
+    plain, variant = export_fetched_by(state.first(), feed.source)
     if not (plain or variant):
         return []
-    others = Feed.objects.filter(listing=listing, export_back=True).exclude(pk=feed.pk)
+    others = Feed.objects.filter(listing_id=feed.listing_id, export_back=True).exclude(pk=feed.pk)
     if not plain:  # ?for=<source> leaves out that channel's own feeds
         others = others.exclude(source=feed.source)
     return list(others.values_list("pk", flat=True))
 
 
 def mark_echoes(feed: Feed, event_ids: Iterable[int] | None) -> list[int]:
-    """Mark the blocks among ``event_ids`` of ``feed`` (all its live events when None) that
-    echo another feed's live event; call inside the import's transaction, before conflict
-    detection. Returns the ids whose ``echo_of`` changed. Raises nothing of its own."""
-    listing = feed.listing
-    origins = _origin_feeds(feed, listing)
+    """Mark the blocks of ``feed`` that echo another feed's live event: those among
+    ``event_ids`` (the import's changes; all its events when None) and the blocks not yet
+    marked that have not ended (a copy seen before the channel's fetch of our export was
+    recorded). Call inside the import's transaction, before conflict detection. Returns
+    the ids whose ``echo_of`` changed; when ``event_ids`` is a list, those outside it are
+    appended to it too, so that the detection given that list sees them (their conflicts
+    resolve). Raises nothing of its own."""
+    origins = _origin_feeds(feed)
     if not origins:
         return []
     candidates = Event.objects.filter(feed=feed).exclude(status=EventStatus.CANCELLED)
+    candidates = candidates.filter(
+        Q(kind_override=EventKind.BLOCK) | Q(kind_override="", kind=EventKind.BLOCK)
+    )
     if event_ids is not None:
-        candidates = candidates.filter(pk__in=list(event_ids))
-    rows = [
-        row
-        for row in candidates.values_list(
-            "pk", "start", "end", "all_day", "kind", "kind_override", "echo_of_id", "first_seen"
-        )
-        if (row[5] or feed.event_kind or row[4]) == EventKind.BLOCK
-    ]
+        unmarked = Q(echo_of__isnull=True, end__gt=timezone.now() - timedelta(days=WINDOW_DAYS))
+        candidates = candidates.filter(Q(pk__in=list(event_ids)) | unmarked)
+    rows = list(candidates.values_list("pk", "start", "end", "all_day", "echo_of_id", "first_seen"))
     if not rows:
         return []
     originals: dict[tuple, tuple] = {}
@@ -74,10 +86,13 @@ def mark_echoes(feed: Feed, event_ids: Iterable[int] | None) -> list[int]:
     ):
         originals.setdefault((start, end, all_day), (pk, first_seen))
     changed = []
-    for pk, start, end, all_day, _kind, _override, echo_of, first_seen in rows:
+    for pk, start, end, all_day, echo_of, first_seen in rows:
         match = originals.get((start, end, all_day))
         # The original was there before its copy came back.
         if match is not None and match[1] <= first_seen and match[0] != echo_of:
             Event.objects.filter(pk=pk).update(echo_of=match[0])
             changed.append(pk)
+    if isinstance(event_ids, list):
+        known = set(event_ids)
+        event_ids.extend(pk for pk in changed if pk not in known)
     return changed
