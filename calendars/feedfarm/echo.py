@@ -6,10 +6,15 @@ export URL and re-publishes its all-day events as the channel's own blocks.
 
 This is the realistic path for the demo: the farm really polls Syncbeat's export, so the
 export records the fetch for that variant (``Listing.export_state``) and the import can tell
-our own echo from a real block. Only URLs on 127.0.0.1/localhost are fetched (the farm is
-no proxy to the internet). Conditional requests (If-None-Match) keep polling cheap; when a
-fetch fails (the web process is down, an expired link's 404) the blocks last read are kept,
-as a channel keeps what it imported until its next good read.
+our own echo from a real block. Each read of the channel's feed is one poll of our export,
+and the feed publishes what the *previous* poll returned: a real channel polls on its own
+schedule, so its copies always come from a fetch our export recorded before we read them
+(the first read of a feed holds no copies yet, as with a channel just given the link).
+
+Only URLs on 127.0.0.1/localhost are fetched (the farm is no proxy to the internet).
+Conditional requests (If-None-Match) keep polling cheap; when a fetch fails (the web process
+is down, an expired link's 404) the blocks last read are kept, as a channel keeps what it
+imported until its next good read.
 
 Only all-day events are copied: channels import days, and a timed event of ours (an owner's
 16:00-11:00 stay, a cleaning) would come back as the days it touches, which is not the
@@ -21,7 +26,6 @@ from __future__ import annotations
 
 import threading
 import time
-import urllib.error
 import urllib.request
 from datetime import date, datetime
 from urllib.parse import urlsplit
@@ -79,11 +83,17 @@ class EchoSource:
         self.fetches = 0
 
     def blocks(self, url: str) -> tuple[tuple[EchoBlock, ...], float]:
-        """(the blocks the export at ``url`` holds now, when they last changed). Raises
-        ValueError for a URL off 127.0.0.1 (check_echo_url)."""
+        """(the blocks the export at ``url`` held at the previous poll, when they last
+        changed), then polls it again for the next read. Raises ValueError for a URL off
+        127.0.0.1 (check_echo_url)."""
         check_echo_url(url)
         with self._lock:
-            etag, known, changed = self._known.get(url, ("", (), 0.0))
+            published = self._known.get(url, ("", (), 0.0))
+        self._poll(url, published)
+        return published[1], published[2]
+
+    def _poll(self, url: str, previous: tuple[str, tuple[EchoBlock, ...], float]) -> None:
+        etag, known, changed = previous
         headers = {"If-None-Match": etag} if etag else {}
         request = urllib.request.Request(url, headers=headers)  # noqa: S310 - checked above
         self.fetches += 1
@@ -92,12 +102,13 @@ class EchoSource:
                 body = response.read(MAX_EXPORT_BYTES)
                 new_etag = response.headers.get("ETag", "")
             blocks = parse_export(body)
-        except urllib.error.HTTPError:
-            return known, changed  # 304 (unchanged), or an error: keep what was read
         except (OSError, ValueError):
-            return known, changed
+            # 304 (an HTTPError to urllib: unchanged), an error status, a connection
+            # refused, not a calendar: keep what was read last time.
+            with self._lock:
+                self._known.setdefault(url, previous)
+            return
         if blocks != known:
             changed = float(int(time.time()))
         with self._lock:
             self._known[url] = (new_etag, blocks, changed)
-        return blocks, changed

@@ -96,9 +96,9 @@ DOUBLE_BOOKING_RATE = 0.02
 
 
 def _stays(feed_id: int, count: int, version: int, today: date, doubles: int = 0) -> list[_Stay]:
-    """The feed's stays. ``doubles``: that many of its first stays starting after ``today``
-    also land in the next lane (on top of the random DOUBLE_BOOKING_RATE): the demo's
-    deliberate double bookings."""
+    """The feed's stays. ``doubles``: that many of its future reservations move onto the
+    start of the next feed's (``feed_id + 1``, the next lane) future stays, on top of the
+    random DOUBLE_BOOKING_RATE: the demo's deliberate double bookings."""
     rng = random.Random(f"feedfarm:{feed_id}")
     week0 = today - timedelta(days=today.weekday() + 42)
     week = feed_id % LANES
@@ -110,16 +110,15 @@ def _stays(feed_id: int, count: int, version: int, today: date, doubles: int = 0
         while len(stays) < count and (week_end - cursor).days >= 1:
             nights = rng.randint(1, min(4, (week_end - cursor).days))
             start = cursor
-            shifted = rng.random() < DOUBLE_BOOKING_RATE
-            if not shifted and doubles > 0 and start > today:
-                shifted, doubles = True, doubles - 1
-            if shifted:
+            if rng.random() < DOUBLE_BOOKING_RATE:
                 start += timedelta(weeks=1)  # into the neighbour's lane
             stays.append(
                 _Stay(len(stays), start, start + timedelta(days=nights), rng.random() < 0.7)
             )
             cursor += timedelta(days=nights + rng.randint(0, 2))
         week += LANES
+    if doubles > 0:
+        _double_book(stays, _stays(feed_id + 1, count, 0, today), today, doubles)
     if version > 0 and stays:
         changer = random.Random(f"feedfarm:{feed_id}:v{version}")
         for stay in changer.sample(stays, max(1, len(stays) // 10)):
@@ -129,6 +128,16 @@ def _stays(feed_id: int, count: int, version: int, today: date, doubles: int = 0
                 stay.reserved = not stay.reserved
             stay.changed_in = version
     return stays
+
+
+def _double_book(stays: list[_Stay], neighbour: list[_Stay], today: date, doubles: int) -> None:
+    """Move ``doubles`` future reservations of ``stays`` onto the first nights of as many
+    future stays of ``neighbour`` (a version never moves a start, so they stay double)."""
+    mine = [stay for stay in stays if stay.reserved and stay.start > today]
+    theirs = [stay for stay in neighbour if stay.start > today]
+    for stay, target in zip(mine[:doubles], theirs, strict=False):
+        nights = stay.end - stay.start
+        stay.start, stay.end = target.start, target.start + nights
 
 
 def _stamp(today: date, stay: _Stay) -> str:

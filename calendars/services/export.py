@@ -183,10 +183,19 @@ def record_state(
 ) -> dict:
     """Write the variant's state under a row lock (another worker may be answering another
     variant of the same listing): ``modified`` moves only when the digest changes, and then
-    always forward (at least a second past the previous value). Returns the new state."""
+    always forward (at least a second past the previous value). Returns the new state.
+
+    An import holds the listing's row lock for its transaction: rather than wait for it,
+    the state is worked out from what was read and saved by the next request (whose
+    ``modified``, if the digest changed, is later still: it never goes back)."""
     with transaction.atomic():
-        locked = Listing.objects.select_for_update().only("export_state").get(pk=listing.pk)
-        states = dict(locked.export_state or {})
+        locked = (
+            Listing.objects.select_for_update(skip_locked=True)
+            .only("export_state")
+            .filter(pk=listing.pk)
+            .first()
+        )
+        states = dict((locked or listing).export_state or {})
         state = dict(states.get(variant) or {})
         if state.get("digest") != digest or not state.get("modified"):
             stamp = now.astimezone(UTC).replace(microsecond=0)
@@ -196,7 +205,8 @@ def record_state(
             state["modified"] = stamp.isoformat()
         state.update(digest=digest, inputs=inputs, fetched=now.astimezone(UTC).isoformat())
         states[variant] = state
-        Listing.objects.filter(pk=listing.pk).update(export_state=states)
+        if locked is not None:
+            Listing.objects.filter(pk=listing.pk).update(export_state=states)
     listing.export_state = states
     return state
 

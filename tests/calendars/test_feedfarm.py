@@ -202,15 +202,19 @@ def test_channels_republish_echoes_under_their_own_uids(style, summary):
     assert {e.uid for e in again.events} == {e.uid for e in parsed.events}  # stable UIDs
 
 
-def test_doubles_book_future_stays_in_the_next_lane():
+def test_doubles_book_future_reservations_onto_the_next_feeds_stays():
     plain = published_stays(12, style="airbnb", events=30, today=TODAY)
-    doubled = published_stays(12, style="airbnb", events=30, today=TODAY, doubles=1)
+    doubled = published_stays(12, style="airbnb", events=30, today=TODAY, doubles=2)
     moved = [(a, b) for a, b in zip(plain, doubled, strict=True) if a != b]
-    assert len(moved) == 1
-    (before, after), lane = moved[0], 12 % 4
-    assert after[0] - before[0] == timedelta(weeks=1) and before[0] > TODAY
-    week0 = TODAY - timedelta(days=TODAY.weekday() + 42)
-    assert ((after[0] - week0).days // 7) % 4 == (lane + 1) % 4
+    assert len(moved) == 2
+    neighbour = published_stays(13, style="vrbo", events=30, today=TODAY)
+    for before, after in moved:
+        assert before[0] > TODAY and after[2] == "reservation"
+        assert after[1] - after[0] == before[1] - before[0]  # same length of stay
+        assert any(start == after[0] for start, _end, _kind in neighbour)
+    # Later versions shorten stays or flip kinds, never move a start: still double.
+    v3 = published_stays(12, style="airbnb", events=30, today=TODAY, doubles=2, version=3)
+    assert {after[0] for _b, after in moved} <= {start for start, _e, _k in v3}
 
 
 def test_export_copies_only_all_day_events():
@@ -244,14 +248,17 @@ def test_server_echoes_a_local_export_with_conditional_requests():
     with local_server({"/export.ics": route}) as exporter, serving(feeds=10, today=TODAY) as farm:
         echo = quote(f"{exporter.url}/export.ics?for=booking", safe="")
         url = f"{farm.base_url}/feeds/2.ics?style=booking&events=5&echo={echo}"
+        # Each read is one poll of the export; the feed shows what the previous poll got.
+        status, _, first = get(url)
+        assert status == 200 and b"20250710" not in first  # not imported yet
+        assert exporter.requests[-1].path == "/export.ics?for=booking"
         status, _, body = get(url)
         assert status == 200 and b"DTSTART;VALUE=DATE:20250710" in body
-        assert exporter.requests[-1].path == "/export.ics?for=booking"
-        status, _, again = get(url)
-        assert again == body and exporter.requests[-1].headers["if-none-match"] == '"e1"'
+        assert exporter.requests[-1].headers["if-none-match"] == '"e1"'  # a 304
+        assert get(url)[2] == body
         state["status"] = 404  # an expired link: the channel keeps what it imported
         assert get(url)[2] == body
-        assert len(exporter.requests) == 3
+        assert len(exporter.requests) == 4
         outside = quote("http://example.com/export.ics", safe="")
         assert get(f"{farm.base_url}/feeds/2.ics?echo={outside}")[0] == 400
         assert get(f"{farm.base_url}/feeds/2.ics?tz=Mars/Olympus")[0] == 400
