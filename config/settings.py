@@ -217,7 +217,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["syncing.filtering.StrictFilterBackend"],
     "DEFAULT_PARSER_CLASSES": [
         "syncing.validation.SafeJSONParser",
         "rest_framework.parsers.FormParser",

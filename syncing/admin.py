@@ -124,7 +124,10 @@ class SyncedItemAdminMixin:
 
     @admin.action(description="Pause syncing")
     def pause_action(self, request, queryset: QuerySet) -> None:
-        n = queryset.update(paused=True, pause_reason=f"Paused by staff ({request.user}).")
+        # Owners read pause_reason: it names no staff member; who did it is in the admin log.
+        for item in queryset:
+            self.log_change(request, item, "Paused syncing")
+        n = queryset.update(paused=True, pause_reason="Paused by staff.")
         self.message_user(request, f"{n} item(s) paused.", messages.SUCCESS)
 
     @admin.action(description="Change tier…")
