@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import gzip
 import http.client
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 import icalendar
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.http import http_date, parse_http_date
 
@@ -316,3 +319,35 @@ def http_get(url: str, headers: dict | None = None) -> Got:
         return Got(response.status, dict(response.getheaders()), response.read())
     finally:
         connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_import_holding_the_listing_lock_never_blocks_the_export(client, listing_with_events):
+    url = f"/calendars/{listing_with_events.export_token}.ics"
+    Listing.objects.filter(pk=listing_with_events.pk).update(export_state={})
+    held, release = threading.Event(), threading.Event()
+
+    def hold_the_lock():  # what an import does for its whole transaction
+        try:
+            with transaction.atomic():
+                Listing.objects.select_for_update().get(pk=listing_with_events.pk)
+                held.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    try:
+        assert held.wait(5)
+        started = time.monotonic()
+        during = client.get(url)
+        assert during.status_code == 200 and time.monotonic() - started < 2
+        assert Listing.objects.get(pk=listing_with_events.pk).export_state == {}  # not saved
+    finally:
+        release.set()
+        holder.join(10)
+    after = client.get(url)
+    assert after["ETag"] == during["ETag"]
+    assert parse_http_date(after["Last-Modified"]) >= parse_http_date(during["Last-Modified"])
+    assert set(Listing.objects.get(pk=listing_with_events.pk).export_state) == {""}
