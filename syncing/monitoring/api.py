@@ -39,6 +39,7 @@ class FreshnessView(APIView):
                 "kind": f.kind,
                 "tier": f.tier,
                 "items": f.items,
+                "unit": f.unit,  # what items and on_time count: "items", or "rings" (alarms)
                 "on_time": f.on_time,
                 "on_time_rate": f.on_time_rate,
                 "stalest_age_seconds": f.stalest_age.total_seconds() if f.stalest_age else None,
