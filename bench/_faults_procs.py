@@ -44,6 +44,12 @@ class CeleryProcess:
         )
         log.close()
 
+    def last_error(self) -> str:
+        """The last line of the log that names an error (why it exited, usually)."""
+        text = (self.logdir / f"{self.name}.log").read_text(errors="replace")
+        lines = [ln for ln in text.splitlines() if "Error" in ln or "error" in ln]
+        return lines[-1][-300:] if lines else ""
+
     @property
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -125,7 +131,12 @@ class Supervisor:
                 pid = p.process.pid
                 if pid not in self._planned:
                     self.unplanned_exits.append(
-                        {"process": p.name, "code": p.process.returncode, "at": time.time()}
+                        {
+                            "process": p.name,
+                            "code": p.process.returncode,
+                            "at": time.time(),
+                            "last_error": p.last_error(),
+                        }
                     )
                 p.kill_group()  # orphaned pool children go with their main process
                 time.sleep(self.delay)

@@ -28,10 +28,12 @@ Writes bench/reports/faults.json (``--label`` to keep several) and prints a mark
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -58,7 +60,8 @@ class Bench:
         self.args = args
         self.workdir = Path(args.workdir or f"/tmp/syncbeat-faults-{os.getpid()}")
         self.redis = PrivateRedis(args.redis_port, self.workdir / "redis")
-        self.pg = PrivatePostgres(args.pg_port, self.workdir / "pg")
+        # Its own folder under /tmp: the postgres user must reach it (pytest's tmp is 0700).
+        self.pg = PrivatePostgres(args.pg_port, Path(tempfile.mkdtemp(prefix="syncbeat-pg-")))
 
     def env(self, broker: str | None = None) -> dict:
         env = {
@@ -86,7 +89,7 @@ class Bench:
             check=True,
             capture_output=True,
         )
-        os.environ.update(self.env())
+        os.environ.update({**self.env(), "LOG_LEVEL": "WARNING"})  # the children log INFO
         import django
 
         django.setup()
@@ -365,6 +368,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--keep-logs", action="store_true")
     p.add_argument("--label", default="", help="report name suffix: faults-<label>.json")
     p.add_argument("--no-report", action="store_true", help="do not write bench/reports/")
+    p.add_argument("--output", default="", help="also write the JSON report to this path")
     args = p.parse_args(argv)
     unknown = set(args.scenarios.split(",")) - set(SCENARIOS)
     if unknown:
@@ -384,7 +388,9 @@ def run(argv: list[str] | None = None) -> dict:
             try:
                 results.append(RUNNERS[name](bench))
             except Exception as exc:  # one broken scenario must not hide the others
-                results.append({"scenario": name, "error": f"{type(exc).__name__}: {exc}"})
+                results.append({"scenario": name, "error": _describe(exc)})
+    except Exception as exc:
+        results.append({"scenario": "setup", "error": _describe(exc)})
     finally:
         bench.stop()
     report = _report(args, results)
@@ -393,21 +399,34 @@ def run(argv: list[str] | None = None) -> dict:
 
         path = write_report(f"faults-{args.label}" if args.label else "faults", report)
         print(f"report: {path.relative_to(ROOT)}")
+    if args.output:
+        Path(args.output).write_text(json.dumps(report, indent=2, default=str) + "\n")
     print(markdown(results))
     return report
 
 
-def _report(args: argparse.Namespace, results: list[dict]) -> dict:
-    from django.conf import settings
+def _describe(exc: Exception) -> str:
+    detail = getattr(exc, "stderr", None) or ""
+    if isinstance(detail, bytes):
+        detail = detail.decode(errors="replace")
+    return f"{type(exc).__name__}: {exc} {detail[-500:]}".strip()
 
+
+def _report(args: argparse.Namespace, results: list[dict]) -> dict:
+    try:
+        from django.conf import settings
+
+        lease, visibility = settings.SYNC_LEASE_SECONDS, settings.CELERY_VISIBILITY_TIMEOUT
+    except Exception:  # set-up failed before Django was
+        lease = visibility = None
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
     ).stdout.strip()
     return {
         "command": "bench/faults.py " + " ".join(sys.argv[1:]),
         "commit": commit,
-        "lease_seconds": settings.SYNC_LEASE_SECONDS,
-        "visibility_timeout": settings.CELERY_VISIBILITY_TIMEOUT,
+        "lease_seconds": lease,
+        "visibility_timeout": visibility,
         "args": vars(args),
         "results": results,
     }
