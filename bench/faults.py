@@ -52,7 +52,7 @@ from _faults_services import (  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ("kill", "redis", "postgres", "twobeats", "duplicate", "rabbitmq")
 DB_NAME = "faults"
-VHOST = "syncbeat_faults"
+VHOST = f"syncbeat_faults_{os.getpid()}"
 
 
 class Bench:
