@@ -68,7 +68,16 @@ def ring_peak(kind, now: datetime) -> PeakShare:
         share,
         window,
         total,
-        f"{share:.0%} of {total:,} alarms here ring between {start // 60:02d}:{start % 60:02d} "
-        f"and {(start + width) // 60 % 24:02d}:{(start + width) % 60:02d} UTC, generated within "
-        f"{width} min (lead {lead} min minus the deadline)",
+        f"{share:.0%} of {total:,} alarms here ring {_span(per_minute, start, width)} UTC, "
+        f"generated within {width} min (lead {lead} min minus the deadline)",
     )
+
+
+def _span(per_minute: dict[int, int], start: int, width: int) -> str:
+    """'at 06:00' or 'between 06:00 and 06:40': the rings inside the window."""
+    minutes = [(start + i) % MINUTES_PER_DAY for i in range(width)]
+    busy = [m for m in minutes if per_minute.get(m)]
+    first, last = busy[0], busy[-1]
+    if first == last:
+        return f"at {first // 60:02d}:{first % 60:02d}"
+    return f"between {first // 60:02d}:{first % 60:02d} and {last // 60:02d}:{last % 60:02d}"
