@@ -162,7 +162,7 @@ def detect_conflicts(
     """
     if changed_event_ids is not None and not changed_event_ids:
         return ConflictChanges(opened=0, resolved=0)
-    listing = Listing.objects.get(pk=listing_id)
+    listing = Listing.objects.only("timezone", "check_in_time", "check_out_time").get(pk=listing_id)
     changed = set(changed_event_ids) if changed_event_ids is not None else None
     pairs, spans = _current_pairs(listing, now, changed)
     window = StayWindow.of(listing)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import zoneinfo
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 
 ONE_DAY = timedelta(days=1)
 # A timed event's nights lie within this much of its instants (a window is at most ~2 days
@@ -39,11 +40,17 @@ class StayWindow:
 
     def check_in_at(self, night: date) -> datetime:
         """The UTC instant night ``night`` starts (check-in on that day, local time)."""
-        return datetime.combine(night, self.check_in, tzinfo=self.tz).astimezone(UTC)
+        return _utc(self.tz, night, self.check_in)
 
     def check_out_at(self, night: date) -> datetime:
         """The UTC instant night ``night`` ends (check-out the next day, local time)."""
-        return datetime.combine(night + ONE_DAY, self.check_out, tzinfo=self.tz).astimezone(UTC)
+        return _utc(self.tz, night + ONE_DAY, self.check_out)
+
+
+@lru_cache(maxsize=8192)
+def _utc(tz: zoneinfo.ZoneInfo, day: date, at: time) -> datetime:
+    # A detection reads each night's window several times, for many events.
+    return datetime.combine(day, at, tzinfo=tz).astimezone(UTC)
 
 
 def held_nights(
