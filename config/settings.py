@@ -353,6 +353,8 @@ FETCH_USER_AGENT = env_str("FETCH_USER_AGENT", "Syncbeat/1.0 (+https://syncbeat.
 METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
 ALERT_WEBHOOK_URL = env_str("ALERT_WEBHOOK_URL", "")
+# Webhook deliveries to one destination host, whichever endpoints point there (shared).
+WEBHOOK_HOST_RATE_LIMIT = env_str("WEBHOOK_HOST_RATE_LIMIT", "5/second")
 WEBHOOK_RETRY_SECONDS = env_int("WEBHOOK_RETRY_SECONDS", 86400, minimum=60)
 WEBHOOK_DISABLE_AFTER_SECONDS = env_int("WEBHOOK_DISABLE_AFTER_SECONDS", 86400, minimum=60)
 SYNC_ROLLUP_RETENTION_DAYS = env_int("SYNC_ROLLUP_RETENTION_DAYS", 400, minimum=31)

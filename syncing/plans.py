@@ -29,6 +29,16 @@ ALLOWANCES: dict[str, Allowance] = {
 }
 
 
+# Webhook endpoints an owner may register (each one multiplies every event sent out).
+WEBHOOK_ENDPOINTS: dict[str, int] = {
+    Plan.FREE: 2,
+    Plan.STARTER: 5,
+    Plan.PRO: 10,
+    Plan.BUSINESS: 25,
+    Plan.REALTIME: 50,
+}
+
+
 def account_for(user) -> Account:
     account, _ = Account.objects.get_or_create(user=user)
     return account

@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from syncing.api import OwnerScopedMixin
@@ -29,12 +30,15 @@ class WebhookEndpointViewSet(OwnerScopedMixin, viewsets.ModelViewSet):
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        endpoint = services.endpoint_create(
-            request.user,
-            url=serializer.validated_data["url"],
-            events=serializer.validated_data["events"],
-            description=serializer.validated_data.get("description", ""),
-        )
+        try:
+            endpoint = services.endpoint_create(
+                request.user,
+                url=serializer.validated_data["url"],
+                events=serializer.validated_data["events"],
+                description=serializer.validated_data.get("description", ""),
+            )
+        except services.EndpointLimitReached as exc:
+            raise ValidationError({"non_field_errors": [str(exc)]})
         return Response(
             WebhookEndpointCreatedSerializer(endpoint).data, status=status.HTTP_201_CREATED
         )

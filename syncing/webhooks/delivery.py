@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from syncing.backoff import webhook_retry_delay
 from syncing.fetcher import FetchError, fetch
+from syncing.fetching.urls import host_key
 from syncing.monitoring.models import WebhookDelivery, WebhookEndpoint
 from syncing.webhooks.signing import SIGNATURE_HEADER, sign
 
@@ -120,10 +121,15 @@ def deliver(delivery: WebhookDelivery, now: datetime | None = None) -> bool:
             retries=0,
             deadline=15,
             max_bytes=64 * 1024,
-            rate_key=f"webhook:{endpoint.pk}",
-            rate_limit="10/second",
+            # Per destination host, shared by every worker: many endpoints at one host
+            # (one owner's or several owners') cannot flood it.
+            rate_key=f"webhook-host:{host_key(endpoint.url)}",
+            rate_limit=settings.WEBHOOK_HOST_RATE_LIMIT,
         )
     except FetchError as exc:
+        if exc.reason == "rate_limited":  # our own pacing: try again soon, not a failure
+            _postpone(delivery, exc.retry_after or 1.0, now or timezone.now())
+            return False
         _record_failure(delivery, exc, now or timezone.now())
         return False
     now = now or timezone.now()
@@ -141,6 +147,12 @@ def deliver(delivery: WebhookDelivery, now: datetime | None = None) -> bool:
     if endpoint.failing_since is not None:
         WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=None)
     return True
+
+
+def _postpone(delivery: WebhookDelivery, seconds: float, now: datetime) -> None:
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        next_attempt_at=now + timedelta(seconds=seconds), claimed_until=None
+    )
 
 
 def _record_failure(delivery: WebhookDelivery, exc: FetchError, now: datetime) -> None:

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from syncing.monitoring.models import WebhookDelivery, WebhookEndpoint
+from syncing.plans import WEBHOOK_ENDPOINTS, plan_of
 from syncing.webhooks.signing import new_secret
 
 logger = logging.getLogger("syncing.webhooks")
@@ -33,6 +34,10 @@ EVENT_TYPES = {
 
 class InvalidWebhook(ValueError):
     """A URL or event list an endpoint cannot have."""
+
+
+class EndpointLimitReached(InvalidWebhook):
+    """The owner's plan allows no more webhook endpoints."""
 
 
 def validate_url(url: str) -> str:
@@ -58,7 +63,13 @@ def validate_events(events: list[str]) -> list[str]:
 def endpoint_create(
     owner, *, url: str, events: list[str], description: str = ""
 ) -> WebhookEndpoint:
-    """Register an endpoint with a fresh secret. Raises InvalidWebhook."""
+    """Register an endpoint with a fresh secret. Raises InvalidWebhook, and
+    EndpointLimitReached past the plan's number of endpoints (plans.WEBHOOK_ENDPOINTS)."""
+    cap = WEBHOOK_ENDPOINTS[plan_of(owner)]
+    if WebhookEndpoint.objects.filter(owner=owner).count() >= cap:
+        raise EndpointLimitReached(
+            f"Your plan allows {cap} webhook endpoints; delete one or upgrade to add another."
+        )
     return WebhookEndpoint.objects.create(
         owner=owner,
         url=validate_url(url),
