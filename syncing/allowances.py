@@ -114,6 +114,15 @@ def _take_database(user, limit: int, now: datetime) -> Take:
     return Take(False, max(1, int((frees_at - now).total_seconds() + 0.999)))
 
 
+def prune_manual_sync_uses(now: datetime | None = None) -> int:
+    """Delete the database's manual-sync rows that left the window (owners who stopped
+    asking); run with the attempts' prune. Returns how many."""
+    from syncing.models import ManualSyncUse
+
+    cut = (now or datetime.now(UTC)) - timedelta(seconds=WINDOW_SECONDS)
+    return ManualSyncUse.objects.filter(at__lte=cut).delete()[0]
+
+
 def reset_allowance_clients() -> None:
     """Forget cached Redis clients (tests that switch REDIS_URL)."""
     with _scripts_lock:

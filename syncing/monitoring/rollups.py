@@ -145,6 +145,9 @@ def prune(now: datetime | None = None) -> PruneReport:
             if not pks:
                 break
             deleted += SyncAttempt.objects.filter(pk__in=pks).delete()[0]
+    from syncing.allowances import prune_manual_sync_uses
+
+    prune_manual_sync_uses(now)
     keep_days = getattr(settings, "SYNC_ROLLUP_RETENTION_DAYS", 400)
     rollups = AttemptRollup.objects.filter(hour__lt=now - timedelta(days=keep_days)).delete()[0]
     if deleted or rollups:

@@ -104,3 +104,17 @@ def test_a_broken_redis_falls_back_to_the_database(settings):
     assert answers == [True, True, False]
     assert ManualSyncUse.objects.filter(user=owner).count() == 2
     reset_allowance_clients()
+
+
+@pytest.mark.django_db
+def test_the_nightly_prune_forgets_uses_past_the_window(settings):
+    from syncing.monitoring.rollups import prune
+
+    settings.REDIS_URL = ""
+    owner = make_owner("quiet@example.com", plan="free")
+    take_manual_sync(owner, 2, now=CLOCK_HOUR - timedelta(hours=2))
+    take_manual_sync(owner, 2, now=CLOCK_HOUR - timedelta(minutes=10))
+    prune(CLOCK_HOUR)
+    assert list(ManualSyncUse.objects.values_list("at", flat=True)) == [
+        CLOCK_HOUR - timedelta(minutes=10)
+    ]
