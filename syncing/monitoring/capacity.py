@@ -113,13 +113,10 @@ def demand(kind, items: int, interval: timedelta, now) -> tuple[float, float | N
     return average, peak.rate(items), peak.label
 
 
-def estimate(
-    kind_name: str, items: int, tier: str | None = None, *, concurrency: int | None = None
-) -> Estimate:
-    """Raises UnknownKind, ValueError (tier) or NotEnoughData. ``tier`` defaults to the
-    kind's default tier."""
-    kind = get_kind(kind_name)
-    interval = tier_interval(kind_name, tier or kind.default_tier)
+def measured(kind_name: str) -> dict:
+    """This deployment's attempts of the kind over LOOKBACK: count ``n``, ``failed``,
+    ``mean`` and ``p95`` ms, ``changed`` rows and ``cpu_ms`` (None when not recorded).
+    Raises NotEnoughData."""
     since = timezone.now() - LOOKBACK
     attempts = SyncAttempt.objects.filter(kind=kind_name, started_at__gte=since).exclude(
         outcome=Outcome.SKIPPED
@@ -137,8 +134,20 @@ def estimate(
     cpu = [
         c.get("cpu_ms") for _, c in recent if isinstance(c, dict) and c.get("cpu_ms") is not None
     ]
-    cpu_ms = sum(cpu) / len(cpu) if cpu else None
-    p95 = percentile_cont(durations, 0.95) or 0.0
+    row["cpu_ms"] = sum(cpu) / len(cpu) if cpu else None
+    row["p95"] = percentile_cont(durations, 0.95) or 0.0
+    return row
+
+
+def estimate(
+    kind_name: str, items: int, tier: str | None = None, *, concurrency: int | None = None
+) -> Estimate:
+    """Raises UnknownKind, ValueError (tier) or NotEnoughData. ``tier`` defaults to the
+    kind's default tier."""
+    kind = get_kind(kind_name)
+    interval = tier_interval(kind_name, tier or kind.default_tier)
+    row = measured(kind_name)
+    cpu_ms, p95 = row["cpu_ms"], row["p95"]
     failure = row["failed"] / row["n"]
     average, peak, peak_label = demand(kind, items, interval, timezone.now())
     basis = "peak" if peak is not None and peak > average else "average"
