@@ -12,9 +12,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 
+from django.db.models import Q
+
 from calendars.models import Event, EventStatus, Feed
 from calendars.serializers import format_instant
-from calendars.services.import_guard import KEPT_NOT_COVERED, CancelScope
+from calendars.services.import_guard import (
+    KEPT_ENDED,
+    KEPT_NOT_COVERED,
+    NOT_ENDED_MARGIN,
+    CancelScope,
+)
 
 SUMMARY_MAX = 500
 DESCRIPTION_MAX = 2000
@@ -62,6 +69,7 @@ class UpsertCounts:
     # Missing rows not cancelled, by reason (import_guard.KEPT_*), and their keys.
     kept: dict[str, int] = field(default_factory=dict)
     kept_pks: list[int] = field(default_factory=list)
+    cancelled_pks: list[int] = field(default_factory=list)
 
     @property
     def changed(self) -> int:
@@ -154,6 +162,7 @@ def upsert_feed_events(
     raw_hashes: Mapping[str, str] | None = None,
     rows: Iterable[tuple] | None = None,
     event_kind: str = "",
+    previous_import_at: datetime | None = None,
 ) -> UpsertCounts:
     """Make the feed's Event rows match ``parsed_events``; call inside a transaction.
 
@@ -166,8 +175,10 @@ def upsert_feed_events(
     decode because their VEVENT text had not changed: present and unchanged.
     ``raw_hashes`` (uid -> raw VEVENT hash) are stored on the rows; ``rows`` are the feed's
     rows as ``existing_rows`` returns them, when the caller read them already;
-    ``event_kind``, when set, is every event's kind. Returns what changed, with the webhook
-    events to emit.
+    ``event_kind``, when set, is every event's kind. Missing rows kept (see import_guard)
+    are counted by reason when they were still in the feed at ``previous_import_at`` or
+    have not ended, so stays the channel dropped long ago are not read (nor counted) again.
+    Returns what changed, with the webhook events to emit.
     """
     counts = UpsertCounts()
     if scope is None:
@@ -180,12 +191,15 @@ def upsert_feed_events(
     }
     seen = _count_unchanged(existing, unchanged_uids, counts)
     incoming = _incoming(parsed_events, seen, counts, event_kind)
-    missing = _missing_rows(existing, seen)
+    cancelled = EventStatus.CANCELLED
+    gone = {row[0] for uid, row in existing.items() if uid not in seen and row[2] != cancelled}
+    missing = _missing_rows(gone, now, previous_import_at)
     if missing and any(uid not in existing for uid, _content in incoming):
-        _adopt_churned(incoming, existing, missing, scope, counts)
+        gone -= _adopt_churned(incoming, existing, missing, scope, counts)
     _write(feed, incoming, existing, raw_hashes or {}, now, counts)
     if missing:
-        _cancel_missing(missing, scope if cancel_missing else None, now, counts)
+        _cancel_missing(missing, scope if cancel_missing else None, now, counts, previous_import_at)
+    counts.kept_pks = sorted(gone.difference(counts.cancelled_pks))
     if counts.unchanged:
         # Rows just written already carry ``now``; this touches the unchanged ones only
         # (not the missing rows kept: the feed did not hold them).
@@ -226,21 +240,24 @@ def _incoming(
 
 
 # The columns of a missing row read for UID churn, cancelling and its webhook, in order.
-MISSING_COLUMNS = ("pk", "uid", "start", "end", "all_day", "summary", "kind")
+MISSING_COLUMNS = ("pk", "uid", "start", "end", "all_day", "summary", "kind", "last_seen")
 
 
-def _missing_rows(existing: dict[str, tuple], seen: set[str]) -> list[tuple]:
-    """MISSING_COLUMNS of the live rows whose UID the feed no longer holds (one query, and
-    none when nothing is missing)."""
-    gone = [
-        row[0]
-        for uid, row in existing.items()
-        if uid not in seen and row[2] != EventStatus.CANCELLED
-    ]
+def _missing_rows(
+    gone: set[int], now: datetime, previous_import_at: datetime | None
+) -> list[tuple]:
+    """MISSING_COLUMNS of the live rows whose UID the feed no longer holds, leaving out
+    those that ended and were already missing at the previous import (one query, and none
+    when nothing is missing)."""
     if not gone:
         return []
+    recent = Q(end__gt=now - NOT_ENDED_MARGIN)
+    if previous_import_at is not None:
+        recent |= Q(last_seen__gte=previous_import_at)
     return list(
-        Event.objects.filter(pk__in=gone).order_by("start", "pk").values_list(*MISSING_COLUMNS)
+        Event.objects.filter(recent, pk__in=gone)
+        .order_by("start", "pk")
+        .values_list(*MISSING_COLUMNS)
     )
 
 
@@ -250,10 +267,11 @@ def _adopt_churned(
     missing: list[tuple],
     scope: CancelScope,
     counts: UpsertCounts,
-) -> None:
+) -> set[int]:
     """Rename missing rows to the new UID that came with exactly their dates (same start,
     end, all-day): the same event, re-published under another UID. Their primary key stays,
-    so their conflicts stay open and no "added"/"cancelled" webhook goes out."""
+    so their conflicts stay open and no "added"/"cancelled" webhook goes out. Returns the
+    keys of the rows renamed."""
     by_dates: dict[tuple, list[tuple]] = {}
     for row in missing:
         if not scope.protects(row[1]):
@@ -272,6 +290,7 @@ def _adopt_churned(
         counts.renamed += 1
     if adopted:
         missing[:] = [row for row in missing if row[0] not in adopted]
+    return adopted
 
 
 def _write(
@@ -351,7 +370,11 @@ def _upsert(to_write: list[Event], existing: dict[str, tuple], counts: UpsertCou
 
 
 def _cancel_missing(
-    missing: list[tuple], scope: CancelScope | None, now: datetime, counts: UpsertCounts
+    missing: list[tuple],
+    scope: CancelScope | None,
+    now: datetime,
+    counts: UpsertCounts,
+    previous_import_at: datetime | None,
 ) -> None:
     """Cancel the missing rows ``scope`` allows (none when it is None); count the rest as
     kept, by reason."""
@@ -360,12 +383,13 @@ def _cancel_missing(
         reason = scope.kept_reason(row[1], row[2], row[3], row[4]) if scope else KEPT_NOT_COVERED
         if reason is None:
             gone_rows.append(row)
-        else:
+        elif reason != KEPT_ENDED or previous_import_at is None or row[7] >= previous_import_at:
+            # A past stay is counted once, at the import that no longer found it.
             counts.kept[reason] = counts.kept.get(reason, 0) + 1
-            counts.kept_pks.append(row[0])
     if not gone_rows:
         return
     gone = [row[0] for row in gone_rows]
+    counts.cancelled_pks = gone
     # The fingerprint and raw hash go too, so that the event coming back is written (and
     # decoded) again.
     counts.cancelled = Event.objects.filter(pk__in=gone).update(
@@ -377,7 +401,7 @@ def _cancel_missing(
         raw_hash="",
     )
     counts.changed_event_ids.extend(gone)
-    for pk, uid, start, end, all_day, summary, kind in gone_rows:
+    for pk, uid, start, end, all_day, summary, kind, _last_seen in gone_rows:
         payload = event_payload(pk, uid, start, end, all_day, summary, EventStatus.CANCELLED, kind)
         counts.booking_events.append(("booking.cancelled", payload))
 

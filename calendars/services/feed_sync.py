@@ -7,9 +7,9 @@ date. A feed that is not iCalendar changes nothing.
 
 from __future__ import annotations
 
-import inspect
 import re
 from dataclasses import replace
+from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
@@ -31,8 +31,6 @@ from syncing.fetcher import fetch
 from syncing.results import PermanentSyncError, SyncContext, SyncResult
 from syncing.webhooks.services import emit_many
 
-# parse_feed's keywords (``own_uids`` comes with the parser's echo scoping).
-_PARSE_PARAMETERS = frozenset(inspect.signature(parse_feed).parameters)
 # UIDs in our export's domain, as a channel passes them through (a UID line is never folded:
 # ours are 45 characters).
 _OUR_UIDS = re.compile(
@@ -104,7 +102,7 @@ def sync_feed(feed: Feed, ctx: SyncContext) -> SyncResult:
             own_domain=EXPORT_DOMAIN,
             known=known_raw_hashes(rows),
             known_context=feed.parse_context_hash,
-            **_echo_scope(feed, result.body),
+            own_uids=_own_uids(feed, result.body),
         )
     except InvalidCalendar as exc:
         raise PermanentSyncError(
@@ -159,6 +157,7 @@ def import_parsed_feed(feed: Feed, parsed: ParsedFeed, *, rows: list[tuple] | No
             raw_hashes=parsed.raw_hashes,
             rows=rows,
             event_kind=feed.event_kind,
+            previous_import_at=_previous_import_at(feed),
         )
         feed.last_import = build_last_import(
             now=now, parsed=parsed, upserted=upserted, held_back=held_back
@@ -197,7 +196,8 @@ def _cancel_scope(feed: Feed, parsed: ParsedFeed, now) -> tuple[CancelScope, int
     the feed suddenly emptied (updates ``feed.empty_since``: set on the first empty sync,
     cleared by the one that confirms it or brings events)."""
     scope = cancel_scope(parsed, now=now, timezone_name=_listing_timezone(feed))
-    emptied = feed_emptied(feed, parsed, scope) if scope.covered else 0
+    # A capped feed is not empty; one cut before the window (hostile) covers nothing anyway.
+    emptied = 0 if parsed.truncated else feed_emptied(feed, parsed, scope)
     if not emptied:
         feed.empty_since = None
         return scope, 0
@@ -236,22 +236,28 @@ def _attempt_counts(parsed: ParsedFeed, upserted, opened: int, resolved: int, he
     return counts
 
 
-def _echo_scope(feed: Feed, body: bytes) -> dict:
+def _own_uids(feed: Feed, body: bytes) -> frozenset[str]:
     """parse_feed's ``own_uids``: the UIDs in the body that this listing's export publishes
     (for any of its events, cancelled ones too: a channel may still hold their copy), so
     that only our own echo is left out and a sibling listing's export imported on purpose is
     read. Only the UIDs the body holds: the set (part of the parse context) then stays the
     same from one import to the next. No query unless the body holds our domain at all."""
-    if "own_uids" not in _PARSE_PARAMETERS:
-        return {}
     if EXPORT_DOMAIN.encode() not in body:
-        return {"own_uids": frozenset()}
+        return frozenset()
     in_body = {
         match.decode("utf-8", "replace").strip().lower() for match in _OUR_UIDS.findall(body)
     }
     pairs = Event.objects.filter(feed__listing_id=feed.listing_id).values_list("feed_id", "uid")
     published = (export_uid(feed_id, uid) for feed_id, uid in pairs)
-    return {"own_uids": frozenset(uid for uid in published if uid.lower() in in_body)}
+    return frozenset(uid for uid in published if uid.lower() in in_body)
+
+
+def _previous_import_at(feed: Feed) -> datetime | None:
+    """When the previous import read the feed (``last_import["at"]``), if it says."""
+    try:
+        return datetime.fromisoformat(feed.last_import["at"])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _listing_timezone(feed: Feed) -> str:

@@ -16,6 +16,7 @@ import zoneinfo
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
+from calendars.ics.model import ParsedFeed
 from calendars.models import Event, EventStatus, Feed
 
 # A feed that held at least this many live future events and now holds none is suspicious.
@@ -42,7 +43,6 @@ class CancelScope:
     now: datetime
     today: date  # in the listing's zone: an all-day event has ended once its end date comes
     hold_back: bool = False  # the feed suddenly emptied: cancel nothing this time
-    covered: bool = True  # False: the range the import covered is unknown; cancel nothing
     since: datetime | None = None  # the import window's start
     until: datetime | None = None  # nothing starting at/after this was imported
     kept_uids: frozenset[str] = frozenset()  # unreadable now: keep their last good state
@@ -57,12 +57,10 @@ class CancelScope:
 
     def kept_reason(self, uid: str, start: datetime, end: datetime, all_day: bool) -> str | None:
         """None when the missing event ``uid`` may be cancelled, else why it is kept."""
-        if uid in self.kept_uids or uid.partition("#")[0] in self.kept_uids:
+        if self.protects(uid):
             return KEPT_UNREADABLE
         if self.has_ended(end, all_day):
             return KEPT_ENDED
-        if not self.covered:
-            return KEPT_NOT_COVERED
         if all_day:
             start, end = self._local_midnight(start), self._local_midnight(end)
         if (self.until is not None and start >= self.until) or (
@@ -97,33 +95,26 @@ def unreadable_uids(skipped: list[tuple[str, str]]) -> frozenset[str]:
     )
 
 
-def cancel_scope(parsed, *, now: datetime, timezone_name: str) -> CancelScope:
-    """The scope of one import from what the parser covered (``window``, ``covered_until``).
-
-    A feed cut by the cap cancels only within [window start, covered_until); a parser that
-    does not say how far it got (no ``covered_until``) cancels nothing on a truncated feed.
-    """
-    window = getattr(parsed, "window", None)
-    has_coverage = hasattr(parsed, "covered_until")
-    covered_until = getattr(parsed, "covered_until", None)
+def cancel_scope(parsed: ParsedFeed, *, now: datetime, timezone_name: str) -> CancelScope:
+    """The scope of one import from what the parser covered: a feed cut by the cap cancels
+    only within [window start, covered_until)."""
     since = until = None
-    if window:
-        since, until = window
-    if covered_until is not None:
-        until = covered_until if until is None else min(until, covered_until)
+    if parsed.window:
+        since, until = parsed.window
+    if parsed.covered_until is not None:
+        until = parsed.covered_until if until is None else min(until, parsed.covered_until)
     zone = listing_zone(timezone_name)
     return CancelScope(
         now=now,
         today=now.astimezone(zone).date(),
         zone=zone,
-        covered=has_coverage or not parsed.truncated,
         since=since,
         until=until,
         kept_uids=unreadable_uids(parsed.skipped),
     )
 
 
-def feed_emptied(feed: Feed, parsed, scope: CancelScope) -> int:
+def feed_emptied(feed: Feed, parsed: ParsedFeed, scope: CancelScope) -> int:
     """How many live, not-ended events the feed had when it now holds no event that has not
     ended (and at least EMPTIED_MIN_EVENTS of them); 0 when the feed does not look emptied.
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from calendars.ics.model import ParsedFeed
+
 SKIPPED_KEPT = 500
 UNKNOWN_TZIDS_KEPT = 50
 
@@ -45,11 +47,11 @@ def reason_text(reason: str) -> str:
     return REASONS.get(reason, reason.replace("_", " "))
 
 
-def build_last_import(*, now: datetime, parsed, upserted, held_back: int) -> dict:
+def build_last_import(*, now: datetime, parsed: ParsedFeed, upserted, held_back: int) -> dict:
     """The figures of one import, as stored on ``Feed.last_import``."""
-    covered_until = getattr(parsed, "covered_until", None)
+    covered_until = parsed.covered_until
     return {
-        "at": format_instant(now),
+        "at": now.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "events": upserted.events,
         "created": upserted.created,
         "updated": upserted.updated,
@@ -58,8 +60,8 @@ def build_last_import(*, now: datetime, parsed, upserted, held_back: int) -> dic
         "renamed": upserted.renamed,
         "skipped": [[uid, reason] for uid, reason in parsed.skipped[:SKIPPED_KEPT]],
         "skipped_count": len(parsed.skipped),
-        "unknown_tzids": sorted(getattr(parsed, "unknown_tzids", None) or [])[:UNKNOWN_TZIDS_KEPT],
-        "left_out": int(getattr(parsed, "left_out", 0) or 0),
+        "unknown_tzids": sorted(parsed.unknown_tzids)[:UNKNOWN_TZIDS_KEPT],
+        "left_out": parsed.left_out,
         "truncated": bool(parsed.truncated),
         "covered_until": format_instant(covered_until) if covered_until else None,
         "held_back": held_back,

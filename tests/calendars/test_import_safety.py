@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pytest
 
-from calendars.ics.parse import parse_feed
 from calendars.models import Conflict, Event, EventKind, EventStatus, Feed, Source
 from calendars.services import feed_sync
 from tests.calendars.test_import import (
@@ -93,12 +92,18 @@ def test_past_stays_dropped_by_the_channel_stay_as_they_were(alice, allow_privat
         run_sync(feed)
         route.body, route.etag = airbnb_feed(airbnb_event("stays", 20, 24)), '"v2"'
         attempt = run_sync(feed)
+        kept = feed.last_import["kept"]
+        route.body = airbnb_feed(airbnb_event("stays", 20, 25))
+        route.etag = '"v3"'
+        later = run_sync(feed)
+    # The stays dropped at the second import are not counted (nor read) again at the third.
+    assert later.counts.get("kept") is None and later.counts["updated"] == 1
     assert status_of("past@airbnb.com") == EventStatus.CONFIRMED
     assert status_of("checked-out-today@airbnb.com") == EventStatus.CONFIRMED
     assert status_of("ongoing@airbnb.com") == EventStatus.CANCELLED  # not over yet
     assert status_of("future@airbnb.com") == EventStatus.CANCELLED
     assert attempt.counts["cancelled"] == 2
-    assert feed.last_import["kept"] == {"ended": 2}
+    assert kept == {"ended": 2}
     # The kept rows were not in the feed: their last_seen is the first import's.
     past = Event.objects.get(uid="past@airbnb.com")
     assert past.last_seen < Event.objects.get(uid="stays@airbnb.com").last_seen
@@ -167,9 +172,6 @@ def test_one_event_leaving_is_not_suspicious(alice, allow_private_urls):
 
 
 def test_capped_feed_cancels_only_within_the_covered_range(alice, allow_private_urls, monkeypatch):
-    probe = parse_feed(airbnb_feed(airbnb_event("x", 1, 2)))
-    if not hasattr(probe, "covered_until"):
-        pytest.skip("the parser does not report covered_until yet (H1)")
     monkeypatch.setattr(feed_sync, "MAX_EVENTS", 4)
     stays = [airbnb_event(f"s{n}", 5 + 10 * n, 8 + 10 * n) for n in range(4)]
     route = Body(airbnb_feed(*stays))
@@ -192,9 +194,6 @@ def test_capped_feed_cancels_only_within_the_covered_range(alice, allow_private_
 def test_capped_feed_leaves_events_past_the_covered_range_alone(
     alice, allow_private_urls, monkeypatch
 ):
-    probe = parse_feed(airbnb_feed(airbnb_event("x", 1, 2)))
-    if not hasattr(probe, "covered_until"):
-        pytest.skip("the parser does not report covered_until yet (H1)")
     monkeypatch.setattr(feed_sync, "MAX_EVENTS", 3)
     stays = [airbnb_event(f"s{n}", 5 + 10 * n, 8 + 10 * n) for n in range(3)]
     route = Body(airbnb_feed(*stays))
@@ -215,9 +214,6 @@ def test_all_day_event_at_the_cut_is_not_cancelled_west_of_utc(
 ):
     """All-day events are stored at midnight UTC; the cap's cut is midnight in the
     listing's zone (08:00 UTC in Los Angeles): the first stay left out is not "before" it."""
-    probe = parse_feed(airbnb_feed(airbnb_event("x", 1, 2)))
-    if not hasattr(probe, "covered_until"):
-        pytest.skip("the parser does not report covered_until yet (H1)")
     stays = [airbnb_event(f"s{n}", 5 + 10 * n, 8 + 10 * n) for n in range(3)]
     route = Body(airbnb_feed(*stays))
     with local_server({"/a.ics": route}) as server:
@@ -292,8 +288,6 @@ def test_feed_event_kind_applies_and_event_override_survives(alice, allow_privat
 
 
 def test_sibling_listing_export_is_read_and_own_export_is_not(alice, allow_private_urls, client):
-    if "own_uids" not in feed_sync._PARSE_PARAMETERS:
-        pytest.skip("parse_feed has no own_uids yet (H1)")
     channel = Body(airbnb_feed(airbnb_event("r1", 5, 9)))
     routes = {"/a.ics": channel}
     with local_server(routes) as server:

@@ -119,8 +119,6 @@ def test_truncation_and_unknown_zones_are_shown(alice, allow_private_urls, clien
         feed = make_feed(make_listing(alice), f"{server.url}/a.ics")
         run_sync(feed)
     last = feed.last_import
-    if "unknown_tzids" not in last or not hasattr(feed_sync.parse_feed(body), "left_out"):
-        pytest.skip("the parser does not report left_out / unknown_tzids yet (H1)")
     assert last["truncated"] is True and last["left_out"] == 3
     assert last["unknown_tzids"] == ["Nowhere Standard Time"]
     client.force_login(alice)
