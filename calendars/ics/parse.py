@@ -67,14 +67,13 @@ def parse_feed(
 ) -> ParsedFeed:
     """Parse ``body`` (an iCalendar feed) into a ParsedFeed.
 
-    ``default_tz`` (the listing's zone) reads floating times when the feed has no
-    X-WR-TIMEZONE and places the window; events and occurrences overlapping the window
-    [today - 30 days, today + 730 days] are imported, at most ``max_events`` of them, the
-    earliest first (``covered_until``, ``left_out``). Our own export coming back is left
-    out and listed in ``skipped`` with reason "own_export": the UIDs in ``own_uids`` (the
-    exact UIDs this listing's export publishes) when given; else, for callers that pass only
-    ``own_domain``, every UID whose host contains it. Raises InvalidCalendar when the body
-    is not iCalendar (empty, HTML, garbage, cut before END:VCALENDAR).
+    ``default_tz`` (the listing's zone) reads floating times without X-WR-TIMEZONE and
+    places the window: events and occurrences overlapping [today - 30 days, today + 730
+    days] are imported, at most ``max_events``, the earliest first (``covered_until``).
+    Our own export coming back is left out and listed in ``skipped`` as "own_export": the
+    UIDs in ``own_uids`` (exactly those this listing's export publishes) when given; else
+    (callers that pass only ``own_domain``) every UID whose host contains it. Raises
+    InvalidCalendar when the body is not iCalendar (empty, HTML, garbage, cut short).
 
     Re-imports: ``known`` maps the uids of the feed's current (non-cancelled) events to the
     raw hash of the VEVENT block they came from, and ``known_context`` is the
@@ -90,11 +89,9 @@ def parse_feed(
     tzids = feed_tzids(text)
     echo = _echo_test(own_domain, own_uids)
     context = _context_hash(raw, default_tz, own_domain, own_uids)
-    if known_context != context:
-        known = None
-    max_raw = max(1, max_events) * RAW_FACTOR
+    known = known if known_context == context else None
+    max_raw = max(1, max_events) * RAW_FACTOR  # the hard bound on hostile input
     plan = plan_blocks(raw, window, max_events, max_raw, known or {}, echo)
-    lines = raw.lines(plan.undecoded) if raw is not None else _capped_lines(text, max_raw, plan)
     feed = ParsedFeed(
         raw_hashes=block_hashes(raw)[0],
         context_hash=context,
@@ -102,15 +99,13 @@ def parse_feed(
         unknown_tzids=tzids.unknown,
         unchanged_uids=[raw.blocks[index].uid for index in plan.unchanged] if raw else [],
     )
+    lines = raw.lines(plan.undecoded) if raw is not None else _capped_lines(text, max_raw, plan)
     calendars = _decode(lines, tzids)
     feed.calendar_name = _calendar_name(calendars[0])
     cap = Cap(max_events - len(feed.unchanged_uids), listing_zone)
     cap.lower_cut(plan.cut, plan.left_out)
-    _read(calendars, feed, cap, zone(default_tz), echo, window)
-    feed.events, feed.covered_until, feed.left_out = cap.result()
-    if plan.covers_nothing:
-        feed.covered_until = window[0]
-    feed.truncated = feed.left_out > 0
+    _read(calendars, feed, cap, listing_zone, echo, window)
+    _close(feed, cap, window[0] if plan.covers_nothing else None)
     if feed.unchanged_uids and feed.truncated:
         # Which events the cap keeps depends on the dates of the undecoded ones: read all.
         return parse_feed(
@@ -118,6 +113,13 @@ def parse_feed(
             own_domain=own_domain, own_uids=own_uids,
         )  # fmt: skip
     return feed
+
+
+def _close(feed: ParsedFeed, cap: Cap, covered_until: datetime | None) -> None:
+    """Set the events the cap kept and what it says about coverage."""
+    feed.events, cut, feed.left_out = cap.result()
+    feed.covered_until = covered_until or cut
+    feed.truncated = feed.left_out > 0
 
 
 def _read(calendars, feed: ParsedFeed, cap: Cap, floating: tzinfo, echo, window) -> None:
