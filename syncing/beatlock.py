@@ -213,8 +213,18 @@ def hold_beat_lock(sender=None, **kwargs) -> None:
         lock.describe(),
         os.getpid(),
     )
+    _fresh_start(sender)
     keeper = threading.Thread(target=_keep, args=(lock,), name="beat-lock", daemon=True)
     keeper.start()
+
+
+def _fresh_start(service) -> None:
+    """After a wait: new database connections (the old ones may have died meanwhile), and
+    the schedule read again, with the last runs the previous beat wrote."""
+    connections.close_all()
+    scheduler = getattr(service, "scheduler", None)
+    if scheduler is not None and hasattr(scheduler, "_initial_read"):
+        scheduler._initial_read = True  # django-celery-beat reloads on its next tick
 
 
 def _keep(lock) -> None:
