@@ -23,8 +23,11 @@ from calendars.serializers import (
 from calendars.services import dismissals as dismissal_services
 from calendars.services import kinds as kind_services
 from calendars.services import listings as listing_services
+from calendars.services.conflicts import refresh_conflicts
 from syncing.api import OwnerScopedMixin
 
+# What decides a listing's nights: changing any re-decides its double bookings.
+STAY_FIELDS = ("timezone", "check_in_time", "check_out_time")
 SyncAccepted = inline_serializer(
     "FeedSyncAccepted",
     {"queued": serializers.BooleanField(), "detail": serializers.CharField()},
@@ -74,6 +77,21 @@ class ListingViewSet(OwnerScopedMixin, viewsets.ModelViewSet):
             )
         except listing_services.AllowanceExceeded as exc:
             raise ValidationError({"detail": str(exc)})
+        times = {
+            name: serializer.validated_data[name]
+            for name in ("check_in_time", "check_out_time")
+            if name in serializer.validated_data
+        }
+        if times:
+            Listing.objects.filter(pk=serializer.instance.pk).update(**times)
+            for name, value in times.items():
+                setattr(serializer.instance, name, value)
+
+    def perform_update(self, serializer):
+        before = {name: getattr(serializer.instance, name) for name in STAY_FIELDS}
+        listing = serializer.save()
+        if any(getattr(listing, name) != value for name, value in before.items()):
+            refresh_conflicts(listing.pk, None)  # nights are read in the zone, at these times
 
     @extend_schema(request=None, responses={200: ListingSerializer})
     @action(detail=True, methods=["post"], url_path="regenerate-export-url")

@@ -15,11 +15,33 @@ class ListingForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         # One line: the name goes into the export feed's X-WR-CALNAME.
         self.fields["name"].validators.append(validate_single_line)
+        for name in ("check_in_time", "check_out_time"):
+            self.fields[name].required = False  # left out: the listing's (or the default)
 
     class Meta:
         model = Listing
-        fields = ["name", "timezone"]
-        widgets = {"timezone": forms.TextInput(attrs={"list": "timezones"})}
+        fields = ["name", "timezone", "check_in_time", "check_out_time"]
+        widgets = {
+            "timezone": forms.TextInput(attrs={"list": "timezones"}),
+            "check_in_time": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+            "check_out_time": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        }
+        help_texts = {
+            "check_in_time": "A timed event holds a night when it overlaps check-in to the "
+            "next day's check-out, in the listing's zone.",
+        }
+
+    def _clean_time(self, name: str):
+        value = self.cleaned_data.get(name)
+        if value is None:
+            value = getattr(self.instance, name, None) or Listing._meta.get_field(name).default
+        return value
+
+    def clean_check_in_time(self):
+        return self._clean_time("check_in_time")
+
+    def clean_check_out_time(self):
+        return self._clean_time("check_out_time")
 
     @staticmethod
     def timezone_names() -> list[str]:

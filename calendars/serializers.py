@@ -48,7 +48,15 @@ class ListingSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Listing
-        fields = ["id", "name", "timezone", "export_url", "created_at"]
+        fields = [
+            "id",
+            "name",
+            "timezone",
+            "check_in_time",
+            "check_out_time",
+            "export_url",
+            "created_at",
+        ]
         read_only_fields = ["id", "export_url", "created_at"]
 
     @extend_schema_field(OpenApiTypes.URI)

@@ -17,12 +17,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from calendars import selectors
 from calendars.forms import FeedForm, ListingForm
-from calendars.models import Conflict, Event, EventKind, Source
+from calendars.models import Conflict, Event, EventKind, Listing, Source
 from calendars.services import dismissals as dismissal_services
 from calendars.services import export as export_service
 from calendars.services import import_summary
 from calendars.services import kinds as kind_services
 from calendars.services import listings as listing_services
+from calendars.services.conflicts import refresh_conflicts
 from calendars.services.maintenance import maintenance_during_stays
 
 # The conflicts page notes maintenance booked during a stay this many days ahead.
@@ -101,6 +102,10 @@ def listing_create(request: HttpRequest) -> HttpResponse:
         except listing_services.AllowanceExceeded as exc:
             form.add_error(None, str(exc))
         else:
+            Listing.objects.filter(pk=listing.pk).update(
+                check_in_time=form.cleaned_data["check_in_time"],
+                check_out_time=form.cleaned_data["check_out_time"],
+            )
             messages.success(request, f"Listing “{listing.name}” added. Now add its feeds.")
             return redirect("calendars:index")
     return render(
@@ -117,6 +122,8 @@ def listing_edit(request: HttpRequest, pk: int) -> HttpResponse:
     form = ListingForm(request.POST or None, instance=listing)
     if request.method == "POST" and form.is_valid():
         form.save()
+        if {"timezone", "check_in_time", "check_out_time"} & set(form.changed_data):
+            refresh_conflicts(listing.pk, None)  # nights are read in the zone, at these times
         messages.success(request, "Listing saved.")
         return redirect("calendars:index")
     return render(

@@ -20,11 +20,15 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from calendars.models import Conflict, Event, EventKind, EventStatus, Feed, Listing
 from calendars.serializers import format_instant
 from calendars.services.nights import NEAR, StayWindow, held_nights, nights_span
+from calendars.services.notify import notify_new_conflicts
+from syncing.webhooks.services import emit_many
 
 # Events that ended before this many days ago no longer matter (the export's window too).
 WINDOW_DAYS = 30
@@ -244,6 +248,25 @@ def _open(listing_id: int, new: list[Conflict], now: datetime, events: list) -> 
     for pk, a, b, start, end in opened_rows:
         if (a, b) in wanted:
             events.append(("conflict.opened", conflict_payload(listing_id, pk, (a, b), start, end)))
+
+
+def refresh_conflicts(listing_id: int, changed_event_ids: list[int] | None) -> ConflictChanges:
+    """Re-decide the listing's conflicts after an owner's change (an event's or a feed's
+    kind, the listing's zone or stay times): the listing row locked like an import does,
+    the webhooks queued and, after commit, the email. Joins the caller's transaction."""
+    with transaction.atomic():
+        Listing.objects.select_for_update().filter(pk=listing_id).order_by().values_list(
+            "pk"
+        ).first()
+        changes = detect_conflicts(
+            listing_id, now=timezone.now(), changed_event_ids=changed_event_ids
+        )
+        if changes.webhook_events:
+            owner_id = Listing.objects.filter(pk=listing_id).values_list("owner_id", flat=True)[0]
+            emit_many(owner_id, changes.webhook_events)
+        if changes.opened:
+            transaction.on_commit(lambda: notify_new_conflicts(listing_id), robust=True)
+    return changes
 
 
 def conflict_payload(

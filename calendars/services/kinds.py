@@ -4,13 +4,10 @@
 from __future__ import annotations
 
 from django.db import transaction
-from django.utils import timezone
 
 from calendars.ics.classify import classify
-from calendars.models import Event, EventKind, Feed, Listing
-from calendars.services.conflicts import ConflictChanges, detect_conflicts
-from calendars.services.notify import notify_new_conflicts
-from syncing.webhooks.services import emit_many
+from calendars.models import Event, EventKind, Feed
+from calendars.services.conflicts import refresh_conflicts
 
 
 class UnknownKind(ValueError):
@@ -22,19 +19,6 @@ def _check(kind: str) -> str:
     if kind and kind not in EventKind.values:
         raise UnknownKind(f"{kind!r} is not one of {', '.join(EventKind.values)}.")
     return kind
-
-
-def refresh_conflicts(listing_id: int, changed_event_ids: list[int] | None) -> ConflictChanges:
-    """Re-decide the listing's conflicts inside the caller's transaction (the listing row
-    locked like an import does), queue the webhooks and, after commit, the email."""
-    Listing.objects.select_for_update().filter(pk=listing_id).order_by().values_list("pk").first()
-    changes = detect_conflicts(listing_id, now=timezone.now(), changed_event_ids=changed_event_ids)
-    if changes.webhook_events:
-        owner_id = Listing.objects.filter(pk=listing_id).values_list("owner_id", flat=True)[0]
-        emit_many(owner_id, changes.webhook_events)
-    if changes.opened:
-        transaction.on_commit(lambda: notify_new_conflicts(listing_id), robust=True)
-    return changes
 
 
 def event_set_kind(event: Event, kind: str) -> Event:

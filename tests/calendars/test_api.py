@@ -90,7 +90,16 @@ def test_listing_crud(alice_api, alice):
     created = alice_api.post("/api/v1/listings/", {"name": "Loft", "timezone": "Europe/Paris"})
     assert created.status_code == 201, created.data
     data = created.json()
-    assert set(data) == {"id", "name", "timezone", "export_url", "created_at"}
+    assert set(data) == {
+        "id",
+        "name",
+        "timezone",
+        "check_in_time",
+        "check_out_time",
+        "export_url",
+        "created_at",
+    }
+    assert (data["check_in_time"], data["check_out_time"]) == ("15:00:00", "11:00:00")
     listing = Listing.objects.get(pk=data["id"])
     assert listing.owner == alice
     assert data["export_url"] == f"http://testserver/calendars/{listing.export_token}.ics"

@@ -230,3 +230,38 @@ def test_stay_window_follows_the_listing_times_and_dst():
     # Autumn: 31 October 2027, CEST (UTC+2) to CET (UTC+1) in the night.
     assert w.check_in_at(date(2027, 10, 30)) == datetime(2027, 10, 30, 14, tzinfo=UTC)
     assert w.check_out_at(date(2027, 10, 30)) == datetime(2027, 10, 31, 9, tzinfo=UTC)
+
+
+def test_stay_times_are_the_listings_and_changing_them_decides_again(
+    alice, alice_api, client, allow_private_urls, django_capture_on_commit_callbacks
+):
+    """A 09:00-13:00 slot on the check-out day spends as long before the 11:00 check-out as
+    after it: no night. With check-out at 12:00 it holds the last night: a double booking,
+    decided as soon as the owner saves the time (API), and undone on the listing's page."""
+    stay = all_day("r1", date(2027, 6, 12), date(2027, 6, 15))
+    slot = timed("g1", local(LA, date(2027, 6, 15), 9), local(LA, date(2027, 6, 15), 13))
+    routes = {"/v.ics": Body(calendar(stay)), "/g.ics": Body(calendar(slot))}
+    with local_server(routes) as server:
+        listing = listing_in(alice, LA)
+        feeds = [
+            make_feed(listing, f"{server.url}/v.ics", Source.VRBO),
+            make_feed(listing, f"{server.url}/g.ics", Source.GOOGLE),
+        ]
+        sync_all(feeds, django_capture_on_commit_callbacks)
+    assert not Conflict.objects.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        reply = alice_api.patch(f"/api/v1/listings/{listing.pk}/", {"check_out_time": "12:00"})
+    assert reply.status_code == 200, reply.content
+    assert reply.json()["check_out_time"] == "12:00:00"
+    conflict = Conflict.objects.get()
+    assert conflict.is_open and pair(conflict) == {"r1", "g1"}
+    assert conflict.overlap_end == local(LA, date(2027, 6, 15), 12).astimezone(UTC)
+
+    client.force_login(alice)
+    page = client.post(
+        f"/calendars/listings/{listing.pk}/edit/",
+        {"name": listing.name, "timezone": LA, "check_in_time": "15:00", "check_out_time": "11:00"},
+    )
+    assert page.status_code == 302
+    conflict.refresh_from_db()
+    assert not conflict.is_open
