@@ -280,10 +280,15 @@ class Event(models.Model):
 
 
 class Conflict(models.Model):
-    """Two blocking events of one listing, from different feeds, that overlap: a double booking.
+    """A double booking: two events of one listing, from different feeds, that hold one
+    night (in the listing's zone, calendars.services.nights) and are two reservations, or a
+    reservation and a block or owner stay. Maintenance and echoes of our export never are.
 
     ``event_a`` has the smaller primary key. At most one open conflict per pair; it resolves
-    itself when the events stop overlapping, and a later overlap opens a new one.
+    itself when the events stop sharing a night, and a later overlap opens a new one.
+    ``overlap_start``/``overlap_end`` (UTC) run from the check-in of the first shared night
+    to the check-out after the last one, at the listing's times in its zone: an all-day stay
+    of nights 12 and 13 in Lisbon shares 12 at 15:00 to 14 at 11:00 local.
     """
 
     listing = models.ForeignKey(Listing, on_delete=models.CASCADE, related_name="conflicts")
