@@ -52,3 +52,34 @@ def test_a_second_beat_waits_and_takes_over_when_the_first_dies(mode):
         assert took_over < (3 + 3 if mode == "redis" else 3), took_over
     finally:
         purge_broker()
+
+
+@pytest.mark.postgres
+def test_a_beat_that_lost_its_lock_stops_itself():
+    """PostgreSQL ends the holder's session (a restart, an admin): the waiting beat takes
+    the lock, and the old holder, finding it gone, stops instead of dispatching too."""
+    from django.db import connection
+
+    every_second_task()
+    waiter_env = {"BEAT_LOCK": "postgres", "BEAT_LOCK_RETRY_SECONDS": "0.3"}
+    # The holder checks its lock every 2 s: the waiter, retrying every 0.3 s, gets there first.
+    holder_env = {**waiter_env, "BEAT_LOCK_TTL_SECONDS": "6"}
+    try:
+        with celery_beat(env=holder_env) as first:
+            first.wait_for("beat lock: acquired", timeout=60)
+            with celery_beat(env=waiter_env) as second:
+                second.wait_for("waits and takes over when it stops", timeout=60)
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT pg_terminate_backend(l.pid) FROM pg_locks l "
+                        "JOIN pg_database d ON d.oid = l.database "
+                        "WHERE l.locktype = 'advisory' AND l.granted "
+                        "AND d.datname = current_database()"
+                    )
+                    assert cursor.fetchall() == [(True,)]
+                second.wait_for("beat lock: acquired", timeout=30)
+                first.wait_for("beat lock: lost the PostgreSQL advisory lock", timeout=30)
+                first.process.wait(timeout=30)  # it stopped itself
+                second.wait_for(SENT, timeout=30)
+    finally:
+        purge_broker()
