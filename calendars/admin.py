@@ -79,14 +79,16 @@ class EventAdmin(admin.ModelAdmin):
         "status",
         "blocking",
         "kind",
+        "kind_override",
+        "echo_of",
         "last_seen",
     ]
-    list_filter = ["status", "kind", "blocking", "all_day", "feed__source"]
+    list_filter = ["status", "kind", "kind_override", "blocking", "all_day", "feed__source"]
     search_fields = ["uid", "summary", "feed__listing__name", "feed__url"]
-    raw_id_fields = ["feed"]
+    raw_id_fields = ["feed", "echo_of"]
     date_hierarchy = "start"
     readonly_fields = ["first_seen", "last_seen", "changed_at", "cancelled_at"]
-    list_select_related = ["feed"]
+    list_select_related = ["feed", "echo_of"]
     show_full_result_count = False
 
 
@@ -113,8 +115,10 @@ class ConflictAdmin(admin.ModelAdmin):
         "detected_at",
         "resolved_at",
         "notified_at",
+        "dismissed_at",
     ]
     list_filter = [OpenFilter, "detected_at"]
+    readonly_fields = ["dismissed_dates"]
     search_fields = ["listing__name", "listing__owner__email", "event_a__uid", "event_b__uid"]
     raw_id_fields = ["listing", "event_a", "event_b"]
     list_select_related = ["listing"]

@@ -12,6 +12,7 @@ import pytest
 from django.core import mail
 
 from calendars.models import Conflict, Listing, Source
+from calendars.services.dismissals import conflict_dismiss
 from tests.calendars.test_import import Body, make_feed, run_sync
 from tests.calendars.test_nights import all_day, calendar
 from tests.support.http import local_server
@@ -114,3 +115,14 @@ def test_a_resolved_conflict_cannot_be_dismissed(double_booked, alice_api):
     assert conflict.resolved_at is not None
     reply = alice_api.post(f"/api/v1/conflicts/{conflict.pk}/dismiss/", {"note": "late"})
     assert reply.status_code == 409
+
+
+def test_staff_see_dismissals_and_echoes_in_the_admin(double_booked, client, staff):
+    conflict = Conflict.objects.get()
+    conflict_dismiss(conflict, note="Same family")
+    client.force_login(staff)
+    page = client.get("/admin/calendars/conflict/")
+    assert page.status_code == 200 and "Dismissed at" in page.content.decode()
+    assert client.get(f"/admin/calendars/conflict/{conflict.pk}/change/").status_code == 200
+    events = client.get("/admin/calendars/event/")
+    assert events.status_code == 200 and "Echo of" in events.content.decode()
