@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.http import http_date, parse_http_date
 
 from calendars.models import Event, EventStatus, Listing, Source
+from calendars.services import export as export_service
 from tests.calendars.test_import import (
     Body,
     airbnb_event,
@@ -321,6 +322,7 @@ def http_get(url: str, headers: dict | None = None) -> Got:
         connection.close()
 
 
+@pytest.mark.postgres  # row locks (SQLite locks the whole database)
 @pytest.mark.django_db(transaction=True)
 def test_an_import_holding_the_listing_lock_never_blocks_the_export(client, listing_with_events):
     url = f"/calendars/{listing_with_events.export_token}.ics"
@@ -351,3 +353,23 @@ def test_an_import_holding_the_listing_lock_never_blocks_the_export(client, list
     assert after["ETag"] == during["ETag"]
     assert parse_http_date(after["Last-Modified"]) >= parse_http_date(during["Last-Modified"])
     assert set(Listing.objects.get(pk=listing_with_events.pk).export_state) == {""}
+
+
+def test_an_unchanged_export_is_answered_without_building_the_body(client, listing_with_events):
+    """Issue 13 goal 2: the validators come from export_state while the rows' digest is the
+    one the body was built from; the 200 body comes from the cache."""
+    first = export_service.export_document(listing_with_events)
+    assert first.body is not None  # built once
+    listing = Listing.objects.get(pk=listing_with_events.pk)
+    again = export_service.export_document(listing)
+    assert again.body is None and again.digest == first.digest
+    assert export_service.export_body(listing, again) == first.body  # from the cache
+    # Any change to what the body is built from is seen without building it.
+    Event.objects.filter(uid="v1").update(changed_at=timezone.now() + timedelta(seconds=5))
+    changed = export_service.export_document(Listing.objects.get(pk=listing.pk))
+    assert changed.body is not None and changed.digest != first.digest
+    Listing.objects.filter(pk=listing.pk).update(name="Renamed")
+    renamed = export_service.export_document(Listing.objects.get(pk=listing.pk))
+    assert renamed.body is not None and b"Renamed" in renamed.body
+    url = f"/calendars/{listing.export_token}.ics"
+    assert client.get(url).content == renamed.body
