@@ -62,7 +62,9 @@ def test_bookings_and_conflicts_reach_the_owner_endpoint_only(alice, bob, allow_
         airbnb_feed(airbnb_event("a1", 10, 14), airbnb_event("b1", 20, 23, reserved=False))
     )
     vrbo = Body(vrbo_feed(("v0", 40, 42)))
-    timed = Body(timed_feed("20300701T150000Z", "20300703T100000Z"))
+    # Inside the import window (issue 9: events past today + 730 days are not imported).
+    timed_day = day(100)
+    timed = Body(timed_feed(f"{timed_day:%Y%m%d}T150000Z", f"{day(102):%Y%m%d}T100000Z"))
     routes = {"/a.ics": airbnb, "/v.ics": vrbo, "/t.ics": timed}
     seen: list = []
     with local_server(routes) as server:
@@ -98,8 +100,8 @@ def test_bookings_and_conflicts_reach_the_owner_endpoint_only(alice, bob, allow_
         run_sync(feed_t)
         ((event_type, timed_payload),) = take(mine, seen)
         assert event_type == "booking.added"
-        assert timed_payload["event"]["start"] == "2030-07-01T15:00:00Z"
-        assert timed_payload["event"]["end"] == "2030-07-03T10:00:00Z"
+        assert timed_payload["event"]["start"] == f"{timed_day.isoformat()}T15:00:00Z"
+        assert timed_payload["event"]["end"] == f"{day(102).isoformat()}T10:00:00Z"
         assert timed_payload["event"]["all_day"] is False
 
         # a1 moves, b1 disappears: changed and cancelled.
