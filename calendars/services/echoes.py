@@ -17,15 +17,10 @@ of our export). It points at another original only when its own dates now match 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timedelta
 
 from django.db.models import Q
-from django.utils import timezone
 
 from calendars.models import Event, EventKind, EventStatus, Feed, Listing
-
-# Copies of events that ended longer ago than this are left as they are (the export's window).
-WINDOW_DAYS = 30
 
 
 def export_fetched_by(state: object, source: str) -> tuple[bool, bool]:
@@ -55,13 +50,14 @@ def _origin_feeds(feed: Feed) -> list[int]:
 
 
 def mark_echoes(feed: Feed, event_ids: Iterable[int] | None) -> list[int]:
-    """Mark the blocks of ``feed`` that echo another feed's live event: those among
-    ``event_ids`` (the import's changes; all its events when None) and the blocks not yet
-    marked that have not ended (a copy seen before the channel's fetch of our export was
-    recorded). Call inside the import's transaction, before conflict detection. Returns
-    the ids whose ``echo_of`` changed; when ``event_ids`` is a list, those outside it are
-    appended to it too, so that the detection given that list sees them (their conflicts
-    resolve). Raises nothing of its own."""
+    """Mark the blocks among ``event_ids`` of ``feed`` (the import's new and changed events;
+    all its events when None) that echo another feed's live event. Call inside the
+    import's transaction, before conflict detection (the marked ones are among the changes
+    it is given). Returns the ids whose ``echo_of`` changed. Raises nothing of its own.
+
+    Only a block first seen at or after its original can be a copy of it; a block already
+    there before is left alone, even once the channel fetches our export (a real booking
+    on the same dates must not be hidden)."""
     origins = _origin_feeds(feed)
     if not origins:
         return []
@@ -70,8 +66,7 @@ def mark_echoes(feed: Feed, event_ids: Iterable[int] | None) -> list[int]:
         Q(kind_override=EventKind.BLOCK) | Q(kind_override="", kind=EventKind.BLOCK)
     )
     if event_ids is not None:
-        unmarked = Q(echo_of__isnull=True, end__gt=timezone.now() - timedelta(days=WINDOW_DAYS))
-        candidates = candidates.filter(Q(pk__in=list(event_ids)) | unmarked)
+        candidates = candidates.filter(pk__in=list(event_ids))
     rows = list(candidates.values_list("pk", "start", "end", "all_day", "echo_of_id", "first_seen"))
     if not rows:
         return []
@@ -92,7 +87,4 @@ def mark_echoes(feed: Feed, event_ids: Iterable[int] | None) -> list[int]:
         if match is not None and match[1] <= first_seen and match[0] != echo_of:
             Event.objects.filter(pk=pk).update(echo_of=match[0])
             changed.append(pk)
-    if isinstance(event_ids, list):
-        known = set(event_ids)
-        event_ids.extend(pk for pk in changed if pk not in known)
     return changed
