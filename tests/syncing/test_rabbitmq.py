@@ -20,6 +20,7 @@ from amqp.exceptions import PreconditionFailed
 from django.conf import settings
 from django.utils import timezone
 from kombu import Connection
+from prometheus_client.parser import text_string_to_metric_families
 
 from syncing.models import Probe, SyncAttempt, Tier
 from syncing.monitoring.queues import queue_depths
@@ -144,13 +145,24 @@ def _assert_on_demand_ran_first(later: Probe) -> None:
 
 
 @needs_rabbitmq
-def test_on_demand_sync_passes_a_backlog_on_rabbitmq_and_depth_is_counted(rabbitmq, settings):
+def test_on_demand_sync_passes_a_backlog_on_rabbitmq_and_depth_is_counted(
+    rabbitmq, settings, client
+):
     env = _amqp_env("classic")
     later = _backlog_then_sync_now(env)
     settings.CELERY_BROKER_URL = rabbitmq
-    depths = {d.queue: d.depth for d in queue_depths()}
-    assert depths["default"] == 4  # 3 chunks and the on-demand message, as /metrics shows
+    settings.METRICS_ALLOWED_IPS = ["127.0.0.1"]
+    depths = {d.queue: d.depth for d in queue_depths()}  # what the dashboard shows
+    assert depths["default"] == 4  # 3 chunks and the on-demand message
     assert depths["io"] == 0
+    metrics = client.get("/metrics").content.decode()
+    samples = {
+        s.labels["queue"]: s.value
+        for family in text_string_to_metric_families(metrics)
+        for s in family.samples
+        if s.name == "syncbeat_queue_depth"
+    }
+    assert samples["default"] == 4
     with celery_worker(env=env, concurrency=1):
         _assert_on_demand_ran_first(later)
 
