@@ -30,7 +30,7 @@ class ListingAdmin(admin.ModelAdmin):
     inlines = [FeedInline]
     actions = ["regenerate_export_tokens"]
 
-    @admin.action(description="Regenerate the export link (the old one stops working)")
+    @admin.action(description="Regenerate the export link (the old one works for a grace period)")
     def regenerate_export_tokens(self, request, queryset: QuerySet) -> None:
         for listing in queryset:
             listing.regenerate_export_token()
