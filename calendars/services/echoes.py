@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import Q
+from django.db.models import F, Q
 
 from calendars.models import Event, EventKind, EventStatus, Feed, Listing
 
@@ -55,15 +55,19 @@ def mark_echoes(feed: Feed, event_ids: Iterable[int] | None) -> list[int]:
     import's transaction, before conflict detection (the marked ones are among the changes
     it is given). Returns the ids whose ``echo_of`` changed. Raises nothing of its own.
 
-    Only a block first seen at or after its original can be a copy of it; a block already
-    there before is left alone, even once the channel fetches our export (a real booking
-    on the same dates must not be hidden)."""
+    Only a block new in its feed, first seen at or after its original, can be a copy of
+    it; a block already there is left alone, even once the channel fetches our export or
+    the block is edited (a real booking on the same dates must not be hidden)."""
     origins = _origin_feeds(feed)
     if not origins:
         return []
     candidates = Event.objects.filter(feed=feed).exclude(status=EventStatus.CANCELLED)
     candidates = candidates.filter(
         Q(kind_override=EventKind.BLOCK) | Q(kind_override="", kind=EventKind.BLOCK)
+    ).filter(
+        # A copy is new in its feed (never changed since first seen), or one already (its
+        # dates follow the original's); a real block edited later is not judged again.
+        Q(echo_of__isnull=False) | Q(first_seen=F("changed_at"))
     )
     if event_ids is not None:
         candidates = candidates.filter(pk__in=list(event_ids))
