@@ -50,6 +50,7 @@ def claim_due_items(kind: Kind, tier: str, limit: int, *, now: datetime | None =
     ts = meta.get_field("next_sync_at")
     now_db = ts.get_db_prep_value(now, connection)
     until_db = ts.get_db_prep_value(leased_until, connection)
+    order = connection.ops.quote_name(kind.claim_order)
     if connection.vendor == "postgresql":
         sql = f"""
             UPDATE {table} AS t SET leased_until = %s, lease_token = %s
@@ -57,12 +58,12 @@ def claim_due_items(kind: Kind, tier: str, limit: int, *, now: datetime | None =
                 SELECT {pk} FROM {table}
                 WHERE tier = %s AND next_sync_at <= %s AND NOT paused
                   AND (leased_until IS NULL OR leased_until < %s)
-                ORDER BY next_sync_at
+                ORDER BY {order} NULLS LAST, next_sync_at
                 LIMIT %s
                 FOR UPDATE SKIP LOCKED
             ) AS due
             WHERE t.{pk} = due.{pk}
-            RETURNING t.{pk}, t.next_sync_at
+            RETURNING t.{pk}, t.{order}, t.next_sync_at
         """  # noqa: S608 - identifiers come from model metadata, values are parameters
     else:
         sql = f"""
@@ -71,15 +72,17 @@ def claim_due_items(kind: Kind, tier: str, limit: int, *, now: datetime | None =
                 SELECT {pk} FROM {table}
                 WHERE tier = %s AND next_sync_at <= %s AND NOT paused
                   AND (leased_until IS NULL OR leased_until < %s)
-                ORDER BY next_sync_at
+                ORDER BY {order} NULLS LAST, next_sync_at
                 LIMIT %s
             )
-            RETURNING {pk}, next_sync_at
+            RETURNING {pk}, {order}, next_sync_at
         """  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, [until_db, token_db, tier, now_db, now_db, limit])
-        # RETURNING gives no order; publish oldest due first.
-        pks = [pk for pk, _ in sorted(cursor.fetchall(), key=lambda row: (row[1], row[0]))]
+        # RETURNING gives no order; publish in the kind's claim order (oldest due first).
+        rows = cursor.fetchall()
+        rows.sort(key=lambda row: (row[1] is None, row[1] or row[2], row[2], row[0]))
+        pks = [row[0] for row in rows]
     return Claim(kind=kind.name, token=token, pks=pks, leased_until=leased_until)
 
 

@@ -19,10 +19,6 @@ def test_the_kind_says_its_claim_order():
     assert get_kind(KIND).claim_order == "next_ring_at"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs syncing/services/claims.py to ORDER BY Kind.claim_order (hook for H5)",
-)
 def test_the_alarm_ringing_soonest_is_claimed_first(alice, clock_at):
     clock_at(NOW - timedelta(hours=1))
     # Rings in 10 h with a 12 h lead: due since 2 h. Rings in 20 min, lead 58: due 38 min ago.
