@@ -29,13 +29,10 @@ from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 _DATA = Path(__file__).parent / "data" / "windows_display_names.json"
 # A TZID parameter of a date-time property (quoted or not).
 _TZID_PARAM = re.compile(
-    r'^(?:DTSTART|DTEND|RDATE|EXDATE|RECURRENCE-ID|DUE)[^:\r\n]*?;TZID=("[^"]*"|[^;:\r\n]*)',
+    r'^(?:DTSTART|DTEND|RDATE|EXDATE|RECURRENCE-ID|DUE)[^:\r\n]*?;TZID=("[^"\r\n]*"|[^;:\r\n]*)',
     re.IGNORECASE | re.MULTILINE,
 )
-_VTIMEZONE = re.compile(
-    r"^BEGIN:VTIMEZONE[ \t]*\r?$.*?^END:VTIMEZONE[ \t]*\r?$",
-    re.IGNORECASE | re.MULTILINE | re.DOTALL,
-)
+_VTIMEZONE_EDGE = re.compile(r"^(BEGIN|END):VTIMEZONE[ \t]*\r?$", re.IGNORECASE | re.MULTILINE)
 _TZID_PROPERTY = re.compile(r"^TZID(?:;[^:\r\n]*)?:([^\r\n]*)", re.IGNORECASE | re.MULTILINE)
 
 
@@ -90,11 +87,22 @@ class FeedTzids:
     unknown: list[str] = field(default_factory=list)
 
 
+def _vtimezones(text: str) -> list[str]:
+    """The text of each VTIMEZONE (one pass: a hostile feed of unclosed BEGINs stays linear)."""
+    blocks, start = [], -1
+    for match in _VTIMEZONE_EDGE.finditer(text):
+        if match[1].upper() == "BEGIN":
+            start = match.start()
+        elif start >= 0:
+            blocks.append(text[start : match.end()])
+            start = -1
+    return blocks
+
+
 def feed_tzids(text: str) -> FeedTzids:
     """Scan an unfolded feed for the TZIDs its date-times use and decide each one."""
     defined: dict[str, str] = {}
-    for match in _VTIMEZONE.finditer(text):
-        block = match[0]
+    for block in _vtimezones(text):
         found = _TZID_PROPERTY.search(block)
         if found:
             tzid = found[1].strip()
