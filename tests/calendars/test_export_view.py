@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import icalendar
 import pytest
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.http import http_date, parse_http_date
@@ -364,6 +365,11 @@ def test_an_unchanged_export_is_answered_without_building_the_body(client, listi
     again = export_service.export_document(listing)
     assert again.body is None and again.digest == first.digest
     assert export_service.export_body(listing, again) == first.body  # from the cache
+    zipped = export_service.export_body(listing, again, gzipped=True)
+    assert gzip.decompress(zipped) == first.body
+    cache.clear()  # evicted: built again, the same bytes
+    assert export_service.export_body(listing, again) == first.body
+    assert export_service.export_body(listing, again, gzipped=True) == zipped
     # Any change to what the body is built from is seen without building it.
     Event.objects.filter(uid="v1").update(changed_at=timezone.now() + timedelta(seconds=5))
     changed = export_service.export_document(Listing.objects.get(pk=listing.pk))
