@@ -28,6 +28,8 @@ demo: install .env
 	$(VENV)/bin/honcho run $(PY) manage.py collectstatic --noinput -v0
 	$(VENV)/bin/honcho run $(PY) manage.py demo
 
+# Workers and beat run under bin/supervise (see the Procfile): one that crashes is started
+# again with backoff instead of honcho stopping everything; Ctrl-C still stops it all.
 run: demo
 	@echo "starting $(DEMO_PROCESSES) — open http://127.0.0.1:8000"
 	$(VENV)/bin/honcho start $(subst $(comma), ,$(DEMO_PROCESSES))
