@@ -51,8 +51,8 @@ class ParsedFeed:
       start of the first event dropped, events kept earliest-first): every event starting
       before it was imported, none starting after it (of those starting exactly at it, some
       may be), so only events that start before it can be judged gone from the feed. On
-      hostile input past the hard bound (``left_out`` counts the unread blocks) it is
-      ``window[0]``: nothing can be judged gone.
+      hostile input past the hard bounds (``left_out`` counts the blocks left unread and
+      the recurring series left unexpanded) it is ``window[0]``: nothing can be judged gone.
     - ``left_out``: events and occurrences in the window that the cap dropped (blocks past the
       hard bound on hostile input, never read, count one each). ``truncated`` is
       ``left_out > 0``.

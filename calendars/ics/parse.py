@@ -46,6 +46,9 @@ __all__ = ["InvalidCalendar", "ParsedEvent", "ParsedFeed", "parse_feed"]
 # Never hand icalendar more VEVENTs than this many times the cap: bounds time and memory
 # on a hostile or runaway feed (the caller already caps the bytes).
 RAW_FACTOR = 4
+# And never expand more occurrences than this many times that (a series is expanded whole:
+# an hourly one gives ~17,500 in the window).
+OCCURRENCE_FACTOR = 2
 # Part of every parse context digest: bump it when normalising a VEVENT changes, so that
 # the next import of every feed decodes all its blocks again.
 PARSER_VERSION = "2"
@@ -104,8 +107,9 @@ def parse_feed(
     feed.calendar_name = _calendar_name(calendars[0])
     cap = Cap(max_events - len(feed.unchanged_uids), listing_zone)
     cap.lower_cut(plan.cut, plan.left_out)
-    _read(calendars, feed, cap, listing_zone, echo, window)
-    _close(feed, cap, window[0] if plan.covers_nothing else None)
+    unexpanded = _read(calendars, feed, cap, listing_zone, echo, window, max_raw)
+    cap.left_out += unexpanded
+    _close(feed, cap, window[0] if plan.covers_nothing or unexpanded else None)
     if feed.unchanged_uids and feed.truncated:
         # Which events the cap keeps depends on the dates of the undecoded ones: read all.
         return parse_feed(
@@ -122,8 +126,12 @@ def _close(feed: ParsedFeed, cap: Cap, covered_until: datetime | None) -> None:
     feed.truncated = feed.left_out > 0
 
 
-def _read(calendars, feed: ParsedFeed, cap: Cap, floating: tzinfo, echo, window) -> None:
-    """Normalise every VEVENT of ``calendars`` into ``cap`` (skips into ``feed.skipped``)."""
+def _read(
+    calendars, feed: ParsedFeed, cap: Cap, floating: tzinfo, echo, window, max_raw: int
+) -> int:
+    """Normalise every VEVENT of ``calendars`` into ``cap`` (skips into ``feed.skipped``).
+    Returns how many recurring series were left unexpanded: past OCCURRENCE_FACTOR *
+    ``max_raw`` occurrences (hostile input), the rest is not read."""
     plain: dict[str, list[tuple[tuple, ParsedEvent]]] = {}
     series: dict[str, dict[str, tuple[tuple, object]]] = {}
     for calendar in calendars:
@@ -147,11 +155,16 @@ def _read(calendars, feed: ParsedFeed, cap: Cap, floating: tzinfo, echo, window)
         for event in choose_copies(uid, copies):
             if overlaps(event, window, listing_zone):
                 cap.add(event)
-    for uid, versions in series.items():
+    budget = OCCURRENCE_FACTOR * max_raw
+    for done, (uid, versions) in enumerate(series.items()):
+        if budget <= 0:
+            return len(series) - done
         components = [component for _, component in versions.values()]
         for event in expand_series(uid, components, window, floating, feed.skipped):
+            budget -= 1
             if overlaps(event, window, listing_zone):
                 cap.add(event)
+    return 0
 
 
 def _plain_event(component, uid: str, floating: tzinfo, skipped: list) -> ParsedEvent | None:

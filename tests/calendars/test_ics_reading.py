@@ -248,6 +248,14 @@ def test_a_10000_event_feed_stays_within_bounded_memory():
     assert peak < 33 * len(body), peak  # ~25x the body here; decoding all 10,000 is ~42x
 
 
+def test_hostile_numbers_of_series_are_bounded_and_claim_no_coverage():
+    series = [f"UID:s{i}@x\nDTSTART;VALUE=DATE:20250701\nRRULE:FREQ=DAILY" for i in range(30)]
+    parsed = parse_feed(ics(*series), today=TODAY, max_events=5)  # bounds: 20 blocks, 40 occ.
+    assert len(parsed.events) == 5 and parsed.decoded == 20  # 10 blocks never decoded
+    assert parsed.left_out == 10 + 19 + (730 - 5)  # blocks, series, occurrences dropped
+    assert parsed.covered_until == parsed.window[0]  # nothing can be judged gone
+
+
 @pytest.mark.django_db
 def test_past_and_far_future_events_are_not_imported(alice, allow_private_urls):
     body = airbnb_feed(
