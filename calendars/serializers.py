@@ -45,6 +45,9 @@ class ListingSerializer(serializers.ModelSerializer):
         max_length=Listing._meta.get_field("name").max_length, validators=[validate_single_line]
     )
     export_url = serializers.SerializerMethodField()
+    previous_export_expires_at = serializers.SerializerMethodField(
+        help_text="After a new export link: until when the old one keeps working (else null)."
+    )
 
     class Meta:
         model = Listing
@@ -55,9 +58,16 @@ class ListingSerializer(serializers.ModelSerializer):
             "check_in_time",
             "check_out_time",
             "export_url",
+            "previous_export_expires_at",
             "created_at",
         ]
-        read_only_fields = ["id", "export_url", "created_at"]
+        read_only_fields = ["id", "export_url", "previous_export_expires_at", "created_at"]
+
+    @extend_schema_field(OpenApiTypes.DATETIME)
+    def get_previous_export_expires_at(self, listing: Listing) -> str | None:
+        if not listing.previous_export_valid:
+            return None
+        return serializers.DateTimeField().to_representation(listing.previous_export_expires_at)
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_export_url(self, listing: Listing) -> str:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.cache import cache
+from django.utils.dateparse import parse_datetime
 
 from calendars.models import Conflict, Event, EventKind, EventStatus, Feed, Listing
 from calendars.services.conflicts import detect_conflicts
@@ -97,8 +98,10 @@ def test_listing_crud(alice_api, alice):
         "check_in_time",
         "check_out_time",
         "export_url",
+        "previous_export_expires_at",
         "created_at",
     }
+    assert data["previous_export_expires_at"] is None
     assert (data["check_in_time"], data["check_out_time"]) == ("15:00:00", "11:00:00")
     listing = Listing.objects.get(pk=data["id"])
     assert listing.owner == alice
@@ -132,6 +135,9 @@ def test_regenerate_export_url(alice_api, alice):
     assert response.status_code == 200
     listing.refresh_from_db()
     assert listing.export_token != old and listing.export_token in response.json()["export_url"]
+    # The old link keeps working for the grace period, and the API says until when.
+    expires = response.json()["previous_export_expires_at"]
+    assert parse_datetime(expires) == listing.previous_export_expires_at
 
 
 # --- feeds --------------------------------------------------------------------------------
