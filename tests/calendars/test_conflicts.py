@@ -22,7 +22,7 @@ from tests.calendars.test_import import (
     run_sync,
     vrbo_feed,
 )
-from tests.calendars.test_nights import all_day, calendar, pair
+from tests.calendars.test_nights import all_day, calendar, local, pair, timed
 from tests.support.http import local_server
 
 pytestmark = pytest.mark.django_db
@@ -198,6 +198,12 @@ def kinds_listing(alice, allow_private_urls, django_capture_on_commit_callbacks)
         calendar(
             all_day("clean", day(11), day(12), "Cleaning"),
             all_day("mine", day(13), day(15), "Owner stay"),
+            timed(
+                "turnover",
+                local("Europe/Lisbon", day(14), 11),
+                local("Europe/Lisbon", day(14), 14),
+                "Turnover cleaning",
+            ),
         )
     )
     booking = Body(calendar(all_day("b-closed", day(20), day(22), "CLOSED - Not available")))
@@ -226,6 +232,7 @@ def test_only_real_double_bookings_open_and_maintenance_is_a_note(kinds_listing,
         "a2@airbnb.com": EventKind.BLOCK,
         "v-block": EventKind.BLOCK,
         "clean": EventKind.MAINTENANCE,
+        "turnover": EventKind.MAINTENANCE,
         "mine": EventKind.OWNER_STAY,
         "b-closed": EventKind.BLOCK,
     }
@@ -241,6 +248,9 @@ def test_only_real_double_bookings_open_and_maintenance_is_a_note(kinds_listing,
     clean = Event.objects.get(uid="clean")
     assert f'id="maintenance-{clean.pk}"' in page.content.decode()
     assert f'id="maintenance-{clean.pk}"' in client.get("/calendars/conflicts/").content.decode()
+    # The cleaning on the check-out day is a turnover, not during the stay.
+    turnover = Event.objects.get(uid="turnover")
+    assert f'id="maintenance-{turnover.pk}"' not in page.content.decode()
 
 
 def test_owner_sets_an_event_kind_through_the_api_and_it_survives_imports(
