@@ -379,3 +379,24 @@ def test_an_unchanged_export_is_answered_without_building_the_body(client, listi
     assert renamed.body is not None and b"Renamed" in renamed.body
     url = f"/calendars/{listing.export_token}.ics"
     assert client.get(url).content == renamed.body
+
+
+@pytest.mark.parametrize(
+    ("header", "gzip_ok"),
+    [
+        ("gzip", True),
+        ("gzip, deflate, br", True),
+        ("GZIP;q=0.5", True),
+        ("x-gzip", True),
+        ("*", True),
+        ("br;q=1, *;q=0.1", True),
+        ("", False),
+        ("identity", False),
+        ("gzip;q=0", False),
+        ("gzip;q=0.0, *", False),
+        ("*;q=0", False),
+        ("gzip;q=nonsense", False),
+    ],
+)
+def test_accept_encoding_is_read_with_its_q_values(header, gzip_ok):
+    assert export_service.accepts_gzip(header) is gzip_ok
