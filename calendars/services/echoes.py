@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from django.db.models import F, Q
 
 from calendars.models import Event, EventKind, EventStatus, Feed, Listing
+from calendars.services.nights import NEAR, StayWindow, held_nights
 
 
 def export_fetched_by(state: object, source: str) -> tuple[bool, bool]:
@@ -35,31 +36,36 @@ def export_fetched_by(state: object, source: str) -> tuple[bool, bool]:
     return fetched(""), bool(source) and fetched(source)
 
 
-def _origin_feeds(feed: Feed) -> list[int]:
-    """The feeds whose events our export sent to ``feed``'s channel."""
+def _origin_feeds(feed: Feed) -> tuple[list[int], StayWindow | None]:
+    """The feeds whose events our export sent to ``feed``'s channel, and the listing's
+    stay window (for reading nights)."""
     # Read now, not from ``feed.listing``: the channel may have fetched our export while
     # this import was fetching its feed (the farm does exactly that).
-    state = Listing.objects.filter(pk=feed.listing_id).values_list("export_state", flat=True)
-    plain, variant = export_fetched_by(state.first(), feed.source)
+    listing = Listing.objects.only(
+        "export_state", "timezone", "check_in_time", "check_out_time"
+    ).get(pk=feed.listing_id)
+    plain, variant = export_fetched_by(listing.export_state, feed.source)
     if not (plain or variant):
-        return []
+        return [], None
     others = Feed.objects.filter(listing_id=feed.listing_id, export_back=True).exclude(pk=feed.pk)
     if not plain:  # ?for=<source> leaves out that channel's own feeds
         others = others.exclude(source=feed.source)
-    return list(others.values_list("pk", flat=True))
+    return list(others.values_list("pk", flat=True)), StayWindow.of(listing)
 
 
 def mark_echoes(feed: Feed, event_ids: Iterable[int] | None) -> list[int]:
     """Mark the blocks among ``event_ids`` of ``feed`` (the import's new and changed events;
-    all its events when None) that echo another feed's live event. Call inside the
-    import's transaction, before conflict detection (the marked ones are among the changes
-    it is given). Returns the ids whose ``echo_of`` changed. Raises nothing of its own.
+    all its events when None) that echo another feed's live event: the same nights (the
+    exact dates, for all-day events; a channel that copies a timed stay as dates keeps its
+    nights). Call inside the import's transaction, before conflict detection (the marked
+    ones are among the changes it is given). Returns the ids whose ``echo_of`` changed.
+    Raises nothing of its own.
 
     Only a block new in its feed, first seen at or after its original, can be a copy of
     it; a block already there is left alone, even once the channel fetches our export or
     the block is edited (a real booking on the same dates must not be hidden)."""
-    origins = _origin_feeds(feed)
-    if not origins:
+    origins, window = _origin_feeds(feed)
+    if not origins or window is None:
         return []
     candidates = Event.objects.filter(feed=feed).exclude(status=EventStatus.CANCELLED)
     candidates = candidates.filter(
@@ -74,21 +80,33 @@ def mark_echoes(feed: Feed, event_ids: Iterable[int] | None) -> list[int]:
     rows = list(candidates.values_list("pk", "start", "end", "all_day", "echo_of_id", "first_seen"))
     if not rows:
         return []
-    originals: dict[tuple, tuple] = {}
-    for pk, start, end, all_day, first_seen in (
-        Event.objects.filter(
-            feed_id__in=origins, start__in={row[1] for row in rows}, echo_of__isnull=True
-        )
-        .exclude(status=EventStatus.CANCELLED)
-        .order_by("pk")
-        .values_list("pk", "start", "end", "all_day", "first_seen")
-    ):
-        originals.setdefault((start, end, all_day), (pk, first_seen))
+    originals = _originals(origins, rows, window)
     changed = []
     for pk, start, end, all_day, echo_of, first_seen in rows:
-        match = originals.get((start, end, all_day))
+        match = originals.get(held_nights(start, end, all_day, window))
         # The original was there before its copy came back.
         if match is not None and match[1] <= first_seen and match[0] != echo_of:
             Event.objects.filter(pk=pk).update(echo_of=match[0])
             changed.append(pk)
     return changed
+
+
+def _originals(origins: list[int], rows: list[tuple], window: StayWindow) -> dict[tuple, tuple]:
+    """(first night, stop) -> (pk, first_seen) of the live events of ``origins`` near the
+    candidate ``rows``; the oldest event when several hold the same nights."""
+    originals: dict[tuple, tuple] = {}
+    for pk, start, end, all_day, first_seen in (
+        Event.objects.filter(
+            feed_id__in=origins,
+            echo_of__isnull=True,
+            start__lt=max(row[2] for row in rows) + NEAR,
+            end__gt=min(row[1] for row in rows) - NEAR,
+        )
+        .exclude(status=EventStatus.CANCELLED)
+        .order_by("pk")
+        .values_list("pk", "start", "end", "all_day", "first_seen")
+    ):
+        nights = held_nights(start, end, all_day, window)
+        if nights is not None:
+            originals.setdefault(nights, (pk, first_seen))
+    return originals

@@ -8,14 +8,14 @@ feed server, and that feed is imported through the engine.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import icalendar
 import pytest
 
 from calendars.models import Conflict, Event, EventStatus, Listing, Source
 from tests.calendars.test_import import Body, make_feed, run_sync
-from tests.calendars.test_nights import all_day, calendar, pair
+from tests.calendars.test_nights import all_day, calendar, local, pair, timed
 from tests.support.http import local_server
 
 pytestmark = pytest.mark.django_db
@@ -140,3 +140,26 @@ def test_the_variant_for_another_channel_does_not_reach_booking_com(
         run_sync(make_feed(listing, f"{server.url}/booking.ics", Source.BOOKING))
     assert Event.objects.get(uid="b1@booking.com").echo_of_id is None
     assert Conflict.objects.count() == 1
+
+
+def test_a_timed_stay_copied_as_dates_is_an_echo(
+    alice, client, allow_private_urls, django_capture_on_commit_callbacks
+):
+    """OwnerRez publishes a timed stay (16:00 to 11:00); Booking.com, which keeps dates
+    only, copies our export of it as an all-day block over the same nights."""
+    madrid = "Europe/Madrid"
+    booked = timed("or1", local(madrid, day(10), 16), local(madrid, day(13), 11), "Booked")
+    booking = Body(calendar())
+    routes = {"/or.ics": Body(calendar(booked)), "/booking.ics": booking}
+    with local_server(routes) as server, django_capture_on_commit_callbacks(execute=True):
+        listing = Listing.objects.create(owner=alice, name="Loft", timezone=madrid)
+        run_sync(make_feed(listing, f"{server.url}/or.ics", Source.OTHER))
+        export = icalendar.Calendar.from_ical(fetch_export(client, listing, "booking"))
+        (stay,) = export.walk("VEVENT")
+        assert isinstance(stay.decoded("DTSTART"), datetime)  # our export keeps it timed
+        booking.body = calendar(all_day("copy@booking.com", day(10), day(13), CLOSED))
+        booking.etag = '"b2"'
+        run_sync(make_feed(listing, f"{server.url}/booking.ics", Source.BOOKING))
+    copy = Event.objects.get(uid="copy@booking.com")
+    assert copy.echo_of_id == Event.objects.get(uid="or1").pk
+    assert not Conflict.objects.exists()
