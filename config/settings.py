@@ -251,7 +251,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"RegionEnum": "market.models.Region"},
+    "ENUM_NAME_OVERRIDES": {
+        "RegionEnum": "market.models.Region",
+        "EventKindEnum": "calendars.models.EventKind",
+    },
     # Swagger UI and Redoc served from our own static files: no CDN, works offline.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
