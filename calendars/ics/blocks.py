@@ -26,8 +26,10 @@ from datetime import date
 from icalendar.parser.content_line import NEWLINE
 
 UID_MAX = 512  # what calendars.models.Event.uid holds
-# icalendar's UFOLD (a line break, blank lines, then a space or tab), on bytes.
-_UFOLD_BYTES = re.compile(rb"(?:(?<!\n)\r\n|(?<![\r\n])\n)(?:\r?\n)*[ \t]")
+# icalendar's UFOLD (a line break, blank lines, then a space or tab), on bytes. Its
+# lookbehinds only keep a match from starting inside a run of line breaks, which the
+# leftmost match never does: the same result, twice as fast.
+_UFOLD_BYTES = re.compile(rb"(?:\r?\n)+[ \t]")
 _DAY = re.compile(r"(\d{4})(\d{2})(\d{2})(T\d{6}Z?)?\s*\Z")
 _DURATION = re.compile(
     r"\s*([+-])?P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?\s*\Z", re.I

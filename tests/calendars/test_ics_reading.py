@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from icalendar.parser.content_line import UFOLD
 
 from calendars.ics import InvalidCalendar, parse_feed
+from calendars.ics.blocks import unfold
 from calendars.models import Event, EventStatus
 from tests.calendars.test_import import (
     Body,
@@ -82,6 +84,12 @@ def test_a_fold_inside_a_character_imports_right_and_stays_unchanged(alice, allo
         again = run_sync(feed)
     assert again.counts["decoded"] == 0 and again.counts["not_decoded"] == 2
     assert Event.objects.get(feed=feed, uid="fold@x").summary == SUMMARY
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.binary(max_size=40).map(lambda data: bytes(b"\r\n \tab"[x % 6] for x in data)))
+def test_unfolding_bytes_joins_lines_as_icalendar_does(text):
+    assert unfold(text) == UFOLD.sub("", text.decode())
 
 
 # Point 7: DURATION ---------------------------------------------------------------------
