@@ -153,18 +153,8 @@ class FeedFarm:
         style = style or default_style(feed_id)
         events = self.events if events is None else events
         version = self.version_of(feed_id)
-        changed = self._round_time(version)
-        turnovers: list[date] = []
-        for sibling, sibling_doubles in cleaning_for:
-            sibling_version = self.version_of(sibling)
-            changed = max(changed, self._round_time(sibling_version))
-            turnovers += checkout_days(
-                sibling,
-                events=events,
-                version=sibling_version,
-                today=self.today,
-                doubles=sibling_doubles,
-            )
+        turnovers, changed = self._turnovers(cleaning_for, events)
+        changed = max(changed, self._round_time(version))
         echoes: tuple = ()
         if echo_url:
             echoes, echoed_at = self.echo_source.blocks(echo_url)
@@ -199,6 +189,18 @@ class FeedFarm:
                 _, old = self._cache.popitem(last=False)
                 self._cached_bytes -= len(old.body)
         return rendered
+
+    def _turnovers(self, siblings: tuple[tuple[int, int], ...], events: int):
+        """The siblings' checkout days, and when the last of their versions came out."""
+        days: list[date] = []
+        changed = 0.0
+        for sibling, doubles in siblings:
+            version = self.version_of(sibling)
+            changed = max(changed, self._round_time(version))
+            days += checkout_days(
+                sibling, events=events, version=version, today=self.today, doubles=doubles
+            )
+        return days, changed
 
     def state(self) -> dict:
         return {
@@ -248,6 +250,29 @@ class _Handler(BaseHTTPRequestHandler):
         if not head and body:
             self.wfile.write(body)
 
+    def _fault_replied(self, fault: str, query: dict[str, str], *, head: bool) -> bool:
+        """Answer a fault that replies instead of the feed (True); "slow" just waits."""
+        if fault == "slow":
+            time.sleep(min(_float(query.get("seconds"), 5.0), MAX_SLOW_SECONDS))
+            return False
+        if fault in ("500", "503"):
+            headers = {"Retry-After": query.get("retry_after", "30")} if fault == "503" else {}
+            self._reply(int(fault), b"Internal error\n", headers=headers, head=head)
+        elif fault == "429":
+            retry_after = query.get("retry_after", "30")
+            self._reply(429, b"Too many requests\n", headers={"Retry-After": retry_after})
+        elif fault in ("404", "410"):
+            self._reply(int(fault), b"Calendar not found\n", head=head)
+        elif fault == "html":
+            self._reply(200, LOGIN_PAGE, "text/html; charset=utf-8", head=head)
+        elif fault == "empty":
+            self._reply(200, b"", "text/calendar; charset=utf-8", head=head)
+        elif fault and fault not in FAULTS:
+            self._reply(400, b"unknown fault\n", head=head)
+        else:
+            return False
+        return True
+
     def _serve(self, *, head: bool) -> None:
         farm = self.server.farm
         url = urlsplit(self.path)
@@ -261,36 +286,13 @@ class _Handler(BaseHTTPRequestHandler):
         feed_id = _feed_id(parts)
         if feed_id is None or not 1 <= feed_id <= farm.feeds:
             return self._reply(404, b"no such feed\n", head=head)
-        style = query.get("style") or None
-        if style is not None and style not in STYLES:
-            return self._reply(400, b"unknown style\n", head=head)
-        try:
-            events = min(int(query["events"]), MAX_EVENTS) if "events" in query else None
-        except ValueError:
-            return self._reply(400, b"bad events\n", head=head)
         try:
             options = _render_options(query, farm.feeds)
         except ValueError as exc:
             return self._reply(400, f"{exc}\n".encode(), head=head)
-
-        if fault == "slow":
-            time.sleep(min(_float(query.get("seconds"), 5.0), MAX_SLOW_SECONDS))
-        elif fault in ("500", "503"):
-            headers = {"Retry-After": query.get("retry_after", "30")} if fault == "503" else {}
-            return self._reply(int(fault), b"Internal error\n", headers=headers, head=head)
-        elif fault == "429":
-            retry_after = query.get("retry_after", "30")
-            return self._reply(429, b"Too many requests\n", headers={"Retry-After": retry_after})
-        elif fault in ("404", "410"):
-            return self._reply(int(fault), b"Calendar not found\n", head=head)
-        elif fault == "html":
-            return self._reply(200, LOGIN_PAGE, "text/html; charset=utf-8", head=head)
-        elif fault == "empty":
-            return self._reply(200, b"", "text/calendar; charset=utf-8", head=head)
-        elif fault and fault not in FAULTS:
-            return self._reply(400, b"unknown fault\n", head=head)
-
-        rendered = farm.render(feed_id, style=style, events=events, **options)
+        if self._fault_replied(fault, query, head=head):
+            return None
+        rendered = farm.render(feed_id, **options)
         headers = {
             "ETag": rendered.etag,
             "Last-Modified": formatdate(rendered.last_modified, usegmt=True),
@@ -327,8 +329,18 @@ def _feed_id(parts: list[str]) -> int | None:
 
 
 def _render_options(query: dict[str, str], feeds: int) -> dict:
-    """doubles, tz, cleaning_for and echo_url from the query. Raises ValueError."""
+    """style, events, doubles, tz, cleaning_for and echo_url from the query. Raises
+    ValueError (its message is the 400's body)."""
     options: dict = {}
+    if query.get("style"):
+        if query["style"] not in STYLES:
+            raise ValueError("unknown style")
+        options["style"] = query["style"]
+    if "events" in query:
+        try:
+            options["events"] = min(int(query["events"]), MAX_EVENTS)
+        except ValueError:
+            raise ValueError("bad events")
     if "doubles" in query:
         options["doubles"] = max(0, min(int(query["doubles"]), 10))
     if "tz" in query:
