@@ -74,7 +74,8 @@ def parse_feed(
     places the window: events and occurrences overlapping [today - 30 days, today + 730
     days] are imported, at most ``max_events``, the earliest first (``covered_until``).
     Our own export coming back is left out and listed in ``skipped`` as "own_export": the
-    UIDs in ``own_uids`` (exactly those this listing's export publishes) when given; else
+    UIDs in ``own_uids`` (exactly those this listing's export publishes; compared without
+    regard to case) when given; else
     (callers that pass only ``own_domain``) every UID whose host contains it. Raises
     InvalidCalendar when the body is not iCalendar (empty, HTML, garbage, cut short).
 
@@ -191,8 +192,9 @@ def _add_version(series: dict, uid: str, component, skipped: list, rank: tuple) 
 def _echo_test(own_domain: str, own_uids: Collection[str] | None):
     """uid -> True when it is our own export coming back (see parse_feed)."""
     if own_uids is not None:
-        uids = frozenset(own_uids)
-        return uids.__contains__
+        # Case-insensitive: a channel that re-publishes our export may change the case.
+        uids = frozenset(uid.lower() for uid in own_uids)
+        return lambda uid: uid.lower() in uids
     domain = (own_domain or "").lower()
 
     def by_domain(uid: str) -> bool:

@@ -337,7 +337,7 @@ def test_only_this_listings_own_export_uids_are_echoes():
         day_event("sibling-7@syncbeat.app", TODAY + timedelta(days=4)),
         day_event("guest@airbnb.com", TODAY + timedelta(days=6)),
     )
-    scoped = parse_feed(body, today=TODAY, own_uids={"mine-1@syncbeat.app"})
+    scoped = parse_feed(body, today=TODAY, own_uids={"MINE-1@syncbeat.app"})  # any case
     assert {e.uid for e in scoped.events} == {"sibling-7@syncbeat.app", "guest@airbnb.com"}
     assert scoped.skipped == [("mine-1@syncbeat.app", "own_export")]
     legacy = parse_feed(body, today=TODAY, own_domain="syncbeat.app")  # before own_uids
