@@ -74,9 +74,8 @@ def parse_feed(
     places the window: events and occurrences overlapping [today - 30 days, today + 730
     days] are imported, at most ``max_events``, the earliest first (``covered_until``).
     Our own export coming back is left out and listed in ``skipped`` as "own_export": the
-    UIDs in ``own_uids`` (exactly those this listing's export publishes; compared without
-    regard to case) when given; else
-    (callers that pass only ``own_domain``) every UID whose host contains it. Raises
+    UIDs in ``own_uids`` (exactly those this listing's export publishes, in any case) when
+    given; else (callers that pass only ``own_domain``) every UID whose host contains it. Raises
     InvalidCalendar when the body is not iCalendar (empty, HTML, garbage, cut short).
 
     Re-imports: ``known`` maps the uids of the feed's current (non-cancelled) events to the
