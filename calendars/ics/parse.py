@@ -80,9 +80,8 @@ def parse_feed(
 
     Re-imports: ``known`` maps the uids of the feed's current (non-cancelled) events to the
     raw hash of the VEVENT block they came from, and ``known_context`` is the
-    ``context_hash`` of the import that stored them. A block whose text is unchanged is then
-    not decoded: its uid goes to ``unchanged_uids`` ("still there, as it was") instead of
-    ``events``. ``raw_hashes`` and ``context_hash`` are what to store for the next import.
+    ``context_hash`` of the import that stored them. An unchanged block is not decoded: its
+    uid goes to ``unchanged_uids`` ("still there, as it was"), not to ``events``.
     """
     today = today or datetime.now(UTC).date()
     listing_zone = zone(default_tz)
