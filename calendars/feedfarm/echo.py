@@ -16,10 +16,11 @@ Conditional requests (If-None-Match) keep polling cheap; when a fetch fails (the
 is down, an expired link's 404) the blocks last read are kept, as a channel keeps what it
 imported until its next good read.
 
-Only all-day events are copied: channels import days, and a timed event of ours (an owner's
-16:00-11:00 stay, a cleaning) would come back as the days it touches, which is not the
-exact-date copy the echo rule recognises; the farm leaves those out rather than publish
-copies no channel would agree on.
+Channels import days: an all-day event is copied as it is, a timed one (an owner's
+16:00-11:00 stay) as the dates it runs over in UTC, from its start's date to its end's (the
+check-out day; the next day for an evening event), as Booking.com does. (Our export leaves
+out the timed events that hold no night, such as cleanings, which a channel would otherwise
+copy as a closed turnover day.)
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from __future__ import annotations
 import threading
 import time
 import urllib.request
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlsplit
 
 import icalendar
@@ -47,19 +48,25 @@ def check_echo_url(url: str) -> None:
 
 
 def parse_export(body: bytes) -> tuple[EchoBlock, ...]:
-    """The all-day VEVENTs of an exported calendar, sorted; timed ones are left out.
+    """The VEVENTs of an exported calendar as the days a channel would close, sorted.
     Raises ValueError when the body is not iCalendar."""
     calendar = icalendar.Calendar.from_ical(body)
     blocks = []
     for event in calendar.walk("VEVENT"):
-        start = event.decoded("DTSTART", None)
-        end = event.decoded("DTEND", None)
-        if isinstance(start, datetime) or not isinstance(start, date):
+        start = _day(event.decoded("DTSTART", None))
+        end = _day(event.decoded("DTEND", None))
+        if start is None or end is None:
             continue
-        if not isinstance(end, date) or isinstance(end, datetime) or end <= start:
-            continue
+        if end <= start:  # a timed event within one day: that day's night
+            end = start + timedelta(days=1)
         blocks.append(EchoBlock(str(event.get("UID", "")), start, end))
     return tuple(sorted(blocks, key=lambda b: (b.start, b.end, b.source_uid)))
+
+
+def _day(value: object) -> date | None:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).date() if value.tzinfo else value.date()
+    return value if isinstance(value, date) else None
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):

@@ -38,12 +38,13 @@ from calendars.models import (
     Listing,
     Source,
 )
+from calendars.services.nights import StayWindow, held_nights
 
 WINDOW_DAYS = 30  # events that ended longer ago than this are left out
 CACHE_CONTROL = "private, max-age=300"
 PRODID = "-//Syncbeat//Merged calendar//EN"
 # Bump when the body's format changes for the same rows: every ETag changes with it.
-FORMAT_VERSION = "2"
+FORMAT_VERSION = "3"
 # "fetched" is written at most this often per variant, so polling costs no write.
 FETCH_RECORD_SECONDS = 300
 BODY_CACHE_SECONDS = 3600
@@ -124,10 +125,14 @@ def export_rows(listing: Listing, *, leave_out: str | None, now: datetime) -> li
     """What the body is built from: the listing's live, blocking events that ended less
     than WINDOW_DAYS ago, oldest first, as (feed_id, uid, start, end, all_day, kind,
     changed_at). Left out: ``leave_out``'s feeds, feeds not exported back, echoes of our own
-    export (``echo_of`` set), and timed events with no length (they hold no time, and some
-    channels read a zero-length event as the whole day taken)."""
+    export (``echo_of`` set), and timed events that hold no night in the listing's zone (a
+    cleaning between check-out and check-in, an event of no length): they take nothing a
+    guest could book, and channels that close every day an event touches would close a
+    turnover day (some read a zero-length event as the whole day, or refuse the feed)."""
     qs = _export_queryset(listing, leave_out=leave_out, now=now)
-    return list(qs.order_by(*ROW_ORDER).values_list(*ROW_FIELDS))
+    rows = qs.order_by(*ROW_ORDER).values_list(*ROW_FIELDS)
+    window = StayWindow.of(listing)
+    return [row for row in rows if row[4] or held_nights(row[2], row[3], False, window)]
 
 
 def export_inputs(listing: Listing, *, leave_out: str | None, now: datetime) -> str:
@@ -177,7 +182,9 @@ def inputs_digest(listing: Listing, rows: list[tuple]) -> str:
 
 
 def _name_digest(listing: Listing, rows_digest: str) -> str:
-    text = f"{FORMAT_VERSION}\x00{clean_text(listing.name)}\x00{rows_digest}"
+    # The zone and stay times decide which timed events hold a night (export_rows).
+    stay = f"{listing.timezone}\x00{listing.check_in_time}\x00{listing.check_out_time}"
+    text = f"{FORMAT_VERSION}\x00{clean_text(listing.name)}\x00{stay}\x00{rows_digest}"
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 

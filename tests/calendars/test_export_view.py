@@ -8,6 +8,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from datetime import time as clock
 from urllib.parse import urlsplit
 
 import icalendar
@@ -240,26 +241,37 @@ def test_each_variant_records_when_it_was_fetched_at_most_every_few_minutes(
     assert set(listing.export_state) == {"booking", ""}
 
 
-def test_zero_length_timed_events_are_left_out(client, alice, allow_private_urls):
-    start = (timezone.now() + timedelta(days=3)).strftime("%Y%m%dT100000Z")
-    end = (timezone.now() + timedelta(days=3)).strftime("%Y%m%dT130000Z")
+def test_timed_events_that_hold_no_night_are_left_out(client, alice, allow_private_urls):
+    """A zero-length event and a cleaning between check-out (11:00) and check-in (15:00)
+    take no night; an evening event does. In the listing's zone (New York)."""
+    day = (timezone.now() + timedelta(days=3)).strftime("%Y%m%d")
+
+    def vevent(uid: str, start: str, end: str, summary: str) -> str:
+        return (
+            f"BEGIN:VEVENT\r\nUID:{uid}@google.com\r\nDTSTART;TZID=America/New_York:{day}T"
+            f"{start}\r\nDTEND;TZID=America/New_York:{day}T{end}\r\nSUMMARY:{summary}\r\n"
+            "END:VEVENT\r\n"
+        )
+
     body = (
         "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Google Inc//Google Calendar//EN\r\n"
-        f"BEGIN:VEVENT\r\nUID:zero@google.com\r\nDTSTART:{start}\r\nDTEND:{start}\r\n"
-        "SUMMARY:Key handover\r\nEND:VEVENT\r\n"
-        f"BEGIN:VEVENT\r\nUID:owner@google.com\r\nDTSTART:{start}\r\nDTEND:{end}\r\n"
-        "SUMMARY:Owner visit\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        + vevent("zero", "100000", "100000", "Key handover")
+        + vevent("clean", "110000", "140000", "Cleaning")
+        + vevent("evening", "180000", "210000", "Owner visit")
+        + "END:VCALENDAR\r\n"
     ).encode()
     with local_server({"/g.ics": Body(body)}) as server:
-        listing = make_listing(alice)
+        listing = make_listing(alice, tz="America/New_York")
         run_sync(make_feed(listing, f"{server.url}/g.ics", Source.GOOGLE))
-    assert (
-        Event.objects.get(uid="zero@google.com").start
-        == Event.objects.get(uid="zero@google.com").end
-    )  # imported as it is, left out of the export only
+    zero = Event.objects.get(uid="zero@google.com")
+    assert zero.start == zero.end  # imported as it is, left out of the export only
+    assert Event.objects.filter(uid="clean@google.com", blocking=True).exists()
     exported = events_of(client.get(f"/calendars/{listing.export_token}.ics").content)
     assert len(exported) == 1
-    assert exported[0].decoded("DTEND") > exported[0].decoded("DTSTART")
+    assert exported[0].decoded("DTSTART").hour == 23  # 18:00 in New York, in UTC
+    # The stay window decides: with check-in at 10:00 the cleaning holds a night.
+    Listing.objects.filter(pk=listing.pk).update(check_in_time=clock(10, 0))
+    assert len(events_of(client.get(f"/calendars/{listing.export_token}.ics").content)) == 2
 
 
 def test_control_characters_in_the_listing_name_never_break_the_feed(client, listing_with_events):

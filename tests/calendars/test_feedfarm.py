@@ -217,17 +217,23 @@ def test_doubles_book_future_reservations_onto_the_next_feeds_stays():
     assert {after[0] for _b, after in moved} <= {start for start, _e, _k in v3}
 
 
-def test_export_copies_only_all_day_events():
+def test_a_channel_copies_our_export_as_days():
     body = (
         b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\n"
         b"BEGIN:VEVENT\r\nUID:a@syncbeat.app\r\nDTSTART;VALUE=DATE:20250710\r\n"
         b"DTEND;VALUE=DATE:20250713\r\nSUMMARY:Reserved\r\nEND:VEVENT\r\n"
         b"BEGIN:VEVENT\r\nUID:b@syncbeat.app\r\nDTSTART:20250715T140000Z\r\n"
-        b"DTEND:20250719T090000Z\r\nSUMMARY:Not available\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        b"DTEND:20250719T090000Z\r\nSUMMARY:Not available\r\nEND:VEVENT\r\n"
+        b"BEGIN:VEVENT\r\nUID:c@syncbeat.app\r\nDTSTART:20250721T180000Z\r\n"
+        b"DTEND:20250721T210000Z\r\nSUMMARY:Not available\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
     )
     assert parse_export(body) == (
         EchoBlock("a@syncbeat.app", date(2025, 7, 10), date(2025, 7, 13)),
+        EchoBlock("b@syncbeat.app", date(2025, 7, 15), date(2025, 7, 19)),  # check-out day
+        EchoBlock("c@syncbeat.app", date(2025, 7, 21), date(2025, 7, 22)),  # its night
     )
+    with pytest.raises(ValueError):
+        parse_export(b"<html>login</html>")
 
 
 def test_server_echoes_a_local_export_with_conditional_requests():
