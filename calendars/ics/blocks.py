@@ -31,6 +31,7 @@ UID_MAX = 512  # what calendars.models.Event.uid holds
 # leftmost match never does: the same result, twice as fast.
 _UFOLD_BYTES = re.compile(rb"(?:\r?\n)+[ \t]")
 _DAY = re.compile(r"(\d{4})(\d{2})(\d{2})(T\d{6}Z?)?\s*\Z")
+_UNTIL = re.compile(r"[:;]UNTIL=(\d{8})")
 _DURATION = re.compile(
     r"\s*([+-])?P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?\s*\Z", re.I
 )
@@ -53,7 +54,8 @@ class RawBlock:
     cannot tell (no UID, several, parameters, escapes, surrounding blanks, too long).
     ``days`` is the span as rough day numbers (date.toordinal() of DTSTART's and of the
     end's calendar date, zone and time of day ignored: the true span lies within a day or
-    two of it), or None when a scan cannot tell.
+    two of it; for a series, the span of all its occurrences, see _series_days), or None
+    when a scan cannot tell.
     """
 
     start: int
@@ -130,13 +132,14 @@ class _Scan:
         self.uids = 0
         self.recurring = False
         self.dates: dict[str, str] = {}  # DTSTART/DTEND/DURATION of the open block
+        self.rules: list[str] = []  # its recurrence lines, "NAME:value"
 
     def component(self, name: str, component: str, match: re.Match) -> bool:
         """Follow a BEGIN or END line; False when the nesting is broken."""
         if name == "BEGIN":
             if self.start < 0 and component == "VEVENT" and self.stack == ["VCALENDAR"]:
                 self.start, self.uid, self.uids, self.recurring = match.start(), None, 0, False
-                self.dates = {}
+                self.dates, self.rules = {}, []
             self.stack.append(component)
             return True
         if not self.stack or self.stack.pop() != component:
@@ -156,7 +159,7 @@ class _Scan:
                 recurring=self.recurring,
                 digest=_digest(self.text[start:stop]),
                 odd_uid=uids > 1 or (uids == 1 and self.uid is None),
-                days=_days(self.dates),
+                days=_days(self.dates, self.rules if self.recurring else None),
             )
         )
         self.position, self.start = stop, -1
@@ -172,23 +175,44 @@ class _Scan:
                 self.dates[name] = "" if name in self.dates else value.rpartition(":")[2]
         else:
             self.recurring = True
+            self.rules.append(f"{name}{separator}{value}" if len(self.stack) == 2 else "?")
 
 
 _SPAN_NAMES = ("DTSTART", "DTEND", "DURATION")
 
 
-def _days(dates: dict[str, str]) -> tuple[int, int] | None:
-    """(first, last) rough day numbers of a block's span; None when the scan is unsure."""
+def _days(dates: dict[str, str], rules: list[str] | None = None) -> tuple[int, int] | None:
+    """(first, last) rough day numbers of a block's span (of all its occurrences when
+    ``rules``, its recurrence lines, are given); None when the scan is unsure."""
     start = _day(dates.get("DTSTART"))
     if start is None:
         return None
     if "DTEND" in dates:
         end = _day(dates["DTEND"])
-        return None if end is None else (start, max(start, end))
-    if "DURATION" in dates:
+        span = None if end is None else (start, max(start, end))
+    elif "DURATION" in dates:
         days = duration_days(dates["DURATION"])
-        return None if days is None else (start, start + max(days, 0))
-    return start, start + 1
+        span = None if days is None else (start, start + max(days, 0))
+    else:
+        span = (start, start + 1)
+    return span if span is None or rules is None else _series_days(span, rules)
+
+
+def _series_days(span: tuple[int, int], rules: list[str]) -> tuple[int, int] | None:
+    """The span of every occurrence of a block with one RRULE (and EXDATEs, or a
+    RECURRENCE-ID): from its DTSTART to UNTIL plus one occurrence's length; endless
+    without UNTIL. None with RDATE, EXRULE, several RRULEs or anything odd."""
+    names = [rule.partition(":")[0].partition(";")[0].upper() for rule in rules]
+    if any(name not in ("RRULE", "EXDATE", "RECURRENCE-ID") for name in names):
+        return None
+    if names.count("RRULE") != 1:
+        return span if "RECURRENCE-ID" in names and "RRULE" not in names else None
+    rule = rules[names.index("RRULE")].upper()
+    until = _UNTIL.search(rule)
+    if until is None:
+        return span[0], date.max.toordinal()
+    last = _day(until[1])
+    return None if last is None else (span[0], max(span[1], last + span[1] - span[0] + 1))
 
 
 def _day(value: str | None) -> int | None:

@@ -7,8 +7,9 @@ Four kinds of block are never decoded:
 
 - *unchanged*: a block whose raw hash is the one stored on the feed's live event of that
   uid (re-imports; only when the feed is not over the cap);
-- *outside*: every copy of its UID is a plain (non-recurring) VEVENT whose scanned span lies
-  wholly outside the window, with two days' margin for zones and times of day: not imported;
+- *outside*: every copy of its UID has a scanned span (for a series: from DTSTART to its
+  RRULE's UNTIL, or endless) wholly outside the window, with two days' margin for zones and
+  times of day: not imported;
 - *beyond the cap*: a plain VEVENT with a UID of its own, surely inside the window, that
   starts (by the scan) days after more than ``max_events`` other such blocks: the cap would
   drop it; it counts in ``left_out`` and the cut is lowered to where it might start;
@@ -113,12 +114,12 @@ def plan_blocks(
 
 
 def _outside(raw: RawFeed, first: int, last: int) -> list[int]:
-    """Blocks of UIDs whose every copy is plain and scanned wholly outside the window."""
+    """Blocks of UIDs whose every copy (every occurrence, for a series: see
+    blocks.RawBlock.days) is scanned wholly outside the window."""
     verdict: dict[str | None, bool] = {}
     for block in raw.blocks:
         out = (
-            not block.recurring
-            and not block.odd_uid
+            not block.odd_uid
             and block.days is not None
             and (block.days[1] + MARGIN_DAYS < first or block.days[0] - MARGIN_DAYS > last)
         )

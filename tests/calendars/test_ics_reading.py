@@ -215,6 +215,21 @@ def test_events_outside_the_window_are_not_returned_nor_decoded():
     assert parsed.window == (utc(2025, 6, 1), utc(2027, 7, 1))  # listing zone UTC here
 
 
+def test_series_wholly_outside_the_window_are_not_decoded():
+    body = ics(
+        "UID:old@x\nDTSTART:20200106T100000Z\nRRULE:FREQ=WEEKLY;UNTIL=20210101T000000Z",
+        "UID:future@x\nDTSTART:20300106T100000Z\nRRULE:FREQ=WEEKLY",
+        "UID:live@x\nDTSTART:20250601T100000Z\nRRULE:FREQ=WEEKLY;UNTIL=20250715T000000Z",
+        "UID:moved@x\nDTSTART:20200106T100000Z\nRRULE:FREQ=WEEKLY;UNTIL=20210101T000000Z",
+        "UID:moved@x\nRECURRENCE-ID:20200113T100000Z\nDTSTART:20250710T100000Z",
+    )
+    parsed = parse_feed(body, today=TODAY)
+    assert parsed.decoded == 3  # live, and both blocks of moved (one of them is inside)
+    uids = {e.uid for e in parsed.events}
+    assert len(uids) == 8 and "moved@x#20200113T100000Z" in uids
+    assert not any(uid.startswith(("old@", "future@")) for uid in uids)
+
+
 def test_the_window_is_midnight_in_the_listing_zone():
     parsed = parse_feed(ics(day_event("a@x", TODAY)), default_tz="Europe/Paris", today=TODAY)
     assert parsed.window == (utc(2025, 5, 31, 22), utc(2027, 6, 30, 22))
