@@ -7,11 +7,14 @@ zone decides which nights a timed event holds, across daylight-saving changes to
 from __future__ import annotations
 
 import zoneinfo
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
+from django.db import transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from calendars.models import Conflict, Event, Listing, Source
+from calendars.models import Conflict, Event, Feed, Listing, Source
 from calendars.services.conflicts import detect_conflicts
 from calendars.services.nights import StayWindow, held_nights
 from tests.calendars.test_import import Body, make_feed, run_sync
@@ -265,3 +268,143 @@ def test_stay_times_are_the_listings_and_changing_them_decides_again(
     assert page.status_code == 302
     conflict.refresh_from_db()
     assert not conflict.is_open
+
+
+# --- properties ---------------------------------------------------------------------------
+
+ZONES = [
+    "America/Los_Angeles",
+    "Europe/Berlin",
+    "Europe/Lisbon",
+    "Australia/Sydney",
+    "Pacific/Chatham",
+]
+BASE = datetime(2027, 3, 1, tzinfo=UTC)  # spans the March and April DST changes
+
+
+def _window_overlap(start, end, night, w) -> timedelta:
+    return max(timedelta(0), min(end, w.check_out_at(night)) - max(start, w.check_in_at(night)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    zone=st.sampled_from(ZONES),
+    offset=st.integers(min_value=0, max_value=60 * 24 * 60),  # minutes from BASE
+    length=st.integers(min_value=1, max_value=6 * 24 * 60),
+)
+def test_held_nights_are_the_overlapped_windows_in_one_run(zone, offset, length):
+    w = window(zone)
+    start = BASE + timedelta(minutes=offset)
+    end = start + timedelta(minutes=length)
+    nights = held_nights(start, end, False, w)
+    local_first = start.astimezone(w.tz).date() - timedelta(days=2)
+    candidates = [local_first + timedelta(days=n) for n in range(length // 1440 + 5)]
+    overlapped = [d for d in candidates if _window_overlap(start, end, d, w) > timedelta(0)]
+    if nights is None:
+        # Nothing held: at most the edge windows clipped, each less than the gap beside it.
+        assert all(_window_overlap(start, end, d, w) <= timedelta(hours=4) for d in overlapped)
+        return
+    held = [nights[0] + timedelta(days=n) for n in range((nights[1] - nights[0]).days)]
+    assert set(held) <= set(overlapped)  # every held night's window is overlapped
+    # Only the first and last overlapped windows may be left out (clipped edges).
+    assert set(overlapped) - set(held) <= {overlapped[0], overlapped[-1]}
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    zone=st.sampled_from(ZONES),
+    events=st.lists(
+        st.tuples(
+            st.integers(0, 2),  # feed
+            st.integers(0, 12 * 24),  # start, hours from BASE
+            st.integers(2, 4 * 24),  # length in hours
+            st.booleans(),  # all-day
+            st.sampled_from(["reservation", "block", "owner_stay", "maintenance"]),
+        ),
+        min_size=2,
+        max_size=14,
+    ),
+    moves=st.lists(st.tuples(st.integers(0, 13), st.integers(-72, 72)), max_size=5),
+)
+def test_incremental_detection_agrees_with_a_whole_listing_detection(alice, zone, events, moves):
+    """After a new event and any moves, the import-style detection (only the changed
+    events) leaves the open conflicts exactly as a detection of the whole listing would."""
+    with transaction.atomic():
+        listing = listing_in(alice, zone)
+        feeds = [
+            Feed.objects.create(listing=listing, url=f"https://example.com/{n}.ics", tier="6h")
+            for n in range(3)
+        ]
+        rows = []
+        now = BASE
+        for n, (feed, hours, length, is_all_day, kind) in enumerate(events):
+            if n == len(events) - 1:  # the last one arrives with the import
+                detect_conflicts(listing.pk, now=now)
+            start = BASE + timedelta(hours=hours)
+            end = start + timedelta(hours=length)
+            if is_all_day:
+                start = start.replace(hour=0)
+                end = max(end.replace(hour=0), start + timedelta(days=1))
+            rows.append(
+                Event.objects.create(
+                    feed=feeds[feed],
+                    uid=str(n),
+                    start=start,
+                    end=end,
+                    all_day=is_all_day,
+                    kind=kind,
+                )
+            )
+        changed = [rows[-1].pk]
+        for index, hours in moves:
+            if index < len(rows):
+                event = rows[index]
+                shift = timedelta(days=hours // 24) if event.all_day else timedelta(hours=hours)
+                Event.objects.filter(pk=event.pk).update(
+                    start=event.start + shift, end=event.end + shift
+                )
+                changed.append(event.pk)
+        detect_conflicts(listing.pk, now=now, changed_event_ids=changed)
+        incremental = set(
+            Conflict.objects.filter(resolved_at__isnull=True).values_list(
+                "event_a_id", "event_b_id", "overlap_start", "overlap_end"
+            )
+        )
+        again = detect_conflicts(listing.pk, now=now)
+        assert (again.opened, again.resolved) == (0, 0)
+        assert incremental == set(
+            Conflict.objects.filter(resolved_at__isnull=True).values_list(
+                "event_a_id", "event_b_id", "overlap_start", "overlap_end"
+            )
+        )
+        transaction.set_rollback(True)
+
+
+def test_an_import_finds_a_stay_whose_nights_meet_but_instants_do_not(alice):
+    """The stay's last night in Los Angeles ends after its all-day end in UTC: detection of
+    the new evening event must read the stay although their stored instants never meet."""
+    listing = listing_in(alice, LA)
+    feeds = [
+        Feed.objects.create(listing=listing, url=f"https://example.com/{n}.ics", tier="6h")
+        for n in range(2)
+    ]
+    Event.objects.create(
+        feed=feeds[0],
+        uid="stay",
+        start=datetime(2027, 3, 12, tzinfo=UTC),
+        end=datetime(2027, 3, 15, tzinfo=UTC),
+        all_day=True,
+        kind="reservation",
+    )
+    evening = Event.objects.create(
+        feed=feeds[1],
+        uid="evening",
+        start=local(LA, date(2027, 3, 14), 18),
+        end=local(LA, date(2027, 3, 14), 21),
+        kind="block",
+    )
+    assert evening.start > datetime(2027, 3, 15, tzinfo=UTC)  # after the stay, in UTC
+    changes = detect_conflicts(listing.pk, now=BASE, changed_event_ids=[evening.pk])
+    assert changes.opened == 1
