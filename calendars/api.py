@@ -197,7 +197,10 @@ class EventViewSet(OwnerScopedMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyM
 
 
 class ConflictViewSet(OwnerScopedMixin, viewsets.ReadOnlyModelViewSet):
-    """Double bookings: overlapping blocking events of one listing from different feeds."""
+    """Double bookings: two events of one listing, from different feeds, holding one night in
+    the listing's zone: two reservations, or a reservation and a block or owner stay.
+    `overlap_start`/`overlap_end`: the first shared night's check-in to the last one's
+    check-out. Dismissed ones (`dismissed_at`) stay open but alert no more."""
 
     queryset = Conflict.objects.select_related("event_a__feed", "event_b__feed").order_by(
         "-detected_at", "pk"
