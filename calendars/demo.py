@@ -12,7 +12,9 @@ channel's lane):
   nothing is faked in the database. Until the web process answers, the copies are simply
   missing (as with a channel that has not polled yet).
 - **Mountain cabin**: Airbnb, and the owner's Google calendar in the listing's zone: the
-  owner's stays and a cleaning (11:00-14:00) on every checkout day, Airbnb's included.
+  owner's stays (timed, 16:00-11:00) and a cleaning (11:00-14:00) on every checkout day,
+  Airbnb's included. Airbnb imports the export too, and copies the owner's timed stays as
+  "Airbnb (Not available)" days; the cleanings hold no night and are never exported.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ DEMO_LISTINGS = (
     DemoListing(
         "Mountain cabin",
         "America/Denver",
-        (DemoFeed(Source.AIRBNB, doubles=1), DemoFeed(Source.GOOGLE, cleans=True)),
+        (DemoFeed(Source.AIRBNB, doubles=1, echo=True), DemoFeed(Source.GOOGLE, cleans=True)),
     ),
 )
 

@@ -125,8 +125,11 @@ def test_the_demo_shows_only_real_double_bookings(live_server, alice, settings):
         assert cottage.export_state[source]["fetched"]
         echoes = Event.objects.filter(feed__listing=cottage, feed__source=source)
         assert echoes.filter(echo_of__isnull=False).count() >= 5
-    # Cleanings came in, in the cabin's zone, and hold no double booking.
+    # Airbnb's copies of the owner's timed stays (as days) are recognised too.
     cabin = Listing.objects.get(owner=alice, name="Mountain cabin")
+    copies = Event.objects.filter(feed__listing=cabin, feed__source=Source.AIRBNB)
+    assert copies.filter(echo_of__feed__source=Source.GOOGLE, all_day=True).count() >= 5
+    # Cleanings came in, in the cabin's zone, and hold no double booking.
     cleanings = Event.objects.filter(feed__listing=cabin, summary="Cleaning")
     denver = zoneinfo.ZoneInfo("America/Denver")
     assert cleanings.count() >= 10
