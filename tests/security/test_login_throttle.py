@@ -121,3 +121,15 @@ def test_the_lock_is_seen_by_another_process(alice, real_limits, redis_cache):
 def test_nul_in_basic_credentials_is_a_401(alice, real_limits):
     assert api_login("alice@example.com\x00", PASSWORD).status_code == 401
     assert api_login("alice@example.com", PASSWORD + "\x00").status_code == 401
+
+
+def test_the_admin_login_shares_the_lock(staff, client, real_limits, redis_cache):
+    for _ in range(5):
+        api_login("staff@example.com", "wrong")
+    response = client.post(
+        "/admin/login/?next=/admin/",
+        {"username": "staff@example.com", "password": PASSWORD},
+        REMOTE_ADDR="198.51.100.20",
+    )
+    assert response.status_code == 200  # the form again: the backend refused
+    assert "_auth_user_id" not in client.session
