@@ -166,9 +166,11 @@ def test_make_run_restarts_a_crashed_worker_and_ctrl_c_still_stops_everything(
     with open(log, "w") as out:
         process = subprocess.Popen(honcho, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     text = lambda: log.read_text(errors="replace")  # noqa: E731
+    seen: set[int] = set()
     try:
         assert wait_until(lambda: text().count("ready.") >= 1, timeout=60), text()[-3000:]
         everything = _descendants(process.pid)
+        seen.update(everything)
         celery_main = next(pid for pid in everything if _is_celery_main(pid))
         os.kill(celery_main, signal.SIGKILL)
         assert wait_until(lambda: "restarting in" in text(), timeout=15), text()[-3000:]
@@ -180,16 +182,20 @@ def test_make_run_restarts_a_crashed_worker_and_ctrl_c_still_stops_everything(
             lambda: SyncAttempt.objects.filter(item_id=probe.pk).exists(), timeout=45
         ), text()[-4000:]
         everything = _descendants(process.pid)
+        seen.update(everything)
         stop_started = time.monotonic()
         process.send_signal(signal.SIGINT)
         process.wait(timeout=10)
         assert time.monotonic() - stop_started < 10
         assert wait_until(lambda: not any(_alive(pid) for pid in everything), timeout=3)
     finally:
+        # Only what this test started: honcho and the processes seen under it.
+        leftovers = seen | set(_descendants(process.pid))
         if process.poll() is None:
-            for pid in _descendants(process.pid):
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
             process.kill()
+        for pid in leftovers:
+            try:  # a pid may have been reused since: only ours carry the worker's name
+                if "supervised@" in Path(f"/proc/{pid}/cmdline").read_text():
+                    os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, FileNotFoundError):
+                pass
