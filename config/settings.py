@@ -7,6 +7,7 @@ variable's name). README.md and .env.example list every variable with its defaul
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -239,6 +240,11 @@ API_THROTTLE_RATES = {
     "business": env_str("API_THROTTLE_BUSINESS", "600/minute"),
     "realtime": env_str("API_THROTTLE_REALTIME", "1200/minute"),
 }
+for _scope, _rate in API_THROTTLE_RATES.items():
+    if not re.fullmatch(r"[1-9][0-9]*/(second|minute|hour|day)", _rate):
+        raise ImproperlyConfigured(
+            f"API_THROTTLE_{_scope.upper()}: expected N/second, minute, hour or day, got {_rate!r}"
+        )
 REST_KNOX = {
     "TOKEN_TTL": timedelta(days=env_int("API_TOKEN_TTL_DAYS", 365, minimum=1)),
     "AUTO_REFRESH": False,

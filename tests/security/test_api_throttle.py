@@ -60,3 +60,25 @@ def test_the_suite_rates_are_high_and_the_real_ones_are_not(settings):
     # The suite runs with high rates; these tests put back the configured defaults.
     assert settings.REAL_API_THROTTLE_RATES["free"] == "60/minute"
     assert settings.REAL_API_THROTTLE_RATES["anon"] == "30/minute"
+
+
+def test_a_bad_rate_stops_start_up_naming_the_variable(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "API_THROTTLE_FREE": "lots",
+        "SYNCBEAT_VAR_DIR": str(tmp_path),
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode != 0
+    assert "API_THROTTLE_FREE: expected N/second, minute, hour or day, got 'lots'" in out.stderr
