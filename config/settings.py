@@ -7,6 +7,7 @@ variable's name). README.md and .env.example list every variable with its defaul
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import secrets
 from datetime import timedelta
@@ -165,6 +166,11 @@ LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
 # Reverse proxies in front of the web process (addresses or networks): X-Forwarded-For is
 # read only from these (syncing.clientip). Empty: REMOTE_ADDR is the client.
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy.strip(), strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES: not an address or network: {_proxy!r}")
 
 # --- i18n, static, media ----------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -68,3 +68,25 @@ def test_client_ip_walks_the_header_from_the_right(settings, remote, forwarded, 
     settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
     request = RequestFactory().get("/", REMOTE_ADDR=remote, HTTP_X_FORWARDED_FOR=forwarded)
     assert client_ip(request) == expected
+
+
+def test_a_bad_trusted_proxy_stops_start_up_naming_the_variable(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "TRUSTED_PROXIES": "10.0.0.0/8,nginx",
+        "SYNCBEAT_VAR_DIR": str(tmp_path),
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode != 0
+    assert "TRUSTED_PROXIES: not an address or network: 'nginx'" in out.stderr
