@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from syncing.kinds import get_kind
 from syncing.models import Probe, SyncAttempt, Tier
+from syncing.services import newitems
 from syncing.services.claims import claim_due_items, claim_one
 from syncing.services.runs import run_claimed
 from tests.support.worker import celery_worker, purge_broker
@@ -85,6 +86,7 @@ def test_a_new_item_is_synced_within_moments_not_at_its_tiers_next_tick():
     """No beat at all: the item's creation kicks its tier's dispatch after commit, once per
     (kind, tier) per transaction however many items it created."""
     purge_broker()
+    newitems._last_kick.clear()
     try:
         with transaction.atomic():
             created = [Probe.objects.create(name=f"new-{i}", tier="1h") for i in range(30)]
@@ -96,14 +98,19 @@ def test_a_new_item_is_synced_within_moments_not_at_its_tiers_next_tick():
         Probe.objects.create(name="paused", tier="1h", paused=True)
         Probe.objects.create(name="on demand only", tier="ondemand")
         assert len(_dispatch_messages()) == 1  # due later, paused, or no periodic tier: no kick
+        # Outside a transaction too: at most one kick a second per tier, not one per item.
+        started = time.monotonic()
+        created += [Probe.objects.create(name=f"one-by-one-{i}", tier="1h") for i in range(20)]
+        seconds = time.monotonic() - started
+        assert 1 <= len(_dispatch_messages()) <= 2 + int(seconds / 0.9)
         started = time.monotonic()
         with celery_worker():
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
-                if SyncAttempt.objects.filter(kind=PROBE).count() == 30:
+                if SyncAttempt.objects.filter(kind=PROBE).count() == 50:
                     break
                 time.sleep(0.1)
-        assert SyncAttempt.objects.filter(kind=PROBE).count() == 30
+        assert SyncAttempt.objects.filter(kind=PROBE).count() == 50
         assert time.monotonic() - started < 30
         assert set(SyncAttempt.objects.values_list("item_id", flat=True)) == {p.pk for p in created}
     finally:
