@@ -8,13 +8,14 @@ from django.conf import settings
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
-_skipped_for: dict[str, int] = {"PostgreSQL": 0, "Redis": 0, "chromium": 0}
+_skipped_for: dict[str, int] = {"PostgreSQL": 0, "Redis": 0, "chromium": 0, "espeak-ng": 0}
 
 
 def pytest_collection_modifyitems(config, items):
     import shutil
 
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    espeak = shutil.which("espeak-ng")
     for item in items:
         if "postgres" in item.keywords and not settings.POSTGRES_AVAILABLE:
             _skipped_for["PostgreSQL"] += 1
@@ -27,6 +28,9 @@ def pytest_collection_modifyitems(config, items):
                 raise pytest.UsageError("REQUIRE_SERVICES=1 but chromium is not installed")
             _skipped_for["chromium"] += 1
             item.add_marker(pytest.mark.skip(reason="needs Debian's chromium"))
+        if "espeak" in item.keywords and not espeak:
+            _skipped_for["espeak-ng"] += 1
+            item.add_marker(pytest.mark.skip(reason="needs espeak-ng"))
 
 
 def pytest_terminal_summary(terminalreporter):

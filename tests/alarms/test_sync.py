@@ -57,6 +57,7 @@ def test_a_due_alarm_gets_its_briefing_and_is_next_due_for_the_following_ring(al
     assert alarm.consecutive_failures == 0 and alarm.leased_until is None
 
 
+@pytest.mark.espeak
 def test_espeak_generates_real_speech_end_to_end(alice, clock_at, settings):
     settings.ALARMS_TTS_ENGINE = "espeak"
     clock_at(RING - timedelta(minutes=58))

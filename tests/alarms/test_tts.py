@@ -17,7 +17,7 @@ from alarms.services.tts.tone import ToneEngine
 from syncing.fetcher import PermanentFetchError
 from tests.support.http import Reply, local_server
 
-needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng")
+needs_espeak = pytest.mark.espeak
 FAKE_MP3 = b"ID3\x03\x00\x00\x00" + b"\xff\xfb\x90\x00" * 500
 
 
