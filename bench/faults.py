@@ -10,6 +10,7 @@ any process that exits, as systemd would. Each scenario starts from ``--items`` 
 now in tier 1h (one sync each: any second run is a duplicate), claimed ``--batch`` at a time
 every 5 s, so faults land mid fan-out. Scenarios:
 
+- ``baseline``: no fault: how long the fan-out takes when nothing fails;
 - ``kill``: ``kill -9`` of a pool child or a worker's main process (alternately), ``--kills``
   times, ``--kill-every`` seconds apart;
 - ``redis``: the broker's Redis shut down (``SHUTDOWN NOSAVE``) and restarted, mid fan-out;
@@ -20,9 +21,11 @@ every 5 s, so faults land mid fan-out. Scenarios:
 - ``rabbitmq``: the ``kill`` scenario on RabbitMQ (``--rabbitmq-queue-type``).
 
 Reported per scenario: items not synced by the end (lost or stuck behind a lease), items
-run or recorded twice, and per fault the time until every item in flight at that moment
-had synced. The engine runs with its default settings unless ``--lease`` says otherwise.
-Writes bench/reports/faults.json (``--label`` to keep several) and prints a markdown table.
+run or recorded twice, per fault the time until every item in flight at that moment (being
+synced or waiting in the queue) had synced, and when the last item synced: compare it with
+the baseline's to see what the faults cost. The engine runs with its default settings
+unless ``--lease`` says otherwise. Writes bench/reports/faults.json (``--label`` to keep
+several) and prints a markdown table.
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ from _faults_services import (  # noqa: E402
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-SCENARIOS = ("kill", "redis", "postgres", "twobeats", "duplicate", "rabbitmq")
+SCENARIOS = ("baseline", "kill", "redis", "postgres", "twobeats", "duplicate", "rabbitmq")
 DB_NAME = "faults"
 VHOST = f"syncbeat_faults_{os.getpid()}"
 
@@ -309,6 +312,7 @@ def rabbitmq_kill(bench: Bench) -> dict:
 
 
 RUNNERS = {
+    "baseline": lambda b: run_scenario(b, "baseline", lambda *a: []),
     "kill": lambda b: run_scenario(b, "kill", kill_faults),
     "redis": lambda b: run_scenario(b, "redis", redis_faults),
     "postgres": lambda b: run_scenario(b, "postgres", postgres_faults),
