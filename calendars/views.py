@@ -5,6 +5,7 @@ from __future__ import annotations
 import zoneinfo
 from datetime import UTC, datetime, time, timedelta
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
@@ -16,6 +17,7 @@ from django.utils.http import http_date, parse_http_date_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from calendars import selectors
+from calendars.apps import FEED_KIND
 from calendars.forms import FeedForm, ListingForm
 from calendars.models import Conflict, Event, EventKind, Listing, Source
 from calendars.services import dismissals as dismissal_services
@@ -25,6 +27,7 @@ from calendars.services import kinds as kind_services
 from calendars.services import listings as listing_services
 from calendars.services.conflicts import refresh_conflicts
 from calendars.services.maintenance import maintenance_during_stays
+from syncing.services.resume import item_resume
 
 # The conflicts page notes maintenance booked during a stay this many days ahead.
 CONFLICTS_NOTES_DAYS = 120
@@ -84,7 +87,12 @@ def index(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "calendars/index.html",
-        {"listings": listings, "sources": Source.choices, "now": timezone.now()},
+        {
+            "listings": listings,
+            "sources": Source.choices,
+            "now": timezone.now(),
+            "grace_days": settings.EXPORT_LINK_GRACE_DAYS,
+        },
     )
 
 
@@ -300,6 +308,8 @@ def feed_delete(request: HttpRequest, pk: int) -> HttpResponse:
 def feed_sync(request: HttpRequest, pk: int) -> HttpResponse:
     """Sync now. htmx swaps the feed's row (with a note); a plain POST redirects back."""
     feed = selectors.feed_of_owner(request.user, pk)
+    if feed.paused:  # resuming is its own button: "Sync now" never resumes silently
+        return _feed_reply(request, feed, "Paused: resume it to sync again.")
     outcome = listing_services.request_manual_sync(feed, owner=request.user)
     if not outcome.accepted:
         note = f"Manual sync allowance used up; try again in {outcome.retry_after // 60 + 1} min."
@@ -318,6 +328,33 @@ def feed_sync(request: HttpRequest, pk: int) -> HttpResponse:
             response["Retry-After"] = str(outcome.retry_after)
         return response
     (messages.warning if status == 429 else messages.success)(request, note)
+    return redirect("calendars:index")
+
+
+@login_required
+@require_GET
+def feed_row(request: HttpRequest, pk: int) -> HttpResponse:
+    """The feed's table row alone: htmx polls it while a sync is queued or running."""
+    feed = selectors.feed_of_owner(request.user, pk)
+    return render(request, "calendars/_feed_row.html", {"feed": feed, "now": timezone.now()})
+
+
+@login_required
+@require_POST
+def feed_resume(request: HttpRequest, pk: int) -> HttpResponse:
+    """Resume a paused feed: due at once, at the front of the queue."""
+    feed = selectors.feed_of_owner(request.user, pk)
+    resumed = item_resume(FEED_KIND, feed.pk, owner=request.user)
+    note = "Resumed; syncing now." if resumed else "It was not paused."
+    feed.refresh_from_db()
+    return _feed_reply(request, feed, note)
+
+
+def _feed_reply(request: HttpRequest, feed, note: str) -> HttpResponse:
+    if request.htmx:
+        context = {"feed": feed, "note": note, "now": timezone.now()}
+        return render(request, "calendars/_feed_row.html", context)
+    messages.info(request, f"{feed.label}: {note}")
     return redirect("calendars:index")
 
 
