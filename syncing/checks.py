@@ -42,7 +42,8 @@ def time_limits_within_the_lease(app_configs, **kwargs):
 
     A running chunk renews its leases once a third of the lease has passed, so each item
     starts with at least two thirds of a lease ahead; the fetcher's total deadline (the time
-    limit of one item's outbound call, retries included) must fit in that.
+    limit of one item's outbound call, retries included) must fit in that, so that an item
+    stays covered even when the lease heartbeat cannot reach the database.
     """
     from syncing.kinds import all_kinds
     from syncing.services.claims import lease_seconds

@@ -12,6 +12,10 @@ gaps for the run of one message:
   (one conditional UPDATE) once a third of the lease has passed since the last renewal,
   so every item starts with at least two thirds of a lease ahead of it, and says whether
   the item is still ours. An item whose token changed is neither run nor recorded.
+- ``heartbeat``: while the chunk runs, a thread extends the leases it still holds when the
+  chunk has not renewed them for a third of the lease (one item running long: a slow
+  speech synthesis, a fetch near its deadline). It never decides what is held; ``hold``
+  does, between items.
 - ``done`` / ``close``: free the advisory locks of items whose finish is written.
 
 SQLite (the single-process embedded default) has no advisory locks: the token check and
@@ -21,12 +25,15 @@ renewal still apply, the duplicate-delivery guard does not.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
-from django.db import connection
+from django.db import DatabaseError, connection, connections
 from django.utils import timezone
 
 from syncing.kinds import Kind
@@ -57,6 +64,7 @@ class ChunkLease:
         self.locked: set[int] = set()
         self.busy: list[int] = []
         self.renewed_at = 0.0
+        self._mutex = threading.Lock()  # ``held`` is read by the heartbeat thread
 
     def take(self, pks: list[int]) -> set[int]:
         """Take the items of ``pks`` that still hold the token and are not running elsewhere."""
@@ -75,8 +83,10 @@ class ChunkLease:
         """Whether ``pk`` is still ours to run; renews the chunk's leases when due."""
         if time.monotonic() - self.renewed_at >= self.renew_every and self.held:
             before = set(self.held)
-            self.held = self._extend(sorted(before))
-            lost = before - self.held
+            still = self._extend(sorted(before))
+            with self._mutex:
+                self.held = still
+            lost = before - still
             if lost:
                 logger.warning(
                     "%s: lease lost for %d item(s) of claim %s while the chunk ran: %s",
@@ -92,7 +102,8 @@ class ChunkLease:
     def done(self, pks: list[int] | set[int]) -> None:
         """The finishes of ``pks`` are written (or lost): stop renewing and unlock them."""
         finished = set(pks)
-        self.held -= finished
+        with self._mutex:
+            self.held = self.held - finished
         self._unlock(finished & self.locked)
         self.locked -= finished
 
@@ -103,6 +114,51 @@ class ChunkLease:
                 self._unlock(self.locked)
             finally:
                 self.locked = set()
+
+    @contextmanager
+    def heartbeat(self) -> Iterator[None]:
+        """Keep the held leases alive from a thread while the body runs (PostgreSQL)."""
+        if connection.vendor != "postgresql":
+            yield
+            return
+        stop = threading.Event()
+        beat = threading.Thread(target=self._beat, args=(stop,), daemon=True, name="lease")
+        beat.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            beat.join(timeout=1)
+
+    def _beat(self, stop: threading.Event) -> None:
+        """Extend (never judge) the held leases when the chunk is slow to renew them."""
+        extended_at = time.monotonic()
+        try:
+            while not stop.wait(self.renew_every / 2):
+                if time.monotonic() - max(self.renewed_at, extended_at) < self.renew_every:
+                    continue
+                with self._mutex:
+                    pks = sorted(self.held)
+                if not pks:
+                    continue
+                extended_at = time.monotonic()
+                try:
+                    self._extend_only(pks)
+                except DatabaseError as exc:  # the chunk's own renewal will tell
+                    logger.warning("%s: lease heartbeat failed: %s", self.kind.name, exc)
+        finally:
+            connections.close_all()  # this thread's connection only (they are per thread)
+
+    def _extend_only(self, pks: list[int]) -> None:
+        until = timezone.now() + timedelta(seconds=self.seconds)
+        sql = f"""
+            UPDATE {self.table} SET leased_until = %s
+            WHERE {self.pk_column} = ANY(%s) AND lease_token = %s
+        """  # noqa: S608 - identifiers from model metadata, values are parameters
+        with connection.cursor() as cursor:
+            # Never wait long on a row the chunk itself has locked in a transaction.
+            cursor.execute("SET lock_timeout = '5s'")
+            cursor.execute(sql, [until, pks, self.token])
 
     def _extend(self, pks: list[int]) -> set[int]:
         """Set the lease of ``pks`` that hold the token to now + lease; return those pks."""

@@ -86,7 +86,8 @@ def run_claimed(kind_name: str, token: str | uuid.UUID, pks: list[int]) -> Chunk
     report = ChunkReport()
     lease = ChunkLease(kind, token)
     try:
-        _run_chunk(kind, lease, pks, report)
+        with lease.heartbeat():
+            _run_chunk(kind, lease, pks, report)
     except DATABASE_ERRORS as exc:
         lease.locked = set()  # they go with the connection
         with contextlib.suppress(Exception):

@@ -156,3 +156,27 @@ def test_a_message_delivered_twice_while_it_runs_syncs_each_item_once(clean_brok
     per_item = SyncAttempt.objects.values("item_id").annotate(n=Count("id"))
     assert len(per_item) == 200 and {row["n"] for row in per_item} == {1}
     assert set(Probe.objects.values_list("runs", flat=True)) == {1}
+
+
+@pytest.mark.worker
+@pytest.mark.redis
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_one_item_running_longer_than_its_lease_keeps_it(settings, clean_broker):
+    """A single 4.5 s item under a 3 s lease (a slow speech synthesis, say): the heartbeat
+    keeps its lease alive, so dispatch never claims it again and its result is recorded."""
+    settings.SYNC_LEASE_SECONDS = 3
+    (probe,) = make_probes(1, mode=Probe.Mode.SLOW, sleep_ms=4500)
+    with celery_worker(concurrency=2, env={"SYNC_LEASE_SECONDS": "3"}) as worker:
+        assert dispatch_tier(PROBE, "5m").claimed == 1
+        reclaimed = 0
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not SyncAttempt.objects.exists():
+            reclaimed += dispatch_tier(PROBE, "5m").claimed
+            time.sleep(0.3)
+        assert wait_until(lambda: Probe.objects.get(pk=probe.pk).lease_token is None)
+    assert reclaimed == 0
+    probe.refresh_from_db()
+    assert probe.runs == 1 and probe.last_success_at is not None
+    assert SyncAttempt.objects.filter(item_id=probe.pk, outcome="ok").count() == 1
+    assert "Traceback" not in worker.log
