@@ -12,7 +12,15 @@ from alarms.services import clock
 from alarms.services.schedule import Rule, next_ring
 from syncing.validation import validate_date_in_range, validate_single_line
 
-WEEKDAYS = [(0, "Mon"), (1, "Tue"), (2, "Wed"), (3, "Thu"), (4, "Fri"), (5, "Sat"), (6, "Sun")]
+WEEKDAYS = [
+    (0, "Monday"),
+    (1, "Tuesday"),
+    (2, "Wednesday"),
+    (3, "Thursday"),
+    (4, "Friday"),
+    (5, "Saturday"),
+    (6, "Sunday"),
+]
 OPTIONAL_SECTIONS = [
     ("calendar", "Check-ins and check-outs"),
     ("market", "Watched products that moved"),
@@ -34,16 +42,27 @@ class AlarmForm(forms.ModelForm):
         widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
         input_formats=["%H:%M", "%H:%M:%S"],
     )
-    timezone = forms.ChoiceField(choices=zone_choices)
+    timezone = forms.ChoiceField(
+        choices=zone_choices,
+        label="Time zone",
+        help_text="The alarm rings at this time in this zone, also across daylight saving.",
+    )
     days = forms.TypedMultipleChoiceField(
         choices=WEEKDAYS,
         coerce=int,
         required=False,
         widget=forms.CheckboxSelectMultiple,
+        label="Repeats on",
         help_text="Leave empty for a one-off alarm on the date below.",
     )
     date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    lead_minutes = forms.IntegerField(min_value=1, max_value=MAX_LEAD_MINUTES, initial=58)
+    lead_minutes = forms.IntegerField(
+        min_value=1,
+        max_value=MAX_LEAD_MINUTES,
+        initial=58,
+        label="Prepare the briefing (minutes before the ring)",
+        help_text="Its news and prices are this fresh when the alarm rings.",
+    )
     sections = forms.TypedMultipleChoiceField(
         choices=OPTIONAL_SECTIONS,
         required=False,

@@ -6,20 +6,20 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
 from alarms import selectors
+from alarms.apps import ALARM_KIND
 from alarms.forms import AlarmForm
 from alarms.models import Briefing
 from alarms.services import alarms as alarm_services
 from alarms.services import audio_links, clock, storage
+from syncing.services.resume import item_resume
 
 
-@login_required
-def index(request: HttpRequest) -> HttpResponse:
-    alarms = list(selectors.owner_alarms(request.user))
+def _rows(alarms: list) -> list[dict]:
     latest = selectors.latest_playable_by_alarm(alarms)
     rows = []
     for alarm in alarms:
@@ -31,7 +31,31 @@ def index(request: HttpRequest) -> HttpResponse:
                 "audio_url": audio_links.audio_path(briefing) if briefing else None,
             }
         )
-    return render(request, "alarms/index.html", {"rows": rows})
+    return rows
+
+
+@login_required
+def index(request: HttpRequest) -> HttpResponse:
+    return render(
+        request, "alarms/index.html", {"rows": _rows(list(selectors.owner_alarms(request.user)))}
+    )
+
+
+@login_required
+@require_GET
+def alarm_row(request: HttpRequest, pk: int) -> HttpResponse:
+    """One alarm's row: htmx polls it while its briefing is being prepared."""
+    alarm = get_object_or_404(selectors.owner_alarms(request.user), pk=pk)
+    return render(request, "alarms/_alarm_row.html", {"row": _rows([alarm])[0]})
+
+
+@login_required
+@require_POST
+def alarm_resume(request: HttpRequest, pk: int) -> HttpResponse:
+    alarm = get_object_or_404(selectors.owner_alarms(request.user), pk=pk)
+    if item_resume(ALARM_KIND, alarm.pk, owner=request.user):
+        messages.success(request, f"“{alarm}” resumed; its briefing is prepared again.")
+    return redirect("alarms:index")
 
 
 @login_required

@@ -25,8 +25,11 @@ def test_index_lists_alarms_with_local_next_ring_and_plays_the_latest(alice, cli
     page = client.get("/alarms/").content.decode()
     assert "Work" in page and "Berlin" in page
     local = alarm.next_ring_at.astimezone(alarm.zone)
-    assert local.strftime("%Y-%m-%d %H:%M") in page
+    assert local.strftime("%a %-d %b %Y, %H:%M") in page  # the pages' one date format
     assert '<audio controls preload="none" src="/alarms/audio/' in page
+    # Without a speech engine the briefing says it is a chime, and why.
+    chime = Alarm.objects.get(label="Berlin").briefings.get().engine == "tone"
+    assert ("Chime only" in page and "no speech engine installed" in page) is chime
 
 
 def test_create_and_edit_through_the_form(alice, bob, client, clock_at):
