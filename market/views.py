@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from market import selectors
+from market.apps import PRODUCT_KIND
 from market.forms import AddProductForm, WatchAlertForm
 from market.models import Watch, WatchAlert
 from market.services.products import AllowanceExceeded, sync_request, watch_add, watch_remove
+from syncing import humane
 from syncing.plans import allowance_for
+from syncing.services.resume import item_resume
 
 
 @login_required
@@ -64,14 +70,43 @@ def watch_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def watch_sync(request: HttpRequest, pk: int) -> HttpResponse:
+    """Sync now. htmx swaps the product's row (with a note); a plain POST redirects back.
+    A paused product is not resumed by this: Resume is its own button."""
     watch = get_object_or_404(Watch.objects.select_related("product"), pk=pk, owner=request.user)
+    if watch.product.paused:
+        return _watch_reply(request, watch, "Paused: resume it to fetch prices again.", ok=False)
     outcome = sync_request(request.user, watch.product)
+    free_at = timezone.now() + timedelta(seconds=outcome.retry_after)
     text = {
         200: "Prices are fresh (synced in the last 5 minutes).",
         202: "Sync queued; prices update in a moment.",
-        429: f"Too many manual syncs; try again in {outcome.retry_after} s.",
+        429: f"Too many manual syncs; try again {humane.until(free_at)}.",
     }[outcome.status]
-    (messages.success if outcome.status != 429 else messages.warning)(request, text)
+    return _watch_reply(request, watch, text, ok=outcome.status != 429)
+
+
+@login_required
+@require_GET
+def watch_row(request: HttpRequest, pk: int) -> HttpResponse:
+    """One product's row: htmx polls it while its prices are being fetched."""
+    return _watch_reply(request, get_object_or_404(Watch, pk=pk, owner=request.user), "")
+
+
+@login_required
+@require_POST
+def watch_resume(request: HttpRequest, pk: int) -> HttpResponse:
+    watch = get_object_or_404(Watch.objects.select_related("product"), pk=pk, owner=request.user)
+    # Products are shared: the watch is the owner's right to resume one.
+    if item_resume(PRODUCT_KIND, watch.product_id):
+        messages.success(request, f"{watch.product.sku} resumed; fetching its prices now.")
+    return redirect("market:index")
+
+
+def _watch_reply(request: HttpRequest, watch: Watch, note: str, ok: bool = True) -> HttpResponse:
+    if request.htmx or request.method == "GET":
+        row = next(r for r in selectors.watchlist(request.user) if r.watch.pk == watch.pk)
+        return render(request, "market/_watch_row.html", {"row": row, "note": note})
+    (messages.success if ok else messages.warning)(request, note)
     return redirect("market:index")
 
 

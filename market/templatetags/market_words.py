@@ -1,0 +1,36 @@
+"""{% load market_words %}: products and tiers in an owner's words."""
+
+from __future__ import annotations
+
+from django import template
+
+from market.apps import PRODUCT_KIND
+from syncing.humane import span
+from syncing.models import Tier
+
+register = template.Library()
+
+
+@register.filter
+def product_name(product) -> str:
+    """Brand once: "Nike SB Dunk Low", not "Nike Nike SB Dunk Low"; the SKU without a name."""
+    name, brand = (product.name or "").strip(), (product.brand or "").strip()
+    if not name:
+        return brand or product.sku
+    if not brand or name.lower().startswith(brand.lower()):
+        return name
+    return f"{brand} {name}"
+
+
+@register.filter
+def checked_how_often(product) -> str:
+    """The product's tier in plain words, from its interval: "checked every 6 hours"."""
+    interval = (
+        Tier.objects.filter(kind=PRODUCT_KIND, name=product.tier)
+        .values_list("interval", flat=True)
+        .first()
+    )
+    if interval is None:
+        return "checked when you ask (Sync now)"
+    words = span(interval.total_seconds())
+    return "checked " + {"1 hour": "hourly", "1 day": "daily"}.get(words, f"every {words}")
