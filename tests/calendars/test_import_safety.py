@@ -284,6 +284,23 @@ def test_feed_event_kind_applies_and_event_override_survives(alice, allow_privat
     assert moved.effective_kind == EventKind.OWNER_STAY
 
 
+def test_new_feed_kind_makes_the_next_import_read_every_event(alice, alice_api, allow_private_urls):
+    route = Body(airbnb_feed(airbnb_event("r1", 5, 9), airbnb_event("r2", 12, 15)))
+    with local_server({"/a.ics": route}) as server:
+        feed = make_feed(make_listing(alice), f"{server.url}/a.ics")
+        run_sync(feed)
+        response = alice_api.patch(
+            f"/api/v1/feeds/{feed.pk}/", {"event_kind": EventKind.BLOCK}, format="json"
+        )
+        assert response.status_code == 200
+        feed.refresh_from_db()
+        assert (feed.parse_context_hash, feed.content_hash, feed.etag) == ("", "", "")
+        attempt = run_sync(feed)  # the same body: read again, every block decoded
+    assert attempt.outcome == "ok" and attempt.counts["not_decoded"] == 0
+    assert set(Event.objects.values_list("kind", flat=True)) == {EventKind.BLOCK}
+    assert attempt.counts["cancelled"] == 0
+
+
 # --- 11. echoes by UID are scoped to this listing's own export -------------------------------
 
 
