@@ -32,9 +32,9 @@ REASONS = {
     "own_export": "it is our own export of this listing coming back (not a booking)",
 }
 KEPT_WORDS = {
-    "unreadable": "kept as they were because the feed's copy could not be read",
+    "unreadable": "kept as last read (the feed's copy of it could not be read)",
     "ended": "no longer in the feed but already over, so kept",
-    "not_covered": "outside the range this import covered, so left as they were",
+    "not_covered": "outside the range this import covered, so left as last read",
     "held_back": "not cancelled because the feed suddenly had no future events",
 }
 
@@ -88,8 +88,14 @@ def summary_line(last_import: dict) -> str:
     return f"{events}: {', '.join(parts)}" if parts else f"{events}, no changes"
 
 
-def warnings(last_import: dict) -> list[str]:
-    """What the owner should know about the last import beyond the counts, in words."""
+# Missing events kept for these reasons are the normal course of things (channels drop past
+# stays; the cap is told by "left out"): said on the import's page, not on the feed's row.
+ROUTINE_KEPT = frozenset({"ended", "not_covered", "held_back"})
+
+
+def warnings(last_import: dict, *, routine: bool = False) -> list[str]:
+    """What the owner should know about the last import beyond the counts, in words;
+    ``routine`` adds the missing events kept as a matter of course (ended, not covered)."""
     notes = []
     held = last_import.get("held_back", 0)
     if held:
@@ -108,7 +114,7 @@ def warnings(last_import: dict) -> list[str]:
     if zones:
         notes.append(f"Unknown time zones: {', '.join(zones)}; their times may be off.")
     for reason, count in sorted((last_import.get("kept") or {}).items()):
-        if reason != "held_back" and count:
+        if count and reason != "held_back" and (routine or reason not in ROUTINE_KEPT):
             notes.append(f"{_plural(count, 'event')} {KEPT_WORDS.get(reason, reason)}.")
     return notes
 
@@ -147,5 +153,5 @@ def api_view(last_import: dict) -> dict:
         **last_import,
         "skipped": skipped_rows(last_import),
         "summary": summary_line(last_import),
-        "notes": warnings(last_import),
+        "notes": warnings(last_import, routine=True),
     }

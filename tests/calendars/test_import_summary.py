@@ -271,3 +271,19 @@ def wait_until(predicate, timeout: float = 60.0) -> bool:
             return True
         time.sleep(0.2)
     return False
+
+
+def test_kept_events_routine_on_the_page_unreadable_on_the_row(alice, allow_private_urls, client):
+    route = Body(airbnb_feed(airbnb_event("past", -9, -6), airbnb_event("r1", 5, 9)))
+    with local_server({"/a.ics": route}) as server:
+        feed = make_feed(make_listing(alice), f"{server.url}/a.ics")
+        run_sync(feed)
+        route.body, route.etag = airbnb_feed(BROKEN.format(uid="r1")), '"v2"'
+        run_sync(feed)
+    assert feed.last_import["kept"] == {"ended": 1, "unreadable": 1}
+    client.force_login(alice)
+    row = client.get("/calendars/").content.decode()
+    assert "1 event kept as last read (the feed&#x27;s copy of it could not be read)" in row
+    assert "already over" not in row  # channels drop past stays: routine
+    page = client.get(f"/calendars/feeds/{feed.pk}/import/").content.decode()
+    assert "1 event no longer in the feed but already over, so kept." in page
