@@ -57,7 +57,12 @@ class FeedAdmin(SyncedItemAdminMixin, admin.ModelAdmin):
     list_filter = ["source", "export_back", *SyncedItemAdminMixin.sync_list_filter]
     search_fields = ["url", "name", "listing__name", "listing__owner__email"]
     raw_id_fields = ["listing"]
-    readonly_fields = ["created_at", *SyncedItemAdminMixin.sync_readonly_fields]
+    readonly_fields = [
+        "created_at",
+        "last_import",
+        "empty_since",
+        *SyncedItemAdminMixin.sync_readonly_fields,
+    ]
     list_select_related = ["listing"]
 
     def get_actions(self, request):

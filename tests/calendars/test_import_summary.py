@@ -287,3 +287,13 @@ def test_kept_events_routine_on_the_page_unreadable_on_the_row(alice, allow_priv
     assert "already over" not in row  # channels drop past stays: routine
     page = client.get(f"/calendars/feeds/{feed.pk}/import/").content.decode()
     assert "1 event no longer in the feed but already over, so kept." in page
+
+
+def test_staff_see_the_last_import_in_the_admin(staff, alice, allow_private_urls, client):
+    route = Body(first_body())
+    with local_server({"/a.ics": route}) as server:
+        feed = imported_twice(alice, server.url, route)
+    client.force_login(staff)
+    page = client.get(f"/admin/calendars/feed/{feed.pk}/change/")
+    assert page.status_code == 200
+    assert "junk@airbnb.com" in page.content.decode()
