@@ -28,13 +28,12 @@ demo: install .env
 	$(VENV)/bin/honcho run $(PY) manage.py collectstatic --noinput -v0
 	$(VENV)/bin/honcho run $(PY) manage.py demo
 
+# bin/run starts the Procfile's processes with honcho, sends their output to var/log/ and
+# prints one block (URL, logins, API token, what runs where) once everything answers.
 # Workers and beat run under bin/supervise (see the Procfile): one that crashes is started
-# again with backoff instead of honcho stopping everything; Ctrl-C still stops it all.
+# again with backoff instead of honcho stopping everything; Ctrl-C stops it all in seconds.
 run: demo
-	@echo "starting $(DEMO_PROCESSES) — open http://127.0.0.1:8000"
-	$(VENV)/bin/honcho start $(subst $(comma), ,$(DEMO_PROCESSES))
-
-comma := ,
+	@$(PY) bin/run $(DEMO_PROCESSES)
 
 test: install
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
