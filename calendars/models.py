@@ -210,6 +210,11 @@ class Feed(SyncedItem):
     def label(self) -> str:
         return self.name or self.get_source_display()
 
+    @property
+    def display_name(self) -> str:
+        """The feed as its owner knows it: "Lake house · Airbnb"."""
+        return f"{self.listing.name} · {self.label}"
+
 
 class Event(models.Model):
     """A booking or a block imported from a feed, keyed by (feed, uid).

@@ -37,6 +37,7 @@ class MarketConfig(AppConfig):
                 default_tier="warm",
                 chunk_size=10,
                 owner_path="created_by",
+                viewer_path="watches__owner",
             )
         )
         from market.demo import seed

@@ -73,6 +73,16 @@ class Product(SyncedItem):
     def __str__(self) -> str:
         return f"{self.sku} {self.name}".strip()
 
+    @property
+    def display_name(self) -> str:
+        """The brand once ("Nike SB Dunk Low", not "Nike Nike SB Dunk Low"); else the SKU."""
+        name, brand = self.name.strip(), self.brand.strip()
+        if not name:
+            return brand or self.sku
+        if not brand or name.lower().startswith(brand.lower()):
+            return name
+        return f"{brand} {name}"
+
 
 class ProviderLink(models.Model):
     """Where a product lives at one provider: its id there and its per-size variant ids."""

@@ -85,6 +85,13 @@ class Kind:
     # first when a backlog is larger than one dispatch run. Alarms: "next_ring_at" (due
     # times are ring minus a per-alarm lead, so they do not sort by ring).
     claim_order: str = "next_sync_at"
+    # Lookup from the item to the users who see it on their pages, when that is not only
+    # its owner (market products: everyone who watches one). Empty: ``owner_path``.
+    viewer_path: str = ""
+
+    @property
+    def seen_by_path(self) -> str:
+        return self.viewer_path or self.owner_path
 
     @cached_property
     def model_class(self) -> type[SyncedItem]:

@@ -23,7 +23,7 @@ def home(request: HttpRequest) -> HttpResponse:
 def dashboard(request: HttpRequest) -> HttpResponse:
     context = {
         "health": selectors.owner_health(request.user),
-        "recent_attempts": selectors.owner_attempts(request.user)[:15],
+        "recent_attempts": selectors.recent_attempts(request.user, 15),
         "sections": selectors.dashboard_sections(request),
     }
     return render(request, "dashboard.html", context)

@@ -14,12 +14,7 @@ register = template.Library()
 @register.filter
 def product_name(product) -> str:
     """Brand once: "Nike SB Dunk Low", not "Nike Nike SB Dunk Low"; the SKU without a name."""
-    name, brand = (product.name or "").strip(), (product.brand or "").strip()
-    if not name:
-        return brand or product.sku
-    if not brand or name.lower().startswith(brand.lower()):
-        return name
-    return f"{brand} {name}"
+    return product.display_name
 
 
 @register.filter
@@ -32,5 +27,8 @@ def checked_how_often(product) -> str:
     )
     if interval is None:
         return "checked when you ask (Sync now)"
-    words = span(interval.total_seconds())
-    return "checked " + {"1 hour": "hourly", "1 day": "daily"}.get(words, f"every {words}")
+    seconds = interval.total_seconds()
+    if seconds >= 50 * 60:  # "hot" runs every 55 minutes to stay under an hour: "hourly"
+        seconds = round(seconds / 3600) * 3600
+    words = span(seconds)
+    return "checked " + {"1 hour": "hourly", "24 hours": "daily"}.get(words, f"every {words}")

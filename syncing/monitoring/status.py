@@ -8,9 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db.models import Q
 from django.utils import timezone
-from django.utils.timesince import timesince
 
+from syncing.humane import lasting, plural
 from syncing.kinds import Kind, all_kinds
 from syncing.models import Outcome, SyncAttempt
 
@@ -40,6 +41,7 @@ class StatusLine:
     text: str
     kind: str = ""
     item_id: int | None = None
+    paused: bool = False  # the page offers to resume it
 
 
 # Domain apps add lines: callable(user) -> list[StatusLine | str].
@@ -68,18 +70,21 @@ def owner_status(user, now: datetime | None = None) -> dict:
     now = now or timezone.now()
     kinds, problems = [], 0
     for kind in all_kinds():
-        qs = kind.model_class.objects.filter(**{kind.owner_path: user})
+        qs = kind.model_class.objects.filter(**{kind.seen_by_path: user}).distinct()
         total = qs.count()
         if not total:
             continue
         label = kind.model_class._meta.verbose_name
         lines = []
-        troubled = qs.filter(consecutive_failures__gt=0) | qs.filter(paused=True)
+        troubled = qs.filter(Q(consecutive_failures__gt=0) | Q(paused=True))
         for item in troubled.order_by("-paused", "-consecutive_failures")[:MAX_LINES_PER_KIND]:
+            name = getattr(item, "display_name", None) or str(item)
             if item.paused:
                 why = item.pause_reason or "paused"
                 lines.append(
-                    StatusLine("bad", f"{label} “{item}” is paused: {why}", kind.name, item.pk)
+                    StatusLine(
+                        "bad", f"{label} “{name}” is paused: {why}", kind.name, item.pk, True
+                    )
                 )
                 continue
             last = (
@@ -89,12 +94,12 @@ def owner_status(user, now: datetime | None = None) -> dict:
             )
             since = failing_since(kind, item)
             why = reason_in_words(last.reason if last else "", item.last_error)
-            when = f" since {timesince(since, now)}" if since else ""
+            when = f" {lasting(since, now)}" if since else ""
             lines.append(
                 StatusLine(
                     "warn",
-                    f"{label} “{item}” failing{when} because {why} "
-                    f"({item.consecutive_failures} failure(s) in a row).",
+                    f"{label} “{name}” failing{when} because {why} "
+                    f"({plural(item.consecutive_failures, 'failure')} in a row).",
                     kind.name,
                     item.pk,
                 )

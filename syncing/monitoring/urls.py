@@ -8,4 +8,5 @@ urlpatterns = [
     path("admin/syncing/dashboard/", views.sync_dashboard, name="sync-dashboard"),
     path("metrics", views.metrics, name="metrics"),
     path("status/", views.owner_status, name="owner-status"),
+    path("status/resume/", views.owner_status_resume, name="owner-status-resume"),
 ]

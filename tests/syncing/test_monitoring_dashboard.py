@@ -81,10 +81,19 @@ def test_the_status_page_says_what_fails_since_when_and_why(client, alice, bob):
     Probe.objects.filter(pk=bobs[0].pk).update(name="Bob's probe")
     client.login(username=alice.username, password=PASSWORD)
     html = client.get("/status/").content.decode()
-    assert "“Beach house” failing since 3\xa0hours" in html
-    assert "because the source answers 404 (not found)" in html
+    assert "“Beach house” failing for 3 hours" in html
+    assert "because the source answers 404 (not found) (4 failures in a row)" in html
     assert "“Old cabin” is paused: Paused after 10 failures in a row." in html
     assert "Bob" not in html
+    # Resuming is its own button on the status page; only for a paused item of the owner.
+    assert html.count('name="item"') == 1
+    (bobs_paused,) = make_probes(1, owner=bob, paused=True)
+    client.post("/status/resume/", {"kind": "syncing.probe", "item": bobs_paused.pk})
+    assert Probe.objects.get(pk=bobs_paused.pk).paused  # Bob's: not Alice's to resume
+    client.post("/status/resume/", {"kind": "syncing.probe", "item": cabin[0].pk})
+    resumed = Probe.objects.get(pk=cabin[0].pk)
+    assert not resumed.paused and resumed.pause_reason == ""
+    assert "“Old cabin” resumed" in client.get("/status/").content.decode()
 
 
 def test_the_status_page_needs_a_login(client):
