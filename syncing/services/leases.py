@@ -69,14 +69,14 @@ class ChunkLease:
     def take(self, pks: list[int]) -> set[int]:
         """Take the items of ``pks`` that still hold the token and are not running elsewhere."""
         candidates = list(pks)
-        if self.advisory and candidates:
-            self.locked = self._try_locks(candidates)
-            self.busy = [pk for pk in candidates if pk not in self.locked]
-            candidates = [pk for pk in candidates if pk in self.locked]
-        self.held = self._extend(candidates)
-        if self.advisory:
+        if not (self.advisory and candidates):
+            self.held = self._extend(candidates)
+            return set(self.held)
+        self.locked, self.held = self._lock_and_extend(candidates)
+        self.busy = [pk for pk in candidates if pk not in self.locked]
+        if self.locked - self.held:  # locked, but the token moved on: not ours
             self._unlock(self.locked - self.held)
-            self.locked &= self.held
+        self.locked &= self.held
         return set(self.held)
 
     def hold(self, pk: int) -> bool:
@@ -180,14 +180,26 @@ class ChunkLease:
         held.update(leased_until=until)
         return ids
 
-    def _try_locks(self, pks: list[int]) -> set[int]:
-        sql = """
-            SELECT pk FROM unnest(%s::bigint[]) AS pk
-            WHERE pg_try_advisory_lock(%s, (pk %% 2147483648)::int4)
-        """
+    def _lock_and_extend(self, pks: list[int]) -> tuple[set[int], set[int]]:
+        """One round trip: try the advisory locks, extend the leases of the locked items
+        that hold the token. Returns (locked, held)."""
+        self.renewed_at = time.monotonic()
+        until = timezone.now() + timedelta(seconds=self.seconds)
+        sql = f"""
+            WITH locked AS MATERIALIZED (
+                SELECT pk FROM unnest(%s::bigint[]) AS pk
+                WHERE pg_try_advisory_lock(%s, (pk %% 2147483648)::int4)
+            ), held AS (
+                UPDATE {self.table} AS t SET leased_until = %s
+                FROM locked WHERE t.{self.pk_column} = locked.pk AND t.lease_token = %s
+                RETURNING t.{self.pk_column} AS pk
+            )
+            SELECT pk, false FROM locked UNION ALL SELECT pk, true FROM held
+        """  # noqa: S608 - identifiers from model metadata, values are parameters
         with connection.cursor() as cursor:
-            cursor.execute(sql, [list(pks), self.lock_class])
-            return {row[0] for row in cursor.fetchall()}
+            cursor.execute(sql, [list(pks), self.lock_class, until, self.token])
+            rows = cursor.fetchall()
+        return {pk for pk, held in rows if not held}, {pk for pk, held in rows if held}
 
     def _unlock(self, pks: set[int]) -> None:
         if not pks or not self.advisory:
