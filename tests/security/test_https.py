@@ -25,7 +25,9 @@ SETTINGS = [
 
 
 def production_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE",)}
+    # The browser tests set DJANGO_ALLOW_ASYNC_UNSAFE in this process; a deployment does not.
+    dropped = ("DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
     env.update(
         DJANGO_SETTINGS_MODULE="config.settings",
         DEBUG="false",
