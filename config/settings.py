@@ -158,6 +158,8 @@ AUTHENTICATION_BACKENDS = ["syncing.auth.EmailBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
+# Owners may create their own account (free plan) at /signup/; false: staff create them.
+SIGNUP_ENABLED = env_bool("SIGNUP_ENABLED", True)
 # Failed logins (login page, admin, API) within a window that starts with the first failure:
 # past either limit, that account or address waits until the window ends (syncing.throttling).
 LOGIN_FAILURES_PER_ACCOUNT = env_int("LOGIN_FAILURES_PER_ACCOUNT", 5, minimum=1)

@@ -4,6 +4,7 @@ exchange for a token. Failures are counted by syncing.auth.EmailBackend."""
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import LoginView
 from drf_spectacular.authentication import BasicScheme
@@ -36,6 +37,9 @@ class ThrottledLoginView(LoginView):
     form_class = ThrottledLoginForm
     template_name = "registration/login.html"
     redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "signup_enabled": settings.SIGNUP_ENABLED}
 
     def form_invalid(self, form):
         response = super().form_invalid(form)
