@@ -69,11 +69,23 @@ class AlarmForm(forms.ModelForm):
         widget=forms.CheckboxSelectMultiple,
         label="Briefing sections",
     )
-    note = forms.CharField(max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    note = forms.CharField(
+        max_length=500,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="My note",
+        help_text="Read out at the end of the briefing.",
+    )
 
     class Meta:
         model = Alarm
         fields = ["label", "time", "timezone", "days", "date", "voice", "lead_minutes", "active"]
+        labels = {"active": "On", "date": "Date (one-off)"}
+        help_texts = {
+            "label": "Your name for it, e.g. “Weekday wake-up”.",
+            "voice": "The speech voice by language, e.g. en, en-gb, fr. Empty: the default.",
+            "active": "Off: it does not ring and no briefing is prepared.",
+        }
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -79,7 +79,7 @@ class Product(SyncedItem):
         name, brand = self.name.strip(), self.brand.strip()
         if not name:
             return brand or self.sku
-        if not brand or name.lower().startswith(brand.lower()):
+        if not brand or brand.lower() in name.lower().split():
             return name
         return f"{brand} {name}"
 

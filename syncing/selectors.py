@@ -7,7 +7,8 @@ from collections.abc import Callable
 from django.db.models import Count, Q, QuerySet
 
 from syncing.kinds import UnknownKind, all_kinds, get_kind
-from syncing.models import SyncAttempt
+from syncing.models import Outcome, SyncAttempt
+from syncing.monitoring.status import reason_in_words
 
 # Domain apps add a dashboard section: callable(request) -> dict(title, template, context).
 _dashboard_sections: list[tuple[str, Callable]] = []
@@ -57,6 +58,11 @@ def recent_attempts(user, limit: int = 15) -> list[SyncAttempt]:
     names = item_names(attempts)
     for attempt in attempts:
         attempt.item_name = names.get((attempt.kind, attempt.item_id), attempt.kind)
+        attempt.why = (
+            reason_in_words(attempt.reason, attempt.message)
+            if attempt.outcome == Outcome.FAILED
+            else attempt.message
+        )
     return attempts
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
 from django import template
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -38,7 +40,10 @@ def count(value, word: str) -> str:
 
 @register.filter
 def when(value) -> str:
-    """One date format everywhere: "Tue 1 Dec 2026, 14:05" in the current time zone."""
+    """One date format everywhere: "Tue 1 Dec 2026, 14:05" in the current time zone
+    ({% timezone %} sets it), "Tue 1 Dec 2026" for a date."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return date_format(value, "D j M Y")
     value = humane.as_datetime(value)
     if value is None:
         return ""
