@@ -26,15 +26,19 @@ COLUMNS = (
 )
 
 
-def write_finishes(kind: Kind, token: uuid.UUID, finishes: list[Finish]) -> set[int]:
+def write_finishes(
+    kind: Kind, token: uuid.UUID, finishes: list[Finish], *, unlock_class: int | None = None
+) -> set[int]:
     """Apply the finishes whose item still holds ``token``; return the pks written.
 
     The lease is freed in the same write. On PostgreSQL all rows go in one
-    ``UPDATE ... FROM (VALUES ...)``; elsewhere one UPDATE per row in the caller's
+    ``UPDATE ... FROM (VALUES ...)``, which also releases the advisory lock
+    ``(unlock_class, pk)`` of each row written when ``unlock_class`` is given (a waiting
+    duplicate then finds the token gone); elsewhere one UPDATE per row in the caller's
     transaction.
     """
     if connection.vendor == "postgresql":
-        return _write_postgres(kind, token, finishes)
+        return _write_postgres(kind, token, finishes, unlock_class)
     model = kind.model_class
     written = set()
     for f in finishes:
@@ -45,7 +49,9 @@ def write_finishes(kind: Kind, token: uuid.UUID, finishes: list[Finish]) -> set[
     return written
 
 
-def _write_postgres(kind: Kind, token: uuid.UUID, finishes: list[Finish]) -> set[int]:
+def _write_postgres(
+    kind: Kind, token: uuid.UUID, finishes: list[Finish], unlock_class: int | None
+) -> set[int]:
     meta = kind.model_class._meta
     qn = connection.ops.quote_name
     table, pk = qn(meta.db_table), qn(meta.pk.column)
@@ -59,14 +65,19 @@ def _write_postgres(kind: Kind, token: uuid.UUID, finishes: list[Finish]) -> set
         rows.append("(" + ", ".join(cells) + ")")
     names = ", ".join(["id"] + [name for name, _ in COLUMNS])
     sets = ", ".join(f"{qn(name)} = COALESCE(v.{name}, t.{qn(name)})" for name, _ in COLUMNS)
+    unlock = ""
+    if unlock_class is not None:
+        unlock = f", pg_advisory_unlock(%s, (t.{pk} %% 2147483648)::int4)"
     sql = f"""
         UPDATE {table} AS t
         SET {sets}, leased_until = NULL, lease_token = NULL
         FROM (VALUES {", ".join(rows)}) AS v({names})
         WHERE t.{pk} = v.id AND t.lease_token = %s
-        RETURNING t.{pk}
+        RETURNING t.{pk}{unlock}
     """  # noqa: S608 - identifiers from model metadata, values are parameters
     params.append(token)
+    if unlock_class is not None:
+        params.append(unlock_class)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return {row[0] for row in cursor.fetchall()}

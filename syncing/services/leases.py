@@ -99,13 +99,20 @@ class ChunkLease:
                 self.locked -= lost
         return pk in self.held
 
-    def done(self, pks: list[int] | set[int]) -> None:
-        """The finishes of ``pks`` are written (or lost): stop renewing and unlock them."""
+    def done(self, pks: list[int] | set[int], *, unlocked: set[int] = frozenset()) -> None:
+        """The finishes of ``pks`` are written (or lost): stop renewing and unlock them
+        (``unlocked``: already unlocked by the finishing write)."""
         finished = set(pks)
         with self._mutex:
             self.held = self.held - finished
+        self.locked -= unlocked
         self._unlock(finished & self.locked)
         self.locked -= finished
+
+    @property
+    def unlock_class(self) -> int | None:
+        """For write_finishes: the lock class to release with each row it writes."""
+        return self.lock_class if self.advisory else None
 
     def close(self) -> None:
         """Unlock whatever is still locked (end of the chunk, or on the way out of an error)."""

@@ -269,7 +269,7 @@ def _flush(kind: Kind, lease: ChunkLease, pending: list[Finish], report: ChunkRe
     if not pending:
         return
     with transaction.atomic():
-        written = finish.write_finishes(kind, lease.token, pending)
+        written = finish.write_finishes(kind, lease.token, pending, unlock_class=lease.unlock_class)
         kept = [f for f in pending if f.pk in written]
         SyncAttempt.objects.bulk_create([f.attempt for f in kept])
         for f in kept:
@@ -280,7 +280,7 @@ def _flush(kind: Kind, lease: ChunkLease, pending: list[Finish], report: ChunkRe
                     lambda pk=item_pk, r=reason, o=owner_id: _notify_paused(kind, pk, r, o)
                 )
     done = [f.pk for f in pending]
-    lease.done(done)
+    lease.done(done, unlocked=written)
     report.settled.update(done)
     report.attempts.extend(f.attempt for f in kept)
     lost = [f.pk for f in pending if f.pk not in written]

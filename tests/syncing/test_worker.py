@@ -28,6 +28,15 @@ def wait_until(predicate, timeout=30.0, interval=0.1):
     return False
 
 
+def wait_until_taken(probe, worker) -> None:
+    """The worker took the chunk: taking it extends the claim's lease (log lines from the
+    worker's two processes are not a reliable signal)."""
+    claimed = Probe.objects.get(pk=probe.pk).leased_until
+    assert wait_until(lambda: Probe.objects.get(pk=probe.pk).leased_until != claimed, timeout=20), (
+        worker.log[-3000:]
+    )
+
+
 @pytest.fixture(autouse=True)
 def _clean_broker():
     purge_broker()
@@ -64,7 +73,7 @@ def test_a_worker_killed_mid_sync_loses_nothing(settings):
     probe = make_probes(1, mode=Probe.Mode.SLOW, sleep_ms=20_000)[0]
     with celery_worker(concurrency=1, env={"SYNC_LEASE_SECONDS": "3"}) as worker:
         assert dispatch_tier("syncing.probe", "5m").claimed == 1
-        worker.wait_for("Task syncing.sync_items[", timeout=20)
+        wait_until_taken(probe, worker)
         time.sleep(0.5)
         worker.kill_hard()
     assert not SyncAttempt.objects.filter(item_id=probe.pk).exists()
@@ -85,7 +94,7 @@ def test_a_pool_process_killed_mid_sync_is_redelivered_at_once():
     probe = make_probes(1, mode=Probe.Mode.SLOW, sleep_ms=3_000)[0]
     with celery_worker(concurrency=1) as worker:
         dispatch_tier("syncing.probe", "5m")
-        worker.wait_for("Task syncing.sync_items[", timeout=20)
+        wait_until_taken(probe, worker)
         time.sleep(0.5)
         children = worker.pool_children()
         assert children
