@@ -22,15 +22,17 @@ class AlarmsConfig(AppConfig):
                 # The interval only matters to the engine's phase rule, which alarms never
                 # use: every run returns SyncResult.next_sync_at (next ring minus lead).
                 # Dispatch runs every minute and claims by next_sync_at, i.e. by ring time.
+                # Named after its interval, like every tier (it was "1m", after its dispatch:
+                # alarms/migrations/0002 renames it).
                 tiers=(
                     TierSpec(
-                        "1m",
+                        "1d",
                         timedelta(days=1),
                         batch_limit=5000,
                         dispatch_every=timedelta(minutes=1),
                     ),
                 ),
-                default_tier="1m",
+                default_tier="1d",
                 chunk_size=20,
                 owner_path="owner",
                 plan_tiers={},

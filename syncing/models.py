@@ -73,10 +73,11 @@ class Tier(models.Model):
         return f"{self.kind}/{self.name}"
 
     def save(self, *args, **kwargs) -> None:
-        """Save; a rename moves the tier's items, and a shorter interval brings their next
-        due times in (keeping their spread), in the same transaction. The periodic task
-        follows through the post_save signal (syncing.services.beat)."""
-        from syncing.services.tiers import tier_changed
+        """Save; a tier named after its interval follows a new interval (15m becomes 30m);
+        a rename moves the tier's items, and a shorter interval brings their next due times
+        in (keeping their spread), in the same transaction. The periodic task follows
+        through the post_save signal (syncing.services.beat)."""
+        from syncing.services.tiers import name_after_change, tier_changed
 
         if not self.key:
             self.key = self.name
@@ -84,6 +85,8 @@ class Tier(models.Model):
             before = None
             if self.pk is not None:
                 before = Tier.objects.select_for_update().filter(pk=self.pk).first()
+            if before is not None:
+                self.name = name_after_change(before, self)
             super().save(*args, **kwargs)
             if before is not None:
                 tier_changed(before, self)

@@ -51,6 +51,10 @@ def dashboard_context(now: datetime | None = None, *, kind: str = "") -> dict:
 def _freshness_row(f) -> dict:
     rate = f.on_time_rate
     level = "ok" if rate is None or rate >= 99 else ("warn" if rate >= 95 else "bad")
+    if f.failing and level == "ok":
+        # Failing items can still be on time (their last success is recent, or their first
+        # sync is not due yet): "100% on time" is not all well while some fail.
+        level = "warn"
     return {
         "f": f,
         "rate": rate,

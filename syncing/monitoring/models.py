@@ -173,6 +173,7 @@ class WebhookDelivery(models.Model):
     )
 
     class Meta:
+        verbose_name_plural = "webhook deliveries"
         indexes = [
             models.Index(
                 fields=["next_attempt_at"],

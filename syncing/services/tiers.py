@@ -43,6 +43,30 @@ def tier_name(kind: str, key: str) -> str:
     return hit[1].get(key, key)
 
 
+def interval_name(interval: timedelta | None) -> str:
+    """The short name of an interval, as tiers are named: 1m, 15m, 6h, 1d ("" for none)."""
+    if not interval:
+        return ""
+    seconds = int(interval.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def name_after_change(before: Tier, after: Tier) -> str:
+    """The tier's name once saved: a tier named after its interval (15m) is renamed with a
+    new interval (30m), unless staff gave it a name of their own (hot) or renamed it in the
+    same change, or another tier of its kind already has that name."""
+    if after.name != before.name or after.interval == before.interval:
+        return after.name
+    if before.name != interval_name(before.interval):
+        return after.name
+    wanted = interval_name(after.interval)
+    taken = Tier.objects.filter(kind=after.kind, name=wanted).exclude(pk=after.pk).exists()
+    return after.name if not wanted or taken else wanted
+
+
 def ensure_default_tiers(**kwargs) -> list[Tier]:
     """Create the Tier rows every registered kind declares, leaving existing rows alone.
 

@@ -25,7 +25,7 @@ def measured(n=60, duration_ms=800):
         SyncAttempt(
             kind=KIND,
             item_id=i,
-            tier="1m",
+            tier="1d",
             started_at=now - timedelta(minutes=i),
             duration_ms=duration_ms,
             outcome="ok",

@@ -27,6 +27,6 @@ def test_the_alarm_ringing_soonest_is_claimed_first(alice, clock_at):
     assert late_ring.next_sync_at < soon_ring.next_sync_at < NOW
     assert soon_ring.next_ring_at < late_ring.next_ring_at
 
-    claim = claim_due_items(get_kind(KIND), "1m", 1, now=NOW)
+    claim = claim_due_items(get_kind(KIND), "1d", 1, now=NOW)
 
     assert claim.pks == [soon_ring.pk]
