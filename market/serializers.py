@@ -90,7 +90,15 @@ class WatchFieldsMixin(serializers.Serializer):
 class ProductAddSerializer(WatchFieldsMixin):
     """POST /products/: add a product by SKU to my watchlist (optionally with an alert)."""
 
-    sku = serializers.RegexField(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$", max_length=64)
+    sku = serializers.RegexField(
+        r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$",
+        max_length=64,
+        error_messages={
+            "invalid": "A SKU has letters, digits, dots, dashes and underscores only, "
+            "and starts with a letter or a digit.",
+            "max_length": "A SKU has at most 64 characters.",
+        },
+    )
 
 
 class WatchSerializer(WatchFieldsMixin, serializers.ModelSerializer):

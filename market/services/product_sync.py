@@ -80,7 +80,7 @@ def sync_product(product: Product, ctx: SyncContext) -> SyncResult:
     # inside the provider client, which returns quotes only).
     retries = sum(getattr(err, "retries", 0) or 0 for _, err in errors)
     if len(errors) == len(links):
-        error = _all_failed(errors)
+        error = _unknown_everywhere(product, errors) or _all_failed(errors)
         error.retries = retries
         raise error
 
@@ -127,6 +127,28 @@ def save_quotes(product: Product, quotes: list[PriceQuote], captured_at: datetim
         batch_size=500,
     )
     return len(rows)
+
+
+# A provider that does not know the SKU: StockX's search finds no such style id, or a price
+# service answers 404 for the product's own prices.
+NOT_LISTED_REASONS = {"unknown_sku", "http_404"}
+UNKNOWN_SKU_MESSAGE = (
+    "Unknown SKU: no provider lists {sku} (asked {providers}). Check it for typos."
+)
+
+
+def _unknown_everywhere(product: Product, errors: list[tuple[str, SyncError]]) -> SyncError | None:
+    """One error in the owner's words when every provider said it does not know the SKU."""
+    if not all(err.reason in NOT_LISTED_REASONS for _, err in errors):
+        return None
+    providers = ", ".join(sorted(name for name, _ in errors))
+    message = UNKNOWN_SKU_MESSAGE.format(sku=product.sku, providers=providers)
+    return PermanentSyncError("unknown_sku", message[:500], http_status=errors[-1][1].http_status)
+
+
+def is_unknown_sku(product: Product) -> bool:
+    """Whether the product's last sync found it at no provider."""
+    return product.last_error.startswith(UNKNOWN_SKU_MESSAGE.split(":")[0] + ":")
 
 
 def _all_failed(errors: list[tuple[str, SyncError]]) -> SyncError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import template
 
 from market.apps import PRODUCT_KIND
+from market.services.product_sync import is_unknown_sku
 from syncing.humane import span
 from syncing.models import Tier
 
@@ -15,6 +16,12 @@ register = template.Library()
 def product_name(product) -> str:
     """Brand once: "Nike SB Dunk Low", not "Nike Nike SB Dunk Low"; the SKU without a name."""
     return product.display_name
+
+
+@register.filter
+def unknown_sku(product) -> bool:
+    """Whether the last sync found the product's SKU at no provider (say so, not "failed")."""
+    return is_unknown_sku(product)
 
 
 @register.filter
