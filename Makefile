@@ -24,9 +24,10 @@ install: $(STAMP)
 	@echo "created .env from .env.example (embedded defaults: SQLite and a file broker under var/)"
 
 demo: install .env
-	$(VENV)/bin/honcho run $(PY) manage.py migrate --noinput -v0
-	$(VENV)/bin/honcho run $(PY) manage.py collectstatic --noinput -v0
-	$(VENV)/bin/honcho run $(PY) manage.py demo
+	@echo "preparing the demo: database, static files and demo data, all under var/"
+	@$(VENV)/bin/honcho run $(PY) manage.py migrate --noinput -v0
+	@$(VENV)/bin/honcho run $(PY) manage.py collectstatic --noinput -v0 --skip-checks
+	@$(VENV)/bin/honcho run $(PY) manage.py demo --skip-checks
 
 # bin/run starts the Procfile's processes with honcho, sends their output to var/log/ and
 # prints one block (URL, logins, API token, what runs where) once everything answers.

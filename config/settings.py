@@ -458,3 +458,6 @@ LOGGING = {
         "urllib3": {"level": "INFO"},
     },
 }
+if CELERY_BROKER_URL.startswith("filesystem"):
+    # The file broker's URL has no host, by design: kombu warns so on every connection.
+    LOGGING["loggers"]["kombu.connection"] = {"level": "ERROR"}
