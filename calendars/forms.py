@@ -66,6 +66,17 @@ class FeedForm(forms.ModelForm):
         widgets = {
             "url": forms.URLInput(attrs={"placeholder": "https://www.airbnb.com/calendar/ical/…"})
         }
+        help_texts = {
+            "name": "Optional: your name for it, e.g. “Airbnb main”. Empty: the channel's name.",
+            "export_back": "Off for a calendar that only feeds this listing (a cleaning rota): "
+            "its events then stay out of what the channels import from us.",
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        kinds = self.fields["event_kind"]
+        kinds.choices = [("", "Read from the channel's wording"), *list(kinds.choices)[1:]]
+        kinds.help_text = "Set a kind when every event of this calendar is one: cleanings, say."
 
     def changed_values(self) -> dict:
         return {name: self.cleaned_data[name] for name in self.Meta.fields}
