@@ -25,6 +25,7 @@ renewal still apply, the duplicate-delivery guard does not.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import uuid
@@ -65,6 +66,7 @@ class ChunkLease:
         self.busy: list[int] = []
         self.renewed_at = 0.0
         self._mutex = threading.Lock()  # ``held`` is read by the heartbeat thread
+        self.extended_at = 0.0
 
     def take(self, pks: list[int]) -> set[int]:
         """Take the items of ``pks`` that still hold the token and are not running elsewhere."""
@@ -124,39 +126,35 @@ class ChunkLease:
 
     @contextmanager
     def heartbeat(self) -> Iterator[None]:
-        """Keep the held leases alive from a thread while the body runs (PostgreSQL)."""
+        """Keep the held leases alive from the process's heartbeat thread while the body
+        runs (PostgreSQL)."""
         if connection.vendor != "postgresql":
             yield
             return
-        stop = threading.Event()
-        beat = threading.Thread(target=self._beat, args=(stop,), daemon=True, name="lease")
-        beat.start()
+        _heart.add(self)
         try:
             yield
         finally:
-            stop.set()
-            beat.join(timeout=1)
+            _heart.discard(self)
 
-    def _beat(self, stop: threading.Event) -> None:
-        """Extend (never judge) the held leases when the chunk is slow to renew them."""
-        extended_at = time.monotonic()
+    def beat(self, now: float) -> None:
+        """Extend (never judge) the held leases when the chunk has been slow to renew them."""
+        if now - max(self.renewed_at, self.extended_at) < self.renew_every:
+            return
+        with self._mutex:
+            pks = sorted(self.held)
+        self.extended_at = now
+        if not pks:
+            return
         try:
-            while not stop.wait(self.renew_every / 2):
-                if time.monotonic() - max(self.renewed_at, extended_at) < self.renew_every:
-                    continue
-                with self._mutex:
-                    pks = sorted(self.held)
-                if not pks:
-                    continue
-                extended_at = time.monotonic()
-                try:
-                    self._extend_only(pks)
-                except DatabaseError as exc:  # the chunk's own renewal will tell
-                    logger.warning("%s: lease heartbeat failed: %s", self.kind.name, exc)
+            self._extend_only(pks)
+        except DatabaseError as exc:  # the chunk's own renewal will tell
+            logger.warning("%s: lease heartbeat failed: %s", self.kind.name, exc)
         finally:
-            connections.close_all()  # this thread's connection only (they are per thread)
+            # Rare (only items that run long), so no idle connection is kept for it.
+            connection.close()
 
-    def _extend_only(self, pks: list[int]) -> None:
+    def _extend_only(self, pks: list[int]) -> None:  # runs on the heartbeat thread
         until = timezone.now() + timedelta(seconds=self.seconds)
         sql = f"""
             UPDATE {self.table} SET leased_until = %s
@@ -217,3 +215,42 @@ class ChunkLease:
         """
         with connection.cursor() as cursor:
             cursor.execute(sql, [sorted(pks), self.lock_class])
+
+
+class _Heart:
+    """One daemon thread per worker process that beats for every running chunk: registering
+    a chunk costs a set insertion, not a thread (a fork starts a new one on first use)."""
+
+    PERIOD = 0.5
+
+    def __init__(self) -> None:
+        self.leases: set[ChunkLease] = set()
+        self.mutex = threading.Lock()
+        self.pid = 0
+
+    def add(self, lease: ChunkLease) -> None:
+        with self.mutex:
+            self.leases.add(lease)
+            if self.pid != os.getpid():
+                self.pid = os.getpid()
+                threading.Thread(target=self.run, daemon=True, name="lease-heartbeat").start()
+
+    def discard(self, lease: ChunkLease) -> None:
+        with self.mutex:
+            self.leases.discard(lease)
+
+    def run(self) -> None:
+        while True:
+            time.sleep(self.PERIOD)
+            with self.mutex:
+                leases = list(self.leases)
+            now = time.monotonic()
+            for lease in leases:
+                try:
+                    lease.beat(now)
+                except Exception:  # never let the heartbeat die
+                    logger.exception("lease heartbeat")
+                    connections.close_all()  # this thread's connection: start afresh
+
+
+_heart = _Heart()
