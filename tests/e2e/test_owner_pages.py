@@ -100,3 +100,21 @@ def test_new_forms_start_in_the_browsers_time_zone(live_server, alice):
         assert abs((label["y"] + label["height"] / 2) - (box["y"] + box["height"] / 2)) < 8
         page.goto(live_server.url + "/calendars/listings/new/")
         assert page.input_value("#id_timezone") == "Europe/Paris"
+
+
+def test_the_keyboard_gets_a_skip_link_and_a_visible_focus(live_server, alice):
+    with chromium() as browser:
+        page = new_page(browser, live_server.url, width="phone", session=session_for(alice))
+        page.goto(live_server.url + "/calendars/")
+        page.keyboard.press("Tab")
+        skip = page.locator("a.skip")
+        assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+        assert skip.bounding_box()["y"] >= 0  # shown when focused
+        page.keyboard.press("Enter")
+        assert page.evaluate("document.activeElement.id") == "main"
+        page.keyboard.press("Tab")  # the first control of the page
+        outline = page.evaluate(
+            "(() => { const s = getComputedStyle(document.activeElement);"
+            " return [s.outlineStyle, s.outlineWidth]; })()"
+        )
+        assert outline[0] != "none" and outline[1] not in ("0px", "")
