@@ -31,17 +31,19 @@ def test_editing_a_tier_updates_its_task_in_place_and_disabling_removes_it():
     task = PeriodicTask.objects.get(pk=tier.periodic_task_id)
     tier.interval = timedelta(hours=2)
     tier.save()
-    task_after = PeriodicTask.objects.get(name=task.name)
-    assert task_after.pk == task.pk, "updated in place, keeping last_run_at and staff edits"
+    # Updated in place, keeping last_run_at and staff edits; renamed with the tier, which is
+    # named after its interval (1h -> 2h).
+    task_after = PeriodicTask.objects.get(pk=task.pk)
+    assert task_after.name == "syncing.dispatch syncing.probe 2h"
     assert task_after.interval.every == 720  # a tenth of 2 h
 
     tier.enabled = False
     tier.save()
-    assert not PeriodicTask.objects.filter(name=task.name).exists()
+    assert not PeriodicTask.objects.filter(name=task_after.name).exists()
 
     tier.enabled = True
     tier.save()
-    assert PeriodicTask.objects.filter(name=task.name).count() == 1
+    assert PeriodicTask.objects.filter(name=task_after.name).count() == 1
 
 
 @pytest.mark.django_db
