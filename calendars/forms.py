@@ -26,7 +26,15 @@ class ListingForm(forms.ModelForm):
             "check_in_time": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
             "check_out_time": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
         }
+        labels = {
+            "timezone": "Time zone",
+            "check_in_time": "Check-in time",
+            "check_out_time": "Check-out time",
+        }
         help_texts = {
+            "name": "Your name for it, e.g. “Lake house”; channels show it as the calendar's name.",
+            "timezone": "Where the listing is (e.g. Europe/Lisbon): check-in and check-out are "
+            "at these local times, and feed times given without a zone are read in it.",
             "check_in_time": "A timed event holds a night when it overlaps check-in to the "
             "next day's check-out, in the listing's zone.",
         }
