@@ -62,7 +62,9 @@ def test_sign_up_says_what_is_wrong_next_to_the_field(client):
 
 def test_sign_up_can_be_turned_off(client, settings):
     assert "Create an account" in client.get("/login/").content.decode()
+    assert 'href="/signup/"' in client.get("/").content.decode()
     settings.SIGNUP_ENABLED = False
+    assert 'href="/signup/"' not in client.get("/").content.decode()
     assert client.get("/signup/").status_code == 404
     response = client.post(
         "/signup/", {"email": "dana@example.com", "password1": PASSWORD, "password2": PASSWORD}
