@@ -86,6 +86,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "syncing.localtime.BrowserTimeZoneMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -160,6 +161,13 @@ LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
 # Owners may create their own account (free plan) at /signup/; false: staff create them.
 SIGNUP_ENABLED = env_bool("SIGNUP_ENABLED", True)
+# Sign-ups and password-reset emails asked for from one address (syncing.accounts).
+ACCOUNT_REQUESTS_PER_ADDRESS = env_str("ACCOUNT_REQUESTS_PER_ADDRESS", "10/hour")
+if not re.fullmatch(r"[1-9][0-9]*/(second|minute|hour|day)", ACCOUNT_REQUESTS_PER_ADDRESS):
+    raise ImproperlyConfigured(
+        "ACCOUNT_REQUESTS_PER_ADDRESS: expected N/second, minute, hour or day, "
+        f"got {ACCOUNT_REQUESTS_PER_ADDRESS!r}"
+    )
 # Failed logins (login page, admin, API) within a window that starts with the first failure:
 # past either limit, that account or address waits until the window ends (syncing.throttling).
 LOGIN_FAILURES_PER_ACCOUNT = env_int("LOGIN_FAILURES_PER_ACCOUNT", 5, minimum=1)

@@ -51,3 +51,26 @@ def test_the_template_filters_read_json_times_and_dates():
         "{% load humane %}{{ at|ago }}|{{ n|count:'failure' }}|{{ d|when }}|{{ dt|when }}"
     ).render(Context({"at": at, "n": 1, "d": date(2026, 12, 1), "dt": NOW}))
     assert html == "3 minutes ago|1 failure|Tue 1 Dec 2026|Tue 1 Dec 2026, 12:00"
+
+
+@pytest.mark.django_db
+def test_pages_show_times_in_the_browsers_zone_and_the_api_stays_utc(client, alice):
+    import zoneinfo
+
+    from knox.models import AuthToken
+
+    from calendars.services.listings import listing_create
+
+    token, _ = AuthToken.objects.create(user=alice)
+    client.force_login(alice)
+    paris = token.created.astimezone(zoneinfo.ZoneInfo("Europe/Paris"))
+    utc = token.created.astimezone(UTC)
+    assert f"{utc:%H:%M}" in client.get("/account/tokens/").content.decode()
+    client.cookies["tz"] = "Europe/Paris"
+    assert f"{paris:%H:%M}" in client.get("/account/tokens/").content.decode()
+    client.cookies["tz"] = "Nowhere/Land"  # not a zone: UTC, no error
+    assert f"{utc:%H:%M}" in client.get("/account/tokens/").content.decode()
+    client.cookies["tz"] = "Europe/Paris"
+    listing_create(owner=alice, name="Lake house")
+    (listing,) = client.get("/api/v1/listings/").json()["results"]
+    assert listing["created_at"].endswith("Z")  # the API is not localised

@@ -14,5 +14,14 @@
       }
     });
   }
+  // Pages show times in the browser's zone from the next page on (syncing/localtime.py).
+  function rememberZone() {
+    var zone;
+    try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (e) { return; }
+    if (zone && document.cookie.indexOf("tz=" + zone) === -1) {
+      document.cookie = "tz=" + zone + ";path=/;max-age=31536000;samesite=lax";
+    }
+  }
   document.addEventListener("DOMContentLoaded", preselectZone);
+  rememberZone();
 })();
