@@ -3,6 +3,9 @@ email (Django's views with our templates, under the names Django's views expect)
 
 from __future__ import annotations
 
+import time
+from datetime import timedelta
+
 from django import forms
 from django.conf import settings
 from django.contrib.auth import get_user_model, login, password_validation
@@ -11,8 +14,12 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse_lazy
+from django.utils import timezone
 
+from syncing import humane
+from syncing.clientip import client_ip
 from syncing.models import Account, Plan
+from syncing.ratelimit import RateLimitWait, get_limiter
 from syncing.validation import has_control_characters
 
 
@@ -62,17 +69,47 @@ def account_sign_up(email: str, password: str):
     return user
 
 
+def too_many_requests(request: HttpRequest, action: str) -> str | None:
+    """Takes one of the address's account requests (ACCOUNT_REQUESTS_PER_ADDRESS); the
+    message to show when none is left, else None."""
+    key = f"accounts:{action}:{client_ip(request)}"
+    try:
+        limit = settings.ACCOUNT_REQUESTS_PER_ADDRESS
+        get_limiter().acquire(key, limit, deadline_at=time.monotonic())
+    except RateLimitWait as wait:
+        free_at = timezone.now() + timedelta(seconds=wait.wait)
+        return f"Too many requests from your address; try again {humane.until(free_at)}."
+    return None
+
+
 def signup(request: HttpRequest) -> HttpResponse:
     if not settings.SIGNUP_ENABLED:
         raise Http404("Sign-up is closed.")
     if request.user.is_authenticated:
         return redirect("dashboard")
     form = SignUpForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        user = account_sign_up(form.cleaned_data["email"], form.cleaned_data["password1"])
-        login(request, user, backend="syncing.auth.EmailBackend")
-        return redirect("dashboard")
+    if request.method == "POST":
+        refused = too_many_requests(request, "signup")
+        if refused:
+            form.is_valid()  # bound errors stay shown beside the refusal
+            form.add_error(None, refused)
+            return render(request, "registration/signup.html", {"form": form}, status=429)
+        if form.is_valid():
+            user = account_sign_up(form.cleaned_data["email"], form.cleaned_data["password1"])
+            login(request, user, backend="syncing.auth.EmailBackend")
+            return redirect("dashboard")
     return render(request, "registration/signup.html", {"form": form})
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's, with a limit on the emails one address can have sent."""
+
+    def form_valid(self, form):
+        refused = too_many_requests(self.request, "password-reset")
+        if refused:
+            form.add_error(None, refused)
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        return super().form_valid(form)
 
 
 urlpatterns = [
@@ -87,7 +124,7 @@ urlpatterns = [
         auth_views.PasswordChangeDoneView.as_view(),
         name="password_change_done",
     ),
-    path("password-reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
+    path("password-reset/", PasswordResetView.as_view(), name="password_reset"),
     path(
         "password-reset/sent/",
         auth_views.PasswordResetDoneView.as_view(),

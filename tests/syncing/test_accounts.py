@@ -4,6 +4,7 @@ change, password reset by email, and the branded 404 and 500 pages."""
 from __future__ import annotations
 
 import re
+import secrets
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -136,3 +137,34 @@ def test_the_500_page_is_ours_with_a_way_back():
     html = response.content.decode()
     assert response.status_code == 500
     assert "Something went wrong" in html and 'href="/"' in html
+
+
+def fresh_address() -> str:
+    """An address of this test's own: the limiter may keep its windows in Redis across runs."""
+    return f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}.{secrets.randbelow(250) + 1}"
+
+
+def test_sign_ups_from_one_address_are_limited(client, settings):
+    settings.ACCOUNT_REQUESTS_PER_ADDRESS = "2/hour"
+    address = fresh_address()
+    for n in range(2):
+        data = {"email": f"u{n}@example.com", "password1": PASSWORD, "password2": PASSWORD}
+        assert Client(REMOTE_ADDR=address).post("/signup/", data).status_code == 302
+    data = {"email": "u3@example.com", "password1": PASSWORD, "password2": PASSWORD}
+    refused = Client(REMOTE_ADDR=address).post("/signup/", data)
+    assert refused.status_code == 429
+    assert "Too many requests from your address; try again in" in refused.content.decode()
+    assert not get_user_model().objects.filter(username="u3@example.com").exists()
+    # Another address is not held up.
+    assert Client(REMOTE_ADDR=fresh_address()).post("/signup/", data).status_code == 302
+
+
+def test_reset_emails_from_one_address_are_limited(settings):
+    make_owner("alice@example.com")
+    settings.ACCOUNT_REQUESTS_PER_ADDRESS = "2/hour"
+    client = Client(REMOTE_ADDR=fresh_address())
+    for _ in range(2):
+        assert client.post("/password-reset/", {"email": "alice@example.com"}).status_code == 302
+    refused = client.post("/password-reset/", {"email": "alice@example.com"})
+    assert refused.status_code == 429 and "Too many requests" in refused.content.decode()
+    assert len(mail.outbox) == 2
