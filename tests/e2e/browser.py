@@ -91,3 +91,17 @@ def screenshot(page, name: str, width: str) -> None:
     if os.environ.get("SCREENSHOTS", "") not in ("", "0"):
         SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOT_DIR / f"{name}-{WIDTHS[width][0]}.png"), full_page=True)
+
+
+SMALL_TARGETS = """() => Array.from(document.querySelectorAll(
+    "main button, main .button, main .act, main summary, main select, #site-menu a,"
+    + " main input:not([type=hidden]):not([type=checkbox]):not([type=radio]), label.menu-label"))
+  .filter(e => e.offsetParent !== null)
+  .map(e => [e.getBoundingClientRect().height, e.textContent.trim().slice(0, 30) || e.name])
+  .filter(([h]) => h < 43.5)
+  .map(([h, what]) => `${what} (${Math.round(h)} px)`)"""
+
+
+def small_tap_targets(page) -> list[str]:
+    """Buttons, action links, menu entries and fields under 44 CSS pixels high."""
+    return page.evaluate(SMALL_TARGETS)

@@ -1,6 +1,7 @@
 """Every owner page at desktop (1280 px) and phone (390 px) width, in a real browser:
-no sideways scrolling, axe-core finds no serious or critical WCAG 2.1 AA problem, the
-current page is marked in the menu, and on a phone the menu folds under "Menu".
+no sideways scrolling, tap targets of 44 px on the phone, axe-core finds no serious or
+critical WCAG 2.1 AA problem, the current page is marked in the menu, and on a phone the menu
+folds under "Menu".
 
 SCREENSHOTS=1 saves every page at both widths under var/screenshots/ (tests/e2e/browser.py).
 """
@@ -18,6 +19,7 @@ from tests.e2e.browser import (
     screenshot,
     session_for,
     sideways_overflow,
+    small_tap_targets,
 )
 from tests.e2e.seed import owner_pages, seed_account
 
@@ -36,6 +38,8 @@ def check_page(page, base: str, name: str, path: str, width: str) -> list[str]:
         return [f"{name}: HTTP {response.status if response else '?'}"]
     if (extra := sideways_overflow(page)) > 0:
         problems.append(f"{name}@{width}: {extra} px of sideways scrolling")
+    if width == "phone" and (small := small_tap_targets(page)):
+        problems.append(f"{name}@{width}: tap targets under 44 px: {small}")
     for violation in axe_violations(page):
         problems.append(f"{name}@{width}: axe {violation}")
     if path not in ("/", "/login/"):
