@@ -8,6 +8,8 @@ demand rules (market.services.demand) move it, staff may pin it.
 
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -79,7 +81,8 @@ class Product(SyncedItem):
         name, brand = self.name.strip(), self.brand.strip()
         if not name:
             return brand or self.sku
-        if not brand or brand.lower() in name.lower().split():
+        # Named in the name already, as whole words ("New Balance 2002R", "Air Jordan 1").
+        if not brand or re.search(rf"(?<!\w){re.escape(brand)}(?!\w)", name, re.IGNORECASE):
             return name
         return f"{brand} {name}"
 

@@ -113,3 +113,21 @@ def watch_add_product(sku: str) -> Product:
 
     watch, _ = watch_add(make_owner(f"{sku.lower()}@example.com"), sku)
     return watch.product
+
+
+@pytest.mark.parametrize(
+    ("brand", "name", "shown"),
+    [
+        ("Nike", "Nike SB Dunk Low", "Nike SB Dunk Low"),
+        ("Nike", "Dunk Low Panda", "Nike Dunk Low Panda"),
+        ("New Balance", "New Balance 2002R", "New Balance 2002R"),
+        ("New Balance", "9060", "New Balance 9060"),
+        ("Jordan", "Air Jordan 1 High", "Air Jordan 1 High"),
+        ("adidas", "ADIDAS Samba OG", "ADIDAS Samba OG"),
+        ("On", "Cloudmonster", "On Cloudmonster"),  # "On" inside a word is no brand
+        ("", "Gel-Lyte III", "Gel-Lyte III"),
+        ("ASICS", "", "ASICS"),
+    ],
+)
+def test_a_product_is_named_with_its_brand_once(brand, name, shown):
+    assert Product(sku="X-1", brand=brand, name=name).display_name == shown
