@@ -9,7 +9,9 @@ from django.utils import timezone
 from calendars.apps import FEED_KIND
 from calendars.models import Conflict, Event, Feed, Listing
 from syncing.admin import SyncedItemAdminMixin
+from syncing.humane import plural
 from syncing.kinds import get_kind
+from syncing.services.tiers import tier_name
 
 
 class FeedInline(admin.TabularInline):
@@ -35,19 +37,23 @@ class ListingAdmin(admin.ModelAdmin):
         for listing in queryset:
             listing.regenerate_export_token()
         self.message_user(
-            request, f"{queryset.count()} export link(s) regenerated.", messages.SUCCESS
+            request, f"{plural(queryset.count(), 'export link')} regenerated.", messages.SUCCESS
         )
 
 
-def _tier_action(tier_name: str):
+def _tier_action(key: str):
+    """Move feeds to the tier whose stable key is ``key``, under its current name (staff
+    may have renamed it, or it follows its interval)."""
+
     def action(modeladmin, request, queryset: QuerySet) -> None:
+        name = tier_name(FEED_KIND, key)
         # Due now, so the new pace starts from a fresh sync rather than the old phase.
-        n = queryset.update(tier=tier_name, next_sync_at=timezone.now())
+        n = queryset.update(tier=name, next_sync_at=timezone.now())
         modeladmin.message_user(
-            request, f"{n} feed(s) moved to tier {tier_name}.", messages.SUCCESS
+            request, f"{plural(n, 'feed')} moved to tier {name}.", messages.SUCCESS
         )
 
-    action.__name__ = f"set_tier_{tier_name}"
+    action.__name__ = f"set_tier_{key}"
     return action
 
 
@@ -69,7 +75,8 @@ class FeedAdmin(SyncedItemAdminMixin, admin.ModelAdmin):
         actions = super().get_actions(request)
         for spec in get_kind(FEED_KIND).tiers:
             func = _tier_action(spec.name)
-            actions[func.__name__] = (func, func.__name__, f"Change tier to {spec.name}")
+            label = f"Change tier to {tier_name(FEED_KIND, spec.name)}"
+            actions[func.__name__] = (func, func.__name__, label)
         return actions
 
 

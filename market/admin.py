@@ -16,6 +16,7 @@ from market.models import (
 )
 from market.services.products import tier_pin, tier_unpin
 from syncing.admin import SyncedItemAdminMixin
+from syncing.humane import plural
 
 
 class ProviderLinkInline(admin.TabularInline):
@@ -41,7 +42,7 @@ def _pin_action(tier: str):
         changed = sum(1 for p in queryset if tier_pin(p, tier, by=request.user))
         modeladmin.message_user(
             request,
-            f"{queryset.count()} product(s) pinned to {tier} ({changed} moved).",
+            f"{plural(queryset.count(), 'product')} pinned to {tier} ({changed} moved).",
             messages.SUCCESS,
         )
 
@@ -75,7 +76,9 @@ class ProductAdmin(SyncedItemAdminMixin, admin.ModelAdmin):
     def unpin_action(self, request, queryset: QuerySet) -> None:
         for product in queryset:
             tier_unpin(product)
-        self.message_user(request, f"{queryset.count()} product(s) unpinned.", messages.SUCCESS)
+        self.message_user(
+            request, f"{plural(queryset.count(), 'product')} unpinned.", messages.SUCCESS
+        )
 
 
 @admin.register(ProviderLink)

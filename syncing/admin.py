@@ -7,6 +7,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from syncing.humane import plural
 from syncing.kinds import kind_for_model
 from syncing.models import Account, Probe, SyncAttempt, Tier
 from syncing.monitoring import admin as _monitoring_admin  # noqa: F401  (alert rules, webhooks)
@@ -120,7 +121,9 @@ class SyncedItemAdminMixin:
         queued = sum(
             sync_now(kind.name, pk, force=True) for pk in queryset.values_list("pk", flat=True)
         )
-        self.message_user(request, f"{queued} item(s) queued at the front.", messages.SUCCESS)
+        self.message_user(
+            request, f"{plural(queued, 'item')} queued at the front.", messages.SUCCESS
+        )
 
     @admin.action(description="Pause syncing")
     def pause_action(self, request, queryset: QuerySet) -> None:
@@ -128,7 +131,7 @@ class SyncedItemAdminMixin:
         for item in queryset:
             self.log_change(request, item, "Paused syncing")
         n = queryset.update(paused=True, pause_reason="Paused by staff.")
-        self.message_user(request, f"{n} item(s) paused.", messages.SUCCESS)
+        self.message_user(request, f"{plural(n, 'item')} paused.", messages.SUCCESS)
 
     @admin.action(description="Change tier…")
     def change_tier_action(self, request, queryset: QuerySet):
@@ -143,7 +146,9 @@ class SyncedItemAdminMixin:
                 self.message_user(request, f"Unknown tier {chosen!r}.", messages.ERROR)
                 return None
             n = queryset.update(tier=chosen, next_sync_at=timezone.now())
-            self.message_user(request, f"{n} item(s) moved to tier {chosen}.", messages.SUCCESS)
+            self.message_user(
+                request, f"{plural(n, 'item')} moved to tier {chosen}.", messages.SUCCESS
+            )
             return None
         return TemplateResponse(
             request,
@@ -163,7 +168,7 @@ class SyncedItemAdminMixin:
         n = queryset.update(
             paused=False, pause_reason="", consecutive_failures=0, next_sync_at=timezone.now()
         )
-        self.message_user(request, f"{n} item(s) resumed.", messages.SUCCESS)
+        self.message_user(request, f"{plural(n, 'item')} resumed.", messages.SUCCESS)
 
 
 @admin.register(Probe)

@@ -42,6 +42,16 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line("; ".join(missing))
 
 
+@pytest.fixture(autouse=True)
+def _forget_tier_caches():
+    """Tier names and intervals are cached per process for a few seconds; a test that renames
+    or re-times a tier is rolled back, its cache entries must go too."""
+    yield
+    from syncing.services.tiers import forget_cached_intervals
+
+    forget_cached_intervals()
+
+
 def make_owner(email: str, *, plan: str = "pro", staff: bool = False):
     from django.contrib.auth import get_user_model
 

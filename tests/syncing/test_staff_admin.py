@@ -113,3 +113,25 @@ def test_the_dashboard_puts_failing_items_beside_the_on_time_rate(client, staff)
     assert 'class="headline warn"' in row  # not the green of all being well
     quiet = next(r for r in html.split("<tr>") if "<td>5m</td>" in r)
     assert "failing</small>" not in quiet
+
+
+def test_the_feed_tier_actions_follow_a_renamed_tier(client, staff, alice):
+    from calendars.models import Listing
+    from calendars.services.listings import feed_create
+
+    listing = Listing.objects.create(owner=alice, name="Cabin", timezone="Europe/Lisbon")
+    feed = feed_create(listing=listing, url="https://www.airbnb.com/calendar/ical/1.ics")
+    client.force_login(staff)
+    five = Tier.objects.get(kind="calendars.feed", key="5m")
+    change_tier(client, five, interval="00:10:00")  # named after its interval: now "10m"
+
+    page = client.get("/admin/calendars/feed/").content.decode()
+    assert "Change tier to 10m" in page and "Change tier to 5m" not in page
+    response = client.post(
+        "/admin/calendars/feed/", {"action": "set_tier_5m", "_selected_action": [feed.pk]}
+    )
+    assert response.status_code == 302
+    feed.refresh_from_db()
+    assert feed.tier == "10m"
+    messages = [str(m) for m in response.wsgi_request._messages]
+    assert messages == ["1 feed moved to tier 10m."]
