@@ -119,6 +119,8 @@ def test_bin_run_prints_one_ready_block_keeps_worker_noise_in_var_and_stops_on_c
         assert f"staff login   {demo['staff']['email']} / {demo['staff']['password']}" in shown
         assert f"API token     {demo['token']}" in shown
         assert shown.count("Syncbeat is ready") == 1
+        assert f"database    SQLite, {var_dir}/syncbeat.sqlite3" in shown
+        assert f"broker      files under {var_dir}/broker/" in shown
         # Worker banners and task logs are in var/log/, not in the terminal.
         assert "[tasks]" not in shown and "celery.apps.worker" not in shown
         assert " ready." in (var_dir / "log" / "worker.log").read_text()
