@@ -102,13 +102,15 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 
 class PasswordResetView(auth_views.PasswordResetView):
-    """Django's, with a limit on the emails one address can have sent."""
+    """Django's, with a limit on the emails one address can have sent, and links to
+    SITE_URL (never to whatever Host header the request came with)."""
 
     def form_valid(self, form):
         refused = too_many_requests(self.request, "password-reset")
         if refused:
             form.add_error(None, refused)
             return self.render_to_response(self.get_context_data(form=form), status=429)
+        self.extra_email_context = {"site_url": settings.SITE_URL}
         return super().form_valid(form)
 
 

@@ -95,7 +95,8 @@ def test_an_owner_changes_their_password(client):
     assert not can_log_in("alice@example.com", PASSWORD)
 
 
-def test_a_forgotten_password_is_reset_by_email_once(client):
+def test_a_forgotten_password_is_reset_by_email_once(client, settings):
+    settings.SITE_URL = "https://syncbeat.example"
     make_owner("alice@example.com")
     assert "Forgot your password?" in client.get("/login/").content.decode()
     response = client.post("/password-reset/", {"email": "alice@example.com"})
@@ -103,7 +104,8 @@ def test_a_forgotten_password_is_reset_by_email_once(client):
     assert "Check your email" in client.get(response["Location"]).content.decode()
     assert len(mail.outbox) == 1 and mail.outbox[0].to == ["alice@example.com"]
     assert mail.outbox[0].subject == "Reset your Syncbeat password"
-    link = re.search(r"http://testserver(/password-reset/\S+/)", mail.outbox[0].body)[1]
+    # The link goes to SITE_URL, whatever Host the request named.
+    link = re.search(r"https://syncbeat\.example(/password-reset/\S+/)", mail.outbox[0].body)[1]
 
     form_url = client.get(link)["Location"]  # Django hides the token behind a redirect
     assert "Choose a new password" in client.get(form_url).content.decode()
