@@ -137,7 +137,7 @@ def create_alarms(n: int, zones: list[str], day: date, sim_start: datetime) -> d
                 time=at,
                 timezone=rule.timezone,
                 days=everyday,
-                tier="1m",
+                tier="1d",
                 lead_minutes=LEAD_MINUTES,
                 next_ring_at=ring,
                 next_sync_at=ring - timedelta(minutes=LEAD_MINUTES),
@@ -223,7 +223,7 @@ def run_peak(args, last_ring: datetime) -> dict:
     from syncing.services.dispatch import publish_claim
 
     kind = get_kind("alarms.alarm")
-    batch = Tier.objects.get(kind=kind.name, name="1m").batch_limit
+    batch = Tier.objects.get(kind=kind.name, name="1d").batch_limit
     period = 60.0 / args.speed  # one simulated minute, in real seconds
     dispatch_cpu = sweep_cpu = 0.0
     claimed = messages = fallbacks = 0
@@ -233,7 +233,7 @@ def run_peak(args, last_ring: datetime) -> dict:
         cpu = time.process_time()
         while True:
             with transaction.atomic():
-                claim = claim_due_items(kind, "1m", batch, now=clock.now())
+                claim = claim_due_items(kind, "1d", batch, now=clock.now())
                 messages += publish_claim(kind, claim)
             claimed += len(claim.pks)
             if len(claim.pks) < batch:
