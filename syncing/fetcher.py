@@ -48,7 +48,7 @@ from syncing.backoff import short_retry_delay
 from syncing.fetching.body import read_body
 from syncing.fetching.errors import FetchError, PermanentFetchError, TransientFetchError
 from syncing.fetching.result import FetchResult
-from syncing.fetching.sessions import session_for
+from syncing.fetching.sessions import release, session_for
 from syncing.fetching.urls import host_key, normalize_url, parse_retry_after, safe_url
 from syncing.ratelimit import RateLimitWait, get_limiter
 
@@ -205,7 +205,7 @@ def _fetch_once(call: _Call) -> FetchResult:
         location = response.headers.get("location")
         if response.status_code not in REDIRECT_STATUSES or not location:
             break
-        response.close()
+        release(response, budget=call.remaining())
         if len(redirects) >= settings.FETCH_MAX_REDIRECTS:
             raise PermanentFetchError(
                 "too_many_redirects",
@@ -313,6 +313,7 @@ def _read_result(call: _Call, response: requests.Response, redirects: list[str])
     shown = safe_url(response.url)
     status = response.status_code
     lowered = {k.lower(): v for k, v in response.headers.items()}
+    drain = True  # a body we never started reading may be drained to keep the socket
     try:
         if status == 304:
             return FetchResult(
@@ -328,11 +329,12 @@ def _read_result(call: _Call, response: requests.Response, redirects: list[str])
             )
         if not 200 <= status < 300:
             raise _status_error(call, response.url, status, lowered)
+        drain = False  # read_body reads to the end; if it stops early, drop the socket
         body = read_body(
             response, max_bytes=call.max_bytes, deadline_at=call.deadline_at, shown=shown
         )
     finally:
-        response.close()
+        release(response, budget=call.remaining() if drain else 0.0)
     digest = hashlib.sha256(body).hexdigest()
     return FetchResult(
         status=status,

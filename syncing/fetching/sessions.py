@@ -38,3 +38,32 @@ def session_for(*, filter_ips: bool, allow_loopback: bool) -> requests.Session:
         session.headers["User-Agent"] = getattr(settings, "FETCH_USER_AGENT", "Syncbeat/1.0")
         sessions[key] = session
     return session
+
+
+# Left-over bodies up to this size are read to the end so the socket goes back to the pool;
+# a larger (or unbounded) one is cheaper to drop than to download.
+DRAIN_LIMIT = 64 * 1024
+# Never wait longer than this for the rest of a body we are about to throw away.
+DRAIN_TIMEOUT = 1.0
+
+
+def release(response: requests.Response, *, budget: float = 0.0) -> None:
+    """Close ``response``; first read a small unread body (within ``budget`` seconds, at most
+    DRAIN_TIMEOUT) so its connection goes back to the pool instead of being closed.
+
+    ``Response.close()`` on a body nobody read (a 304, a redirect, an error page) closes the
+    socket, so the next fetch of that host paid a new TCP (and TLS) handshake. The pool is
+    the session's, keyed by the pinned, checked address: a later request still resolves and
+    checks its address before it is handed a pooled connection. ``budget`` 0 (the default)
+    just closes: the caller passes one only for a body it has not started reading.
+    """
+    raw = response.raw
+    declared = response.headers.get("content-length", "")
+    bodiless = response.status_code in (204, 304) or response.request.method == "HEAD"
+    small = bodiless or (declared.isdigit() and int(declared) <= DRAIN_LIMIT)
+    if raw is not None and small and budget > 0:
+        sock = getattr(getattr(raw, "connection", None), "sock", None)
+        if sock is not None:
+            sock.settimeout(min(budget, DRAIN_TIMEOUT))
+        raw.drain_conn()  # swallows socket errors; releases the connection at a clean end
+    response.close()
