@@ -1,7 +1,9 @@
 """The per-key rate limit the fetcher waits on, shared by every worker.
 
-A moving window from the ``limits`` library, kept in Redis when ``settings.REDIS_URL`` is
-set (so all processes on all machines share it) and in process memory otherwise. Beside the
+A moving window kept in Redis when ``settings.REDIS_URL`` is set (so all processes on all
+machines share it; one Lua script per acquire checks the cooldown, reserves the paced slot
+and takes the window slot in a single round trip) and in process memory otherwise (the
+``limits`` library's moving window). Beside the
 window, a key may be *cooling down*: after a 429 (or a 503 with ``Retry-After``) the fetcher
 stores "nobody calls this key before T" in the same backend, and every worker waits it out
 instead of stampeding the server the moment its own retry timer fires.
@@ -66,6 +68,41 @@ PACE_HEADROOM = 1.04
 # Only fast limits are paced; a limit of one call per second or slower bursts freely.
 PACE_MAX_STEP = 1.0
 
+# One round trip per acquire on Redis: the cooldown, the paced slot and the moving window
+# (a list of the last ``amount`` slot times, newest first) are read and taken in one script.
+# Returns {status, seconds}: 0 = taken, sleep ``seconds`` then go (the paced slot);
+# 1 = cooling down for ``seconds``; 2 = nothing taken, the next slot is ``seconds`` away.
+_ACQUIRE_SCRIPT = """
+local now = tonumber(ARGV[1])
+local step = tonumber(ARGV[2])
+local amount = tonumber(ARGV[3])
+local expiry = tonumber(ARGV[4])
+local remaining = tonumber(ARGV[5])
+local cool = tonumber(redis.call('GET', KEYS[1]) or '0')
+if cool > now then
+  return {1, tostring(cool - now)}
+end
+local slot = now
+if step > 0 then
+  slot = math.max(now, tonumber(redis.call('GET', KEYS[2]) or '0'))
+end
+local oldest = redis.call('LINDEX', KEYS[3], amount - 1)
+if oldest and tonumber(oldest) > slot - expiry then
+  return {2, tostring(tonumber(oldest) + expiry - now)}
+end
+if slot - now > remaining then
+  return {2, tostring(slot - now)}
+end
+redis.call('LPUSH', KEYS[3], tostring(slot))
+redis.call('LTRIM', KEYS[3], 0, amount - 1)
+redis.call('PEXPIRE', KEYS[3], math.ceil((expiry + slot - now) * 1000) + 1000)
+if step > 0 then
+  redis.call('SET', KEYS[2], tostring(slot + step), 'PX', ARGV[6])
+end
+return {0, tostring(slot - now)}
+"""
+WINDOW_PREFIX = "syncbeat:fetch:window:"
+
 
 class RateLimitWait(Exception):
     """The next free slot for a key lies beyond the caller's deadline."""
@@ -93,6 +130,7 @@ class HostLimiter:
             connection = storage.get_connection()
             self._cooldown_script = connection.register_script(_COOLDOWN_SCRIPT)
             self._pace_script = connection.register_script(_PACE_SCRIPT)
+            self._acquire_script = connection.register_script(_ACQUIRE_SCRIPT)
 
     # --- cooldowns ---------------------------------------------------------------------
     def cool_down(self, key: str, seconds: float) -> None:
@@ -135,6 +173,8 @@ class HostLimiter:
         ValueError for a limit string the ``limits`` library cannot parse.
         """
         item = parse(limit) if isinstance(limit, str) else limit
+        if self._is_redis:
+            return self._acquire_on_redis(key, item, deadline_at=deadline_at)
         started = time.monotonic()
         pace = self._reserve_paced_slot(key, item)
         if pace > 0:
@@ -155,6 +195,32 @@ class HostLimiter:
             if wait > remaining:
                 raise RateLimitWait(key, wait)
             time.sleep(wait)
+
+    def _acquire_on_redis(self, key: str, item: RateLimitItem, *, deadline_at: float) -> float:
+        """acquire() on Redis: one script call per try (cooldown, pace and window at once)."""
+        started = time.monotonic()
+        expiry = item.get_expiry()
+        step = expiry / item.amount * PACE_HEADROOM
+        step = step if step < PACE_MAX_STEP else 0.0
+        window = f"{WINDOW_PREFIX}{key}:{item.amount}/{expiry}"
+        while True:
+            remaining = deadline_at - time.monotonic()
+            try:
+                status, wait = self._acquire_script(
+                    keys=[COOLDOWN_PREFIX + key, PACE_PREFIX + key, window],
+                    args=[time.time(), step, item.amount, expiry, remaining, 60_000],
+                )
+            except Exception as exc:  # fail open: see the module docstring
+                logger.warning("rate limiter unavailable for %s, not limiting: %r", key, exc)
+                return time.monotonic() - started
+            wait = max(0.0, float(wait))
+            if int(status) == 0:
+                if wait > 0:
+                    time.sleep(wait)
+                return time.monotonic() - started
+            if wait > remaining:
+                raise RateLimitWait(key, wait, cooling_down=int(status) == 1)
+            time.sleep(max(wait, MIN_SLEEP))
 
     def _reserve_paced_slot(self, key: str, item: RateLimitItem) -> float:
         """Seconds to wait for this caller's evenly spaced slot (the window stays the cap).
