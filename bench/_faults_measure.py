@@ -36,10 +36,12 @@ def configure_tier(name: str, *, batch_limit: int, dispatch_seconds: int | None)
     tier.save()
 
 
-def reset_items(n: int, *, tier: str, sleep_ms: int) -> float:
+def reset_items(n: int, *, tier: str, sleep_ms: int, phase_set: bool = True) -> None:
     """Replace every probe and attempt with ``n`` probes due now in ``tier``.
 
-    Returns their first due time (epoch seconds): the phase every later due time keeps.
+    ``phase_set``: the probes look synced once before (an interval ago), so their next due
+    time is this one plus the interval; never-synced items would pick a random phase within
+    the interval at their first sync, and a few would be due again during the run.
     """
     from django.utils import timezone
 
@@ -48,14 +50,21 @@ def reset_items(n: int, *, tier: str, sleep_ms: int) -> float:
     SyncAttempt.objects.all().delete()
     Probe.objects.all().delete()
     due = timezone.now() - timedelta(seconds=1)
+    interval = timedelta(hours=1) if tier == "1h" else timedelta(minutes=1)
+    synced = due - interval if phase_set else None
     Probe.objects.bulk_create(
         [
-            Probe(name=f"fault-{i}", tier=tier, next_sync_at=due, sleep_ms=sleep_ms)
+            Probe(
+                name=f"fault-{i}",
+                tier=tier,
+                next_sync_at=due,
+                last_synced_at=synced,
+                sleep_ms=sleep_ms,
+            )
             for i in range(n)
         ],
         batch_size=2000,
     )
-    return due.timestamp()
 
 
 def in_flight() -> list[int]:

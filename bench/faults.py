@@ -222,7 +222,7 @@ def two_beats(bench: Bench) -> dict:
     """Two beats for a while on tier 1m: no item synced twice within one interval."""
     args = bench.args
     bench.flush_broker()
-    measure.reset_items(args.items, tier="1m", sleep_ms=0)
+    measure.reset_items(args.items, tier="1m", sleep_ms=0, phase_set=False)
     workers, beats_, logdir = _processes(bench, "twobeats", None, beats=2)
     sup = Supervisor([*workers, *beats_])
     started = time.time()
