@@ -141,3 +141,18 @@ def test_bin_run_prints_one_ready_block_keeps_worker_noise_in_var_and_stops_on_c
     assert "stopped in" in rest and "worker.1 stopped" in rest and "beat.1 stopped" in rest
     assert "killing it" not in rest and "SIGKILL" not in rest, rest
     assert not (ROOT / "control").exists()
+
+
+def test_bin_run_says_what_went_wrong_and_never_ready_when_honcho_cannot_start(tmp_path):
+    env = first_run_env(tmp_path / "var")
+    done = subprocess.run(
+        [sys.executable, "bin/run", "web,nosuchprocess"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "Process type 'nosuchprocess' does not exist in Procfile" in done.stdout
+    assert "is ready" not in done.stdout
