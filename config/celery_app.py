@@ -6,12 +6,15 @@ from celery import Celery
 from celery.signals import before_task_publish, setup_logging
 
 from syncing.brokers import translate_priority
+from syncing.celery_db import keep_connections
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("syncbeat")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# Workers keep their database connections across tasks (CONN_MAX_AGE), not one per task.
+keep_connections(app)
 # The engine's priorities (0 first) as the broker reads them (RabbitMQ: highest first).
 before_task_publish.connect(translate_priority, weak=False)
 
