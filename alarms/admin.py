@@ -7,8 +7,8 @@ from django.template.response import TemplateResponse
 from django.urls import path
 
 from alarms import selectors
-from alarms.models import Alarm, Briefing
-from alarms.services import clock
+from alarms.models import Alarm, AudioClip, Briefing, SpeechSpend
+from alarms.services import budget, clock
 from syncing.admin import SyncedItemAdminMixin
 
 
@@ -70,7 +70,7 @@ class BriefingAdmin(admin.ModelAdmin):
         "ring_at",
         "status",
         "script",
-        "audio",
+        "clip",
         "engine",
         "duration_ms",
         "error",
@@ -81,4 +81,70 @@ class BriefingAdmin(admin.ModelAdmin):
     show_full_result_count = False
 
     def has_add_permission(self, request):
+        return False
+
+
+@admin.register(AudioClip)
+class AudioClipAdmin(admin.ModelAdmin):
+    """Stored audio, one row per distinct thing said; shared by the briefings that say it."""
+
+    list_display = [
+        "key_short",
+        "kind",
+        "engine",
+        "characters",
+        "size",
+        "duration_ms",
+        "created_at",
+        "keep_until",
+    ]
+    list_filter = ["kind", "engine"]
+    search_fields = ["key"]
+    readonly_fields = [f.name for f in AudioClip._meta.fields]
+    show_full_result_count = False
+
+    @admin.display(description="key")
+    def key_short(self, clip: AudioClip) -> str:
+        return clip.key[:16]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SpeechSpend)
+class SpeechSpendAdmin(admin.ModelAdmin):
+    """Spend per UTC day per speech engine, against its budget (ALARMS_SPEECH_BUDGETS)."""
+
+    list_display = [
+        "day",
+        "engine",
+        "characters",
+        "requests",
+        "estimated_cost",
+        "budget_used",
+        "fallbacks",
+    ]
+    list_filter = ["engine"]
+    date_hierarchy = "day"
+    readonly_fields = ["day", "engine", "characters", "requests", "fallbacks"]
+
+    @admin.display(description="estimated cost")
+    def estimated_cost(self, row: SpeechSpend) -> str:
+        per_million = budget.budget_for(row.engine).cost_per_million
+        return f"{row.characters / 1_000_000 * per_million:.2f}" if per_million else "-"
+
+    @admin.display(description="of budget")
+    def budget_used(self, row: SpeechSpend) -> str:
+        limits = budget.budget_for(row.engine)
+        if not (limits.characters or limits.requests):
+            return "no budget"
+        return f"{100 * limits.share_used(row.characters, row.requests):.0f}%"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False

@@ -58,3 +58,15 @@ class AlarmsConfig(AppConfig):
 
         register_periodic("alarms: deadline sweep", "alarms.sweep_deadlines", 60, 55, "dispatch")
         register_periodic("alarms: expire audio", "alarms.expire_audio", 3600, 3000)
+        from syncing.monitoring.alerts import register_app_check
+
+        register_app_check("speech-budget", _speech_budget_check)
+        from alarms.services.budget import budgets
+
+        budgets()  # a malformed ALARMS_SPEECH_BUDGETS stops start-up, naming it
+
+
+def _speech_budget_check(rule, now):
+    from alarms.services.budget import budget_firings
+
+    return budget_firings(rule, now)

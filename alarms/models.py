@@ -119,6 +119,60 @@ class BriefingStatus(models.TextChoices):
     FALLBACK = "fallback", "Fallback"
 
 
+class ClipKind(models.TextChoices):
+    BRIEFING = "briefing", "Briefing"
+    SECTION = "section", "Section (shared for a day)"
+    CHIME = "chime", "Chime"
+
+
+class AudioClip(models.Model):
+    """One stored audio file, addressed by the hash of what made it (engine, voice, model,
+    format, text): the same script is synthesised once and every briefing that says it
+    refers to this row. A clip nothing refers to is deleted (row and file, after commit);
+    a section clip is kept until ``keep_until`` even then, to be joined into later
+    briefings of the day (``alarms.services.clips``)."""
+
+    key = models.CharField(max_length=64, unique=True, help_text="sha256 of what made it.")
+    # The name is random (see services.storage): never a guessable path.
+    file = models.FileField(max_length=255)
+    kind = models.CharField(max_length=16, choices=ClipKind.choices, default=ClipKind.BRIEFING)
+    engine = models.CharField(max_length=32, blank=True, default="")
+    characters = models.PositiveIntegerField(default=0, help_text="Length of the text spoken.")
+    size = models.PositiveIntegerField(default=0, help_text="Bytes stored.")
+    duration_ms = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    keep_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["kind", "keep_until"], name="alarms_clip_keep")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} clip {self.key[:12]} ({self.engine})"
+
+
+class SpeechSpend(models.Model):
+    """What one speech engine was asked to say on one UTC day: the admin's record of the
+    daily budget (``alarms.services.budget``; with Redis the counter lives there and this
+    row mirrors it)."""
+
+    day = models.DateField()
+    engine = models.CharField(max_length=32)
+    characters = models.BigIntegerField(default=0)
+    requests = models.PositiveIntegerField(default=0)
+    fallbacks = models.PositiveIntegerField(
+        default=0, help_text="Briefings sent past this engine, near its budget."
+    )
+
+    class Meta:
+        ordering = ["-day", "engine"]
+        constraints = [
+            models.UniqueConstraint(fields=["day", "engine"], name="alarms_speech_spend_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.engine} on {self.day}"
+
+
 class Briefing(models.Model):
     """The spoken briefing for one ring of one alarm.
 
@@ -134,8 +188,10 @@ class Briefing(models.Model):
         max_length=16, choices=BriefingStatus.choices, default=BriefingStatus.PENDING
     )
     script = models.TextField(blank=True, default="")
-    # The name is random (see services.storage): never a guessable path.
-    audio = models.FileField(max_length=255, blank=True, default="")
+    # Shared with every briefing that says the same (content-addressed, see AudioClip).
+    clip = models.ForeignKey(
+        AudioClip, null=True, blank=True, on_delete=models.PROTECT, related_name="briefings"
+    )
     engine = models.CharField(max_length=32, blank=True, default="")
     duration_ms = models.PositiveIntegerField(default=0)
     error = models.CharField(max_length=500, blank=True, default="")
@@ -157,39 +213,38 @@ class Briefing(models.Model):
         return f"{self.alarm} at {self.ring_at:%Y-%m-%d %H:%M}Z ({self.status})"
 
     def save(self, *args, **kwargs) -> None:
-        """Save; a replaced audio file is deleted once the transaction commits."""
+        """Save; a clip no longer referred to is released once the transaction commits."""
         super().save(*args, **kwargs)
-        before = str(getattr(self, "_stored_audio", "") or "")
-        now = self.audio.name or ""
-        if before and before != now:
-            _delete_audio_on_commit(before)
-        self._stored_audio = now
+        before = getattr(self, "_stored_clip_id", None)
+        if before and before != self.clip_id:
+            _release_clip_on_commit(before)
+        self._stored_clip_id = self.clip_id
 
     @classmethod
     def from_db(cls, db, field_names, values):
         instance = super().from_db(db, field_names, values)
-        instance._stored_audio = instance.__dict__.get("audio") or ""
+        instance._stored_clip_id = instance.__dict__.get("clip_id")
         return instance
 
     @property
     def has_audio(self) -> bool:
-        return bool(self.audio and self.audio.name)
+        return self.clip_id is not None
 
     @property
     def on_time(self) -> bool:
         return self.status == BriefingStatus.READY
 
 
-def _delete_audio_on_commit(name: str) -> None:
-    from alarms.services.storage import delete_audio
+def _release_clip_on_commit(clip_id: int) -> None:
+    from alarms.services.clips import release_clips
 
-    transaction.on_commit(lambda: delete_audio(name), robust=True)
+    transaction.on_commit(lambda: release_clips([clip_id]), robust=True)
 
 
 @receiver(post_delete, sender=Briefing, dispatch_uid="alarms.briefing.audio")
 def _briefing_deleted(sender, instance: Briefing, **kwargs) -> None:
-    """A briefing's audio goes with it (an alarm's briefings cascade with the alarm, so a
-    deleted alarm or owner leaves no file behind), after the deletion commits: a rolled-back
-    delete keeps its file."""
-    if instance.audio and instance.audio.name:
-        _delete_audio_on_commit(instance.audio.name)
+    """A briefing's clip is released with it (an alarm's briefings cascade with the alarm,
+    so a deleted alarm or owner leaves no unshared file behind), after the deletion commits:
+    a rolled-back delete keeps its file. A clip other briefings still say stays."""
+    if instance.clip_id:
+        _release_clip_on_commit(instance.clip_id)

@@ -32,15 +32,14 @@ def upcoming_briefing(alarm: Alarm, now: datetime) -> Briefing | None:
 
 
 def latest_playable(alarm: Alarm) -> Briefing | None:
-    return alarm.briefings.exclude(audio="").order_by("-ring_at").first()
+    return alarm.briefings.filter(clip__isnull=False).order_by("-ring_at").first()
 
 
 def latest_playable_by_alarm(alarms: list[Alarm]) -> dict[int, Briefing]:
     """The newest briefing with audio per alarm (one query)."""
     found: dict[int, Briefing] = {}
     rows = (
-        Briefing.objects.filter(alarm__in=alarms)
-        .exclude(audio="")
+        Briefing.objects.filter(alarm__in=alarms, clip__isnull=False)
         .select_related("alarm")
         .order_by("alarm_id", "-ring_at")
     )

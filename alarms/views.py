@@ -118,20 +118,24 @@ class AudioView(APIView):
             raise Http404("No such audio.")
         if request.user.is_authenticated and request.user.pk != link.owner_id:
             raise Http404("No such audio.")
+        # The link is per briefing (and owner); the file is the clip it shares with others.
         briefing = (
-            Briefing.objects.filter(pk=link.briefing_id, alarm__owner_id=link.owner_id)
-            .exclude(audio="")
+            Briefing.objects.filter(
+                pk=link.briefing_id, alarm__owner_id=link.owner_id, clip__isnull=False
+            )
+            .select_related("clip")
             .first()
         )
         if briefing is None or (briefing.expires_at and briefing.expires_at <= clock.now()):
             raise Http404("No such audio.")
         try:
-            handle = briefing.audio.open("rb")
+            handle = briefing.clip.file.open("rb")
         except (FileNotFoundError, OSError):
             raise Http404("No such audio.")
-        response = FileResponse(handle, content_type=storage.content_type_for(briefing.audio.name))
+        name = briefing.clip.file.name
+        response = FileResponse(handle, content_type=storage.content_type_for(name))
         response["Cache-Control"] = "private, max-age=300"
         response["Content-Disposition"] = (
-            f'inline; filename="briefing-{briefing.pk}.{briefing.audio.name.rsplit(".", 1)[-1]}"'
+            f'inline; filename="briefing-{briefing.pk}.{name.rsplit(".", 1)[-1]}"'
         )
         return response

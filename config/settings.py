@@ -232,7 +232,7 @@ REST_FRAMEWORK = {
         "syncing.throttling.AnonymousThrottledFirst",
         "rest_framework.permissions.IsAuthenticated",
     ],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "syncing.pagination.PageOrCursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["syncing.filtering.StrictFilterBackend"],
     "DEFAULT_PARSER_CLASSES": [
@@ -432,6 +432,15 @@ SPEECH_API_DEADLINE = env_float("SPEECH_API_DEADLINE", 60.0, minimum=1.0)
 ALARMS_ESPEAK_TIMEOUT = env_float("ALARMS_ESPEAK_TIMEOUT", 30.0, minimum=1.0)
 ALARMS_AUDIO_TTL_HOURS = env_int("ALARMS_AUDIO_TTL_HOURS", 48, minimum=1)
 ALARMS_AUDIO_URL_MAX_AGE = env_int("ALARMS_AUDIO_URL_MAX_AGE", 3600, minimum=60)
+# mp3 (default) or wav: WAV briefings are joined from sections shared across owners.
+SPEECH_API_FORMAT = env_str("SPEECH_API_FORMAT", "mp3")
+if SPEECH_API_FORMAT not in ("mp3", "wav"):
+    raise ImproperlyConfigured(f"SPEECH_API_FORMAT: expected mp3 or wav, got {SPEECH_API_FORMAT!r}")
+# Daily budget per speech engine (JSON, see alarms.services.budget), e.g.
+# {"speech-api": {"characters": 2000000, "requests": 50000, "cost_per_million": 15}}.
+ALARMS_SPEECH_BUDGETS = env_str("ALARMS_SPEECH_BUDGETS", "")
+# Past this share of a budget, briefings fall back to the next engine (espeak-ng, the chime).
+ALARMS_SPEECH_BUDGET_PERCENT = env_float("ALARMS_SPEECH_BUDGET_PERCENT", 90.0, minimum=1.0)
 
 # --- errors, logging --------------------------------------------------------------------
 SENTRY_DSN = env_str("SENTRY_DSN", "")

@@ -21,9 +21,11 @@ from django.db import transaction
 
 from alarms.models import FAR_FUTURE, Alarm, Briefing, BriefingStatus
 from alarms.services import clock, storage
+from alarms.services.clips import lock_clip
 from alarms.services.deadlines import FINAL_STATUSES, apply_fallback, deadline_for
 from alarms.services.schedule import next_ring
 from alarms.services.script import compose_script
+from alarms.services.speech import Produced, produce_audio
 from alarms.services.tts.registry import get_engine
 from syncing.results import SyncContext, SyncError, SyncResult
 from syncing.webhooks.services import emit
@@ -56,6 +58,52 @@ def _remember_ring(alarm: Alarm, ring_at: datetime) -> None:
         alarm.next_ring_at = ring_at
 
 
+def _record_failure(briefing_pk: int, text: str, exc: SyncError) -> None:
+    Briefing.objects.filter(
+        pk=briefing_pk, status__in=[BriefingStatus.PENDING, BriefingStatus.FAILED]
+    ).update(
+        status=BriefingStatus.FAILED,
+        error=f"{exc.reason}: {exc.message}"[:500],
+        script=text,
+        engine=get_engine().name,
+    )
+
+
+def _write_briefing(alarm: Alarm, briefing_pk: int, ring: datetime, text: str, produced: Produced):
+    """Attach the clip and finish the briefing: (status, finished, next due), or None when
+    the clip was released by another briefing at this very moment (make it again)."""
+    finished = clock.now()
+    status = BriefingStatus.READY if finished < deadline_for(ring) else BriefingStatus.LATE
+    with transaction.atomic():
+        # The clip's row lock: it cannot be released before this briefing refers to it.
+        if not lock_clip(produced.clip):
+            return None
+        # Saving over an older clip (a fallback) releases that clip after commit.
+        locked = Briefing.objects.select_for_update().get(pk=briefing_pk)
+        locked.status = status
+        locked.script = text
+        locked.clip = produced.clip
+        locked.engine = produced.engine[:32]
+        locked.duration_ms = produced.clip.duration_ms
+        locked.generated_at = finished
+        locked.expires_at = finished + storage.audio_ttl()
+        locked.save()
+        # Re-read the rules under a lock: an edit made during generation decides what's next.
+        fresh = Alarm.objects.select_for_update().get(pk=alarm.pk)
+        next_due = _next_due_after(fresh, ring, finished)
+        emit(
+            alarm.owner_id,
+            "briefing.ready",
+            {
+                "alarm": alarm.pk,
+                "briefing": locked.pk,
+                "ring_at": ring.isoformat().replace("+00:00", "Z"),
+                "status": status,
+            },
+        )
+    return status, finished, next_due
+
+
 def sync_alarm(alarm: Alarm, ctx: SyncContext) -> SyncResult:
     """Generate the briefing of the alarm's next ring. Raises SyncError subclasses from the
     speech engine (transient: backoff and retry; permanent: misconfiguration)."""
@@ -86,59 +134,33 @@ def sync_alarm(alarm: Alarm, ctx: SyncContext) -> SyncResult:
         )
 
     script = compose_script(alarm, ring)
-    engine = get_engine()
-    try:
-        audio = engine.synthesize(script.text, alarm.voice)
-    except SyncError as exc:
-        Briefing.objects.filter(
-            pk=briefing.pk, status__in=[BriefingStatus.PENDING, BriefingStatus.FAILED]
-        ).update(
-            status=BriefingStatus.FAILED,
-            error=f"{exc.reason}: {exc.message}"[:500],
-            script=script.text,
-            engine=engine.name,
-        )
-        raise
-    name = storage.save_audio(audio.data, audio.extension)
-
-    finished = clock.now()
-    status = BriefingStatus.READY if finished < deadline_for(ring) else BriefingStatus.LATE
-    with transaction.atomic():
-        # Saving over an older audio file (a fallback) deletes that file after commit.
-        locked = Briefing.objects.select_for_update().get(pk=briefing.pk)
-        locked.status = status
-        locked.script = script.text
-        locked.audio.name = name
-        locked.engine = audio.engine[:32]
-        locked.duration_ms = audio.duration_ms
-        locked.generated_at = finished
-        locked.expires_at = finished + storage.audio_ttl()
-        locked.save()
-        # Re-read the rules under a lock: an edit made during generation decides what's next.
-        fresh = Alarm.objects.select_for_update().get(pk=alarm.pk)
-        next_due = _next_due_after(fresh, ring, finished)
-        emit(
-            alarm.owner_id,
-            "briefing.ready",
-            {
-                "alarm": alarm.pk,
-                "briefing": locked.pk,
-                "ring_at": ring.isoformat().replace("+00:00", "Z"),
-                "status": status,
-            },
-        )
+    for _ in range(3):
+        try:
+            produced = produce_audio(script.text, script.parts, alarm.voice, clock.now())
+        except SyncError as exc:
+            _record_failure(briefing.pk, script.text, exc)
+            raise
+        written = _write_briefing(alarm, briefing.pk, ring, script.text, produced)
+        if written is not None:
+            status, finished, next_due = written
+            break
+    else:
+        raise SyncError("clip_released", "the shared clip was released three times in a row")
     if status == BriefingStatus.LATE:
         logger.warning(
             "alarm #%s: briefing for %s finished after its deadline", alarm.pk, ring.isoformat()
         )
     return SyncResult(
         outcome="ok",
-        message=f"{status} via {audio.engine}, {audio.duration_ms} ms of audio",
-        bytes=len(audio.data),
+        message=f"{status} via {produced.engine}, {produced.clip.duration_ms} ms of audio"
+        + (f" ({', '.join(produced.fallbacks)} near budget)" if produced.fallbacks else ""),
+        bytes=produced.clip.size if produced.calls else 0,
         items_changed=1,
-        retries=audio.retries,
+        retries=produced.retries,
         counts={
-            "duration_ms": audio.duration_ms,
+            "duration_ms": produced.clip.duration_ms,
+            "speech_calls": produced.calls,
+            "speech_characters": produced.characters,
             "sections": len(script.used),
             "sections_failed": len(script.failed),
             "late": int(status == BriefingStatus.LATE),

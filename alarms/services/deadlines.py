@@ -1,6 +1,7 @@
 """Deadlines: a briefing not ready one minute before its ring gets the fallback.
 
-The fallback is a copy of the alarm's last good audio (ready or late), else the chime; the
+The fallback is the alarm's last good audio (ready or late; the same shared clip, not a
+copy), else the chime (one clip for all); the
 briefing's status becomes ``fallback`` and it counts against the on-time rate. Two paths
 apply it: the sync function, which refuses to start generating past the deadline, and the
 minute sweep (``sweep``, run by the ``alarms.sweep_deadlines`` task), which also rolls each
@@ -16,10 +17,10 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from alarms.models import FAR_FUTURE, Alarm, Briefing, BriefingStatus
+from alarms.models import FAR_FUTURE, Alarm, AudioClip, Briefing, BriefingStatus
 from alarms.services import storage
+from alarms.services.clips import chime_clip, lock_clip
 from alarms.services.schedule import next_ring
-from alarms.services.tts.tone import chime_audio
 
 logger = logging.getLogger(__name__)
 
@@ -40,21 +41,20 @@ def last_good_briefing(alarm: Alarm, before: datetime) -> Briefing | None:
             ring_at__lt=before,
             status__in=[BriefingStatus.READY, BriefingStatus.LATE],
         )
-        .exclude(audio="")
+        .filter(clip__isnull=False)
+        .select_related("clip")
         .order_by("-ring_at")
         .first()
     )
 
 
-def _fallback_audio(alarm: Alarm, ring_at: datetime) -> tuple[str, str, str, int]:
-    """(storage name, engine, script, duration_ms) of the fallback for this ring."""
+def _fallback_audio(alarm: Alarm, ring_at: datetime) -> tuple[AudioClip, str, str, int]:
+    """(clip, engine, script, duration_ms) of the fallback for this ring."""
     source = last_good_briefing(alarm, ring_at)
     if source is not None:
-        name = storage.copy_audio(source.audio.name)
-        if name:
-            return name, f"fallback/{source.engine}"[:32], source.script, source.duration_ms
-    chime = chime_audio()
-    return storage.save_audio(chime.data, chime.extension), "tone", "", chime.duration_ms
+        return source.clip, f"fallback/{source.engine}"[:32], source.script, source.duration_ms
+    chime = chime_clip()
+    return chime, "tone", "", chime.duration_ms
 
 
 def apply_fallback(alarm: Alarm, ring_at: datetime, *, now: datetime, error: str = "") -> Briefing:
@@ -64,24 +64,27 @@ def apply_fallback(alarm: Alarm, ring_at: datetime, *, now: datetime, error: str
     existing = Briefing.objects.filter(alarm=alarm, ring_at=ring_at).first()
     if existing is not None and existing.status in FINAL_STATUSES:
         return existing
-    name, engine, script, duration = _fallback_audio(alarm, ring_at)  # file I/O, no lock held
-    with transaction.atomic():
-        briefing, _ = Briefing.objects.select_for_update().get_or_create(
-            alarm=alarm, ring_at=ring_at
-        )
-        if briefing.status in FINAL_STATUSES:  # generated meanwhile: keep it
-            transaction.on_commit(lambda: storage.delete_audio(name))
-            return briefing
-        briefing.status = BriefingStatus.FALLBACK
-        briefing.audio.name = name
-        briefing.engine = engine
-        briefing.script = script
-        briefing.duration_ms = duration
-        briefing.generated_at = timezone.now()
-        briefing.expires_at = briefing.generated_at + storage.audio_ttl()
-        if error and not briefing.error:
-            briefing.error = error[:500]
-        briefing.save()
+    for _ in range(3):
+        clip, engine, script, duration = _fallback_audio(alarm, ring_at)  # no lock held
+        with transaction.atomic():
+            if not lock_clip(clip):  # released meanwhile: look again
+                continue
+            briefing, _ = Briefing.objects.select_for_update().get_or_create(
+                alarm=alarm, ring_at=ring_at
+            )
+            if briefing.status in FINAL_STATUSES:  # generated meanwhile: keep it
+                return briefing
+            briefing.status = BriefingStatus.FALLBACK
+            briefing.clip = clip
+            briefing.engine = engine
+            briefing.script = script
+            briefing.duration_ms = duration
+            briefing.generated_at = timezone.now()
+            briefing.expires_at = briefing.generated_at + storage.audio_ttl()
+            if error and not briefing.error:
+                briefing.error = error[:500]
+            briefing.save()
+            break
     logger.info(
         "alarm #%s: fallback (%s) for the ring at %s", alarm.pk, engine, ring_at.isoformat()
     )

@@ -1,4 +1,5 @@
-"""Briefing audio in Django's default storage, under unguessable names, for 48 hours.
+"""Audio files in Django's default storage, under unguessable names; briefings keep theirs
+for 48 hours (the clips they refer to: ``alarms.services.clips``).
 
 Names are ``alarms/<32 random hex>/<16 random hex>.<ext>``: nothing in them (alarm id,
 owner, date) can be guessed, and MEDIA_URL is never served: audio leaves only through the
@@ -34,17 +35,6 @@ def save_audio(data: bytes, extension: str) -> str:
     return default_storage.save(random_name(extension), ContentFile(data))
 
 
-def copy_audio(name: str) -> str | None:
-    """A new copy of a stored file under a new random name; None if the file is gone."""
-    try:
-        with default_storage.open(name, "rb") as handle:
-            data = handle.read()
-    except (FileNotFoundError, OSError):
-        return None
-    extension = name.rsplit(".", 1)[-1] if "." in name else "wav"
-    return save_audio(data, extension)
-
-
 def delete_audio(name: str) -> None:
     if not name:
         return
@@ -59,20 +49,22 @@ def content_type_for(name: str) -> str:
 
 
 def expire_audio(now: datetime, *, limit: int = 5000) -> int:
-    """Delete the audio of briefings whose ``expires_at`` passed; returns how many.
+    """Take the audio from briefings whose ``expires_at`` passed; returns how many.
 
-    The briefing rows stay (history, on-time rate); their ``audio`` is emptied.
+    The briefing rows stay (history, on-time rate) without their clip; a clip no other
+    briefing refers to is deleted, and so are section clips past their day.
     """
     from alarms.models import Briefing
+    from alarms.services.clips import release_clips, sweep_clips
 
     rows = list(
-        Briefing.objects.filter(expires_at__lte=now)
-        .exclude(audio="")
-        .values_list("pk", "audio")[:limit]
+        Briefing.objects.filter(expires_at__lte=now, clip__isnull=False).values_list(
+            "pk", "clip_id"
+        )[:limit]
     )
-    for _pk, name in rows:
-        delete_audio(name)
     if rows:
-        Briefing.objects.filter(pk__in=[pk for pk, _ in rows]).update(audio="")
-        logger.info("expired the audio of %d briefing(s)", len(rows))
+        Briefing.objects.filter(pk__in=[pk for pk, _ in rows]).update(clip=None)
+        deleted = release_clips([clip_id for _, clip_id in rows], now=now)
+        logger.info("expired the audio of %d briefing(s), %d clip(s) deleted", len(rows), deleted)
+    sweep_clips(now)
     return len(rows)

@@ -9,6 +9,7 @@ A subject is what the condition is about: a kind ("calendars.feed"), a kind and 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -38,6 +39,16 @@ class Firing:
     subject: str
     value: float
     message: str
+
+
+# Checks that domain apps add (syncing never imports them): a rule whose metric is
+# APP_CHECK is evaluated by the function registered under its key, fn(rule, now) -> Firings.
+_app_checks: dict[str, Callable[[AlertRule, datetime], list[Firing]]] = {}
+
+
+def register_app_check(rule_key: str, check: Callable[[AlertRule, datetime], list[Firing]]) -> None:
+    """Evaluate the APP_CHECK rule ``rule_key`` with ``check`` (from ``AppConfig.ready``)."""
+    _app_checks[rule_key] = check
 
 
 @dataclass
@@ -101,6 +112,9 @@ def _open(rule: AlertRule, fire: Firing, now: datetime) -> Alert | None:
 
 def evaluate_rule(rule: AlertRule, now: datetime) -> list[Firing]:
     """The subjects for which ``rule``'s condition holds now."""
+    if rule.metric == Metric.APP_CHECK:
+        check = _app_checks.get(rule.key)
+        return list(check(rule, now)) if check else []
     since = now - (rule.window or DEFAULT_WINDOW)
     attempts = SyncAttempt.objects.filter(started_at__gte=since, started_at__lte=now).order_by()
     if rule.kind:

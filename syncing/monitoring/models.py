@@ -66,6 +66,7 @@ class AlertRule(models.Model):
         ON_TIME_RATE = "on_time_rate", "On-time rate of a kind and tier (%), alert when below"
         OVERDUE = "overdue", "Items due longer ago than the threshold (seconds), not synced"
         RATE_LIMITED = "rate_limited", "Attempts answered with HTTP 429 in the window"
+        APP_CHECK = "app_check", "Checked by the app that added the rule (see its key)"
 
     key = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=200)

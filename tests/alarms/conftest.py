@@ -8,6 +8,8 @@ from datetime import UTC, datetime, time
 import pytest
 
 from alarms.services.alarms import alarm_create
+from alarms.services.clips import clip_key, store_clip
+from alarms.services.tts.base import Audio
 
 
 @pytest.fixture(autouse=True)
@@ -42,3 +44,9 @@ def make_alarm(
     **extra,
 ):
     return alarm_create(owner, time=at, timezone=timezone, days=list(days), date=date, **extra)
+
+
+def make_clip(text: str = "Good morning.", *, data: bytes = b"RIFF....WAVE"):
+    """A stored clip (row and file) as if engine "test" had said ``text``."""
+    audio = Audio(data, "wav", "audio/wav", 1000, "test")
+    return store_clip(clip_key("test", "", "", "wav", text), audio, characters=len(text))

@@ -174,7 +174,7 @@ def test_tampered_and_expired_audio_links(alice, clock_at, settings):
     anon = APIClient()
     tampered = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
     assert anon.get(f"/alarms/audio/{tampered}/").status_code == 404
-    assert anon.get(f"/alarms/audio/{briefing.audio.name}/").status_code == 404
+    assert anon.get(f"/alarms/audio/{briefing.clip.file.name}/").status_code == 404
     settings.ALARMS_AUDIO_URL_MAX_AGE = -1  # every link is already too old
     assert anon.get(f"/alarms/audio/{token}/").status_code == 403
 
@@ -183,7 +183,7 @@ def test_the_media_path_is_not_served(alice, clock_at, client):
     clock_at(RING - timedelta(minutes=58))
     briefing = generate(make_alarm(alice))
     client.force_login(alice)
-    assert client.get(f"/media/{briefing.audio.name}").status_code == 404
+    assert client.get(f"/media/{briefing.clip.file.name}").status_code == 404
 
 
 def test_anonymous_gets_401(anon_api):

@@ -9,7 +9,7 @@ import pytest
 from django.core.files.storage import default_storage
 from django.db import transaction
 
-from alarms.models import Alarm, Briefing, BriefingStatus
+from alarms.models import Alarm, AudioClip, Briefing, BriefingStatus
 from alarms.services.deadlines import apply_fallback
 from tests.alarms.conftest import make_alarm
 from tests.alarms.test_sync import RING, run
@@ -23,7 +23,7 @@ def generated(alice, clock_at) -> tuple[Alarm, str]:
     clock_at(RING - timedelta(minutes=58))
     alarm = make_alarm(alice)
     assert run(alarm).outcome == "ok"
-    name = Briefing.objects.get(alarm=alarm).audio.name
+    name = Briefing.objects.get(alarm=alarm).clip.file.name
     assert default_storage.exists(name)
     return alarm, name
 
@@ -60,19 +60,29 @@ def test_deleting_the_owner_deletes_the_audio(alice, clock_at, django_capture_on
     assert not default_storage.exists(name)
 
 
-def test_a_replaced_briefing_audio_is_deleted(alice, clock_at, django_capture_on_commit_callbacks):
+def test_a_replaced_briefing_audio_is_deleted(
+    alice, clock_at, settings, allow_private_urls, django_capture_on_commit_callbacks
+):
     """A fallback given early (the speech service was down) is replaced by the real
-    briefing: the fallback's file goes once the new one is saved."""
+    briefing: the fallback's clip (the chime, said by nobody else) goes once the new one
+    is saved, row and file."""
     clock_at(RING - timedelta(minutes=58))
     alarm = make_alarm(alice)
     fallback = apply_fallback(alarm, RING, now=RING - timedelta(minutes=58))
-    old = fallback.audio.name
+    old = fallback.clip.file.name
     assert default_storage.exists(old)
-    with django_capture_on_commit_callbacks(execute=True):
+    settings.ALARMS_TTS_ENGINE = "speech-api"
+    mp3 = Reply(200, FAKE_MP3, {"Content-Type": "audio/mpeg"})
+    with (
+        local_server({"/v1/audio/speech": mp3}) as server,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        settings.SPEECH_API_BASE_URL = server.url
         assert run(alarm).outcome == "ok"
+    assert not AudioClip.objects.filter(pk=fallback.clip_id).exists()
     briefing = Briefing.objects.get(alarm=alarm)
-    assert briefing.status == BriefingStatus.READY and briefing.audio.name != old
-    assert default_storage.exists(briefing.audio.name)
+    assert briefing.status == BriefingStatus.READY and briefing.clip.file.name != old
+    assert default_storage.exists(briefing.clip.file.name)
     assert not default_storage.exists(old)
 
 

@@ -7,11 +7,11 @@ from datetime import date, timedelta
 import pytest
 from django.core.files.storage import default_storage
 
-from alarms.models import FAR_FUTURE, Briefing, BriefingStatus
+from alarms.models import FAR_FUTURE, AudioClip, Briefing, BriefingStatus
 from alarms.selectors import backlog_by_minute, delivery_stats
 from alarms.services.deadlines import sweep
-from alarms.services.storage import expire_audio, save_audio
-from tests.alarms.conftest import make_alarm, utc
+from alarms.services.storage import expire_audio
+from tests.alarms.conftest import make_alarm, make_clip, utc
 
 pytestmark = pytest.mark.django_db
 RING = utc(2025, 6, 2, 5, 0)  # Monday 07:00 Berlin
@@ -32,7 +32,7 @@ def test_a_ring_without_a_ready_briefing_gets_the_fallback_at_the_deadline(alice
     assert report.fallbacks == 1 and report.rolled == 0
     briefing = Briefing.objects.get(alarm=alarm, ring_at=RING)
     assert briefing.status == BriefingStatus.FALLBACK
-    assert default_storage.exists(briefing.audio.name)
+    assert default_storage.exists(briefing.clip.file.name)
     assert sweep(RING - timedelta(seconds=30)).fallbacks == 0  # once
     assert now < RING
 
@@ -41,7 +41,7 @@ def test_a_ready_briefing_is_left_alone_and_the_alarm_rolls_after_ringing(alice,
     clock_at(RING - timedelta(minutes=70))
     alarm = make_alarm(alice, days=[0, 2])  # Monday and Wednesday
     Briefing.objects.create(
-        alarm=alarm, ring_at=RING, status=BriefingStatus.READY, audio=save_audio(b"RIFF....", "wav")
+        alarm=alarm, ring_at=RING, status=BriefingStatus.READY, clip=make_clip()
     )
     report = sweep(RING + timedelta(seconds=5))
     assert (report.fallbacks, report.rolled) == (0, 1)
@@ -82,26 +82,39 @@ def test_queue_view_numbers(alice, clock_at):
     assert backlog_by_minute(now) == [{"minute": RING, "count": 2}]
 
 
-def test_expired_audio_is_deleted_and_the_row_kept(alice, clock_at):
+def test_expired_audio_is_deleted_and_the_row_kept(
+    alice, clock_at, django_capture_on_commit_callbacks
+):
     now = clock_at(RING)
     alarm = make_alarm(alice)
-    name = save_audio(b"RIFF....", "wav")
+    alone, shared = make_clip("Said once."), make_clip("Said twice.")
     old = Briefing.objects.create(
         alarm=alarm,
         ring_at=RING - timedelta(days=3),
         status=BriefingStatus.READY,
-        audio=name,
+        clip=alone,
         expires_at=now - timedelta(minutes=1),
     )
-    fresh_name = save_audio(b"RIFF....", "wav")
+    older = Briefing.objects.create(
+        alarm=alarm,
+        ring_at=RING - timedelta(days=4),
+        status=BriefingStatus.READY,
+        clip=shared,
+        expires_at=now - timedelta(minutes=1),
+    )
     Briefing.objects.create(
         alarm=alarm,
         ring_at=RING - timedelta(days=1),
         status=BriefingStatus.READY,
-        audio=fresh_name,
+        clip=shared,
         expires_at=now + timedelta(hours=20),
     )
-    assert expire_audio(now) == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        assert expire_audio(now) == 2
     old.refresh_from_db()
-    assert old.audio.name == "" and not default_storage.exists(name)
-    assert default_storage.exists(fresh_name)
+    older.refresh_from_db()
+    assert old.clip is None and older.clip is None
+    # The clip nobody says any more is gone, row and file; the shared one stays.
+    assert not AudioClip.objects.filter(pk=alone.pk).exists()
+    assert not default_storage.exists(alone.file.name)
+    assert default_storage.exists(shared.file.name)

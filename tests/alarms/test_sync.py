@@ -47,8 +47,8 @@ def test_a_due_alarm_gets_its_briefing_and_is_next_due_for_the_following_ring(al
     assert "Monday, 2 June 2025" in briefing.script
     assert "Your note: Take the umbrella." in briefing.script
     assert briefing.engine == "tone" and briefing.duration_ms > 0
-    assert default_storage.open(briefing.audio.name).read(4) == b"RIFF"
-    assert re.fullmatch(r"alarms/[0-9a-f]{32}/[0-9a-f]{16}\.wav", briefing.audio.name)
+    assert default_storage.open(briefing.clip.file.name).read(4) == b"RIFF"
+    assert re.fullmatch(r"alarms/[0-9a-f]{32}/[0-9a-f]{16}\.wav", briefing.clip.file.name)
     assert briefing.expires_at == briefing.generated_at + timedelta(hours=48)
     alarm.refresh_from_db()
     assert alarm.next_ring_at == RING  # still the next ring until it has rung
@@ -65,7 +65,7 @@ def test_espeak_generates_real_speech_end_to_end(alice, clock_at, settings):
     assert run(alarm).outcome == "ok"
     briefing = Briefing.objects.get(alarm=alarm)
     assert briefing.engine == "espeak-ng" and briefing.duration_ms > 1000
-    head = default_storage.open(briefing.audio.name).read(12)
+    head = default_storage.open(briefing.clip.file.name).read(12)
     assert head[:4] == b"RIFF" and head[8:] == b"WAVE"
 
 
@@ -87,7 +87,7 @@ def test_past_the_deadline_it_does_not_start_and_gives_the_chime(alice, clock_at
     assert (attempt.outcome, attempt.reason) == ("skipped", "past_deadline")
     briefing = Briefing.objects.get(alarm=alarm, ring_at=RING)
     assert briefing.status == BriefingStatus.FALLBACK and briefing.engine == "tone"
-    assert default_storage.open(briefing.audio.name).read(4) == b"RIFF"
+    assert default_storage.open(briefing.clip.file.name).read(4) == b"RIFF"
     alarm.refresh_from_db()
     assert alarm.next_sync_at == NEXT_DAY_RING - timedelta(minutes=58)
 
@@ -102,8 +102,8 @@ def test_the_fallback_is_the_last_good_audio_when_there_is_one(alice, clock_at):
     fallback = Briefing.objects.get(alarm=alarm, ring_at=RING)
     assert fallback.status == BriefingStatus.FALLBACK
     assert fallback.engine == "fallback/tone"
-    assert fallback.audio.name != yesterday.audio.name  # a copy: expiring one keeps the other
-    assert fallback.audio.read() == yesterday.audio.read()
+    # The same clip, not a copy (issue 14): expiring one briefing keeps it for the other.
+    assert fallback.clip_id == yesterday.clip_id
 
 
 def test_a_failing_speech_service_marks_the_briefing_and_the_sweep_gives_the_fallback(
@@ -165,7 +165,7 @@ def test_a_repeat_run_for_a_generated_ring_does_not_generate_twice(alice, clock_
     first = Briefing.objects.get(alarm=alarm)
     attempt = run(alarm)
     assert (attempt.outcome, attempt.reason) == ("skipped", "already_generated")
-    assert Briefing.objects.get(alarm=alarm).audio.name == first.audio.name
+    assert Briefing.objects.get(alarm=alarm).clip_id == first.clip_id
     alarm.refresh_from_db()
     assert alarm.next_sync_at == NEXT_DAY_RING - timedelta(minutes=58)
     assert storage.audio_ttl() == timedelta(hours=48)

@@ -17,6 +17,7 @@ MAX_SCRIPT_CHARS = 4000  # speech APIs cap the input (OpenAI: 4096)
 @dataclass
 class Script:
     text: str
+    parts: list[str] = field(default_factory=list)  # each used section's text, in order
     used: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
 
@@ -43,4 +44,5 @@ def compose_script(alarm, ring_at: datetime, *, sections=SECTIONS) -> Script:
             parts.append(text.strip())
             script.used.append(name)
     script.text = " ".join(parts)[:MAX_SCRIPT_CHARS]
+    script.parts = parts
     return script

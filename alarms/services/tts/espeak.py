@@ -29,10 +29,15 @@ def espeak_binary() -> str | None:
 
 class EspeakEngine:
     name = "espeak-ng"
+    audio_format = "wav"
 
     def __init__(self, *, timeout: float | None = None, words_per_minute: int = 165) -> None:
         self.timeout = timeout or float(getattr(settings, "ALARMS_ESPEAK_TIMEOUT", 30))
         self.words_per_minute = words_per_minute
+
+    def identity(self, voice: str) -> tuple[str, str]:
+        """(voice, model) as they shape the audio: part of a clip's address."""
+        return self.voice_for(voice), f"{self.words_per_minute}wpm"
 
     def voice_for(self, voice: str) -> str:
         voice = (voice or "").strip().lower()

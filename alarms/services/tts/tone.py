@@ -54,6 +54,11 @@ class ToneEngine:
     """Writes the chime instead of speech (the text is not spoken)."""
 
     name = "tone"
+    audio_format = "wav"
+    speaks = False  # every text makes the same chime: one clip
+
+    def identity(self, voice: str) -> tuple[str, str]:
+        return "", ""
 
     def synthesize(self, text: str, voice: str = "") -> Audio:
         logger.info(
