@@ -2,7 +2,22 @@ from datetime import timedelta
 
 from django.apps import AppConfig
 
+from syncing.adaptive import Adaptive
+
 FEED_KIND = "calendars.feed"
+# Adaptive polling (syncing.adaptive): a feed is checked between half its plan's interval
+# and four times it (at most daily); one that changes about once per 64 intervals or more
+# often keeps the plan's interval (the p95 promise), quieter ones are checked less; a
+# listing with a check-in in the next two days is checked twice as often (last-minute
+# bookings and changes). bench/adaptive.py measures it.
+FEED_POLICY = Adaptive(
+    floor_factor=2.0,
+    ceiling_factor=4.0,
+    longest=timedelta(hours=24),
+    memory=timedelta(days=7),
+    keep_at=64.0,
+    signal="calendars.services.adaptive_signals.upcoming_checkin",
+)
 
 
 class CalendarsConfig(AppConfig):
@@ -38,6 +53,7 @@ class CalendarsConfig(AppConfig):
                     "realtime": "5m",
                 },
                 on_pause="calendars.services.notify.feed_paused",
+                adaptive=FEED_POLICY,
             )
         )
         from calendars.demo import seed

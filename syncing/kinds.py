@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 from django.apps import apps
 from django.utils.module_loading import import_string
 
+from syncing.adaptive import Adaptive
+
 if TYPE_CHECKING:
     from syncing.models import SyncedItem
     from syncing.results import SyncContext, SyncResult
@@ -88,6 +90,9 @@ class Kind:
     # Lookup from the item to the users who see it on their pages, when that is not only
     # its owner (market products: everyone who watches one). Empty: ``owner_path``.
     viewer_path: str = ""
+    # Adaptive polling (syncing.adaptive): the item's interval follows its learnt change
+    # rate within the policy's bounds around the tier's interval. None: the fixed interval.
+    adaptive: Adaptive | None = None
 
     @property
     def seen_by_path(self) -> str:
@@ -116,6 +121,11 @@ class Kind:
     @cached_property
     def peak_function(self) -> Callable[..., Any] | None:
         return import_string(self.peak) if self.peak else None
+
+    @cached_property
+    def adaptive_signal(self) -> Callable[[SyncedItem, Any], float] | None:
+        signal = self.adaptive.signal if self.adaptive else None
+        return import_string(signal) if signal else None
 
     @cached_property
     def priority_function(self) -> Callable[[SyncedItem], int] | None:

@@ -125,6 +125,13 @@ class SyncedItem(models.Model):
     etag = models.CharField(max_length=256, blank=True, default="")
     last_modified = models.CharField(max_length=64, blank=True, default="")
     content_hash = models.CharField(max_length=64, blank=True, default="")
+    # Adaptive polling (syncing.adaptive), for kinds that opt in: the decayed sums of the
+    # item's checks, its estimated changes per hour, and the interval it was given last.
+    change_stats = models.JSONField(null=True, blank=True, editable=False)
+    change_rate = models.FloatField(
+        null=True, blank=True, editable=False, help_text="Estimated changes per hour."
+    )
+    effective_interval = models.DurationField(null=True, blank=True, editable=False)
 
     class Meta:
         abstract = True

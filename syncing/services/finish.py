@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,9 @@ COLUMNS = (
     ("etag", "varchar"),
     ("last_modified", "varchar"),
     ("content_hash", "varchar"),
+    ("change_stats", "jsonb"),
+    ("change_rate", "double precision"),
+    ("effective_interval", "interval"),
 )
 
 
@@ -61,7 +65,8 @@ def _write_postgres(
         params.append(f.pk)
         for name, sqltype in COLUMNS:
             cells.append(f"%s::{sqltype}")
-            params.append(f.fields.get(name))
+            value = f.fields.get(name)
+            params.append(json.dumps(value) if sqltype == "jsonb" and value is not None else value)
         rows.append("(" + ", ".join(cells) + ")")
     names = ", ".join(["id"] + [name for name, _ in COLUMNS])
     sets = ", ".join(f"{qn(name)} = COALESCE(v.{name}, t.{qn(name)})" for name, _ in COLUMNS)

@@ -30,7 +30,7 @@ from syncing.results import SyncContext, SyncError, SyncResult
 from syncing.services import finish
 from syncing.services.claims import release
 from syncing.services.leases import ChunkLease
-from syncing.services.schedule import next_due_after_success
+from syncing.services.schedule import adaptive_after_success, next_due_after_success
 from syncing.services.tiers import tier_intervals
 
 logger = logging.getLogger("syncing.run")
@@ -212,7 +212,14 @@ def _run_one(kind: Kind, item: SyncedItem, intervals: dict[str, timedelta | None
         attempt.items_changed = result.items_changed
         attempt.retries = result.retries
         attempt.counts = {**result.counts, "cpu_ms": cpu_ms}
-        next_due = result.next_sync_at or next_due_after_success(
+        adaptive = None
+        if result.next_sync_at is None and result.outcome != Outcome.SKIPPED:
+            changed = result.outcome == Outcome.OK and result.items_changed > 0
+            adaptive = adaptive_after_success(
+                kind, item, interval=intervals.get(item.tier), changed=changed, now=now
+            )
+        next_due = (adaptive or {}).pop("next_sync_at", None) or result.next_sync_at
+        next_due = next_due or next_due_after_success(
             previous_due=item.next_sync_at,
             interval=intervals.get(item.tier),
             now=now,
@@ -224,6 +231,7 @@ def _run_one(kind: Kind, item: SyncedItem, intervals: dict[str, timedelta | None
             "next_sync_at": next_due or item.next_sync_at,
             "consecutive_failures": 0,
             "last_error": "",
+            **(adaptive or {}),
         }
         for name in ("etag", "last_modified", "content_hash"):
             value = getattr(ctx, name)

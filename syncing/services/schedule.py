@@ -1,11 +1,23 @@
 """When an item is next due: phase-keeping intervals and first-sync jitter.
 
-Waits after failures are syncing.backoff's (the one retry policy of the engine)."""
+Waits after failures are syncing.backoff's (the one retry policy of the engine). Kinds
+that opt in to adaptive polling get an interval from their own change rate instead
+(``adaptive_after_success``, syncing.adaptive)."""
 
 from __future__ import annotations
 
+import logging
 import random
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from syncing.adaptive import ChangeStats, allocate, estimate_rate, known_rate, observe
+
+if TYPE_CHECKING:
+    from syncing.kinds import Kind
+    from syncing.models import SyncedItem
+
+logger = logging.getLogger("syncing.schedule")
 
 
 def next_due_after_success(
@@ -34,3 +46,44 @@ def next_due_after_success(
         missed = (now - due) // interval + 1
         due += interval * missed
     return due
+
+
+def adaptive_after_success(
+    kind: Kind, item: SyncedItem, *, interval: timedelta | None, changed: bool, now: datetime
+) -> dict | None:
+    """For a kind with ``Kind.adaptive``: the item's learnt change rate and its next due time
+    after a successful check (``changed``: it saw a change since the previous successful one).
+
+    Returns the fields to write (change_stats, change_rate, effective_interval,
+    next_sync_at), or None where the tier's fixed rule applies: a kind that did not opt in,
+    a tier without an interval, an item's first success (it only sets the baseline). A
+    failing kind signal counts as no signal.
+    """
+    policy = kind.adaptive
+    if policy is None or interval is None or interval <= timedelta(0):
+        return None
+    if item.last_success_at is None:
+        return None
+    stats = observe(
+        ChangeStats.from_json(item.change_stats),
+        hours=(now - item.last_success_at).total_seconds() / 3600,
+        changed=changed,
+        memory_hours=policy.memory.total_seconds() / 3600,
+    )
+    rate = known_rate(stats, policy)
+    signal = 1.0
+    if kind.adaptive_signal is not None:
+        try:
+            signal = float(kind.adaptive_signal(item, now))
+        except Exception:
+            logger.exception("%s #%s: adaptive signal failed", kind.name, item.pk)
+    effective = allocate(rate, base=interval, policy=policy, changed=changed, signal=signal)
+    due = now + effective
+    if item.next_sync_at > now:
+        due = min(item.next_sync_at, due)  # on demand: never later than it was due
+    return {
+        "change_stats": stats.to_json(),
+        "change_rate": estimate_rate(stats),
+        "effective_interval": effective,
+        "next_sync_at": due,
+    }

@@ -1,0 +1,217 @@
+"""Adaptive polling (issue 14, part 1): the change-rate estimator, the bounded allocation,
+and the calendars kind's opt-in through a real import (feeds served on 127.0.0.1, synced
+inline by the engine, PostgreSQL).
+
+Elapsed time between syncs is played by moving the feed's ``last_success_at`` back (the
+engine measures each check's interval from it), never by mocking the clock.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from calendars.apps import FEED_KIND, FEED_POLICY
+from calendars.models import Feed
+from syncing.adaptive import (
+    Adaptive,
+    ChangeStats,
+    allocate,
+    bounds,
+    estimate_rate,
+    known_rate,
+    naive_rate,
+    observe,
+)
+from syncing.kinds import get_kind
+from tests.calendars.test_import import (
+    Body,
+    airbnb_event,
+    airbnb_feed,
+    make_feed,
+    make_listing,
+    run_sync,
+)
+from tests.support.http import local_server
+
+NO_DECAY = 0.0  # memory_hours=0: every check counts the same
+
+
+def checks(rng: random.Random, rate: float, intervals: list[float]) -> ChangeStats:
+    """Checks after ``intervals`` (hours) of a Poisson process of ``rate`` changes/hour."""
+    stats = ChangeStats()
+    for hours in intervals:
+        changed = rng.random() < 1 - math.exp(-rate * hours)
+        stats = observe(stats, hours=hours, changed=changed, memory_hours=NO_DECAY)
+    return stats
+
+
+@pytest.mark.parametrize("rate", [0.05, 0.3, 1.0, 2.0])
+def test_estimator_finds_known_rates_at_regular_checks(rate):
+    stats = checks(random.Random(14), rate, [1.0] * 3000)
+    assert estimate_rate(stats) == pytest.approx(rate, rel=0.1)
+
+
+def test_naive_estimator_is_biased_low_for_busy_items():
+    # Two changes an hour, checked hourly: a check sees "changed" 86% of the time, so
+    # changes/time says 0.86 where the truth is 2.
+    stats = checks(random.Random(14), 2.0, [1.0] * 3000)
+    assert naive_rate(stats) < 0.95
+    assert estimate_rate(stats) == pytest.approx(2.0, rel=0.1)
+
+
+def test_estimator_at_irregular_intervals():
+    rng = random.Random(7)
+    intervals = [rng.choice([0.25, 0.5, 1.0, 2.0, 3.0]) for _ in range(4000)]
+    stats = checks(random.Random(8), 1.0, intervals)
+    assert estimate_rate(stats) == pytest.approx(1.0, rel=0.15)
+    assert naive_rate(stats) < 0.75
+
+
+def test_no_change_seen_is_rate_zero_and_too_few_checks_is_unknown():
+    quiet = checks(random.Random(1), 0.0, [6.0] * 10)
+    assert estimate_rate(quiet) == 0.0
+    policy = Adaptive(min_checks=3)
+    two = checks(random.Random(1), 1.0, [1.0, 1.0])
+    assert known_rate(two, policy) is None
+    assert known_rate(checks(random.Random(1), 1.0, [1.0] * 3), policy) is not None
+
+
+def test_recency_weighting_forgets_an_old_busy_spell():
+    rng = random.Random(3)
+    memory = 7 * 24.0
+    stats = ChangeStats()
+    for _ in range(24 * 14):  # two busy weeks, hourly checks, a change an hour
+        stats = observe(stats, hours=1, changed=rng.random() < 0.63, memory_hours=memory)
+    busy = estimate_rate(stats)
+    for _ in range(4 * 21):  # three quiet weeks, checked every 6 hours
+        stats = observe(stats, hours=6, changed=False, memory_hours=memory)
+    assert busy == pytest.approx(1.0, rel=0.25)
+    assert estimate_rate(stats) < busy / 20
+
+
+def test_stats_round_trip_through_json():
+    stats = checks(random.Random(2), 0.5, [1.0, 2.0, 3.0])
+    assert ChangeStats.from_json(stats.to_json()) == pytest.approx(stats)
+    assert ChangeStats.from_json(None) == ChangeStats()
+
+
+@pytest.mark.parametrize(
+    "base",
+    [timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1), timedelta(hours=6)],
+)
+def test_allocation_stays_within_the_bounds(base):
+    policy = FEED_POLICY
+    floor, ceiling = bounds(base, policy)
+    assert floor == base / policy.floor_factor
+    assert ceiling <= policy.longest and ceiling <= base * policy.ceiling_factor
+    rates = [None, 0.0, 1e-9, 1e-4, 0.01, 0.3, 1.0, 10.0, 1e6]
+    for rate in rates:
+        for changed in (False, True):
+            for signal in (1.0, 0.5, 0.01, 100.0):
+                got = allocate(rate, base=base, policy=policy, changed=changed, signal=signal)
+                assert floor <= got <= ceiling, (rate, changed, signal, got)
+    assert allocate(0.0, base=base, policy=policy) == ceiling
+    assert allocate(1e6, base=base, policy=policy) == floor
+    assert allocate(None, base=base, policy=policy) == base
+
+
+def test_the_plans_longest_interval_is_never_passed():
+    policy = Adaptive(ceiling_factor=10, longest=timedelta(hours=24))
+    assert allocate(0.0, base=timedelta(hours=6), policy=policy) == timedelta(hours=24)
+    # A tier slower than ``longest`` keeps its own interval as the longest.
+    assert allocate(0.0, base=timedelta(hours=48), policy=policy) == timedelta(hours=48)
+
+
+def test_allocation_is_sub_proportional():
+    # The square-root rule: four times the rate earns half the interval, not a quarter.
+    policy = Adaptive(floor_factor=1000, ceiling_factor=1000, longest=timedelta(days=365))
+    base = timedelta(hours=1)
+    slow = allocate(0.01, base=base, policy=policy)
+    fast = allocate(0.04, base=base, policy=policy)
+    assert slow / fast == pytest.approx(2.0)
+
+
+# Through the engine: the calendars kind opted in.
+
+
+def sync_after(feed: Feed, hours: float):
+    """Sync ``feed`` as if ``hours`` had passed since its last successful sync."""
+    back = timezone.now() - timedelta(hours=hours)
+    Feed.objects.filter(pk=feed.pk).update(last_success_at=back, next_sync_at=back)
+    feed.refresh_from_db()
+    return run_sync(feed)
+
+
+def test_calendars_opted_in():
+    assert get_kind(FEED_KIND).adaptive is FEED_POLICY
+
+
+@pytest.mark.django_db
+def test_a_busy_feed_gets_a_shorter_interval_after_a_few_syncs(alice, allow_private_urls):
+    route = Body(airbnb_feed(airbnb_event("r0", 10, 12)))
+    with local_server({"/busy.ics": route}) as server:
+        feed = make_feed(make_listing(alice), f"{server.url}/busy.ics")
+        assert feed.tier == "1h"
+        run_sync(feed)
+        assert feed.effective_interval is None  # the first sync only sets the baseline
+        for n in range(1, 5):
+            route.body = airbnb_feed(
+                *(airbnb_event(f"r{i}", 10 + 3 * i, 12 + 3 * i) for i in range(n + 1))
+            )
+            route.etag = f'"v{n + 1}"'
+            attempt = sync_after(feed, 1)
+            assert attempt.items_changed == 1
+    assert feed.change_rate > 1.0  # changes per hour
+    assert feed.effective_interval == timedelta(minutes=30)  # the floor: 1h / 2
+    due_in = feed.next_sync_at - timezone.now()
+    assert timedelta(minutes=29) < due_in <= timedelta(minutes=30)
+
+
+@pytest.mark.django_db
+def test_a_quiet_feed_is_checked_less_but_never_past_the_longest(alice, allow_private_urls):
+    route = Body(airbnb_feed(airbnb_event("r1", 10, 12)))
+    with local_server({"/quiet.ics": route}) as server:
+        feed = make_feed(make_listing(alice), f"{server.url}/quiet.ics")
+        run_sync(feed)
+        intervals = []
+        for _ in range(6):
+            attempt = sync_after(feed, 1)
+            assert attempt.outcome == "not_modified"
+            intervals.append(feed.effective_interval)
+    assert feed.change_rate == 0.0
+    assert intervals[:2] == [timedelta(hours=1)] * 2  # too few checks to know yet
+    assert intervals[-1] == timedelta(hours=4)  # 4 x 1h, within 24h
+    assert feed.next_sync_at - timezone.now() <= timedelta(hours=4)
+
+
+@pytest.mark.django_db
+def test_a_checkin_soon_halves_the_interval(alice, allow_private_urls):
+    route = Body(airbnb_feed(airbnb_event("soon", 1, 3)))
+    with local_server({"/soon.ics": route}) as server:
+        feed = make_feed(make_listing(alice), f"{server.url}/soon.ics")
+        run_sync(feed)
+        for _ in range(5):
+            sync_after(feed, 1)
+    assert feed.change_rate == 0.0
+    assert feed.effective_interval == timedelta(hours=2)  # quiet (4h), check-in soon: / 2
+
+
+@pytest.mark.django_db
+def test_a_failure_keeps_the_estimate_and_backs_off(alice, allow_private_urls):
+    route = Body(airbnb_feed(airbnb_event("r1", 10, 12)))
+    with local_server({"/f.ics": route}) as server:
+        feed = make_feed(make_listing(alice), f"{server.url}/f.ics")
+        run_sync(feed)
+        for _ in range(4):
+            sync_after(feed, 1)
+        stats, rate = feed.change_stats, feed.change_rate
+        route.status = 404
+        attempt = sync_after(feed, 1)
+    assert attempt.outcome == "failed"
+    assert feed.change_stats == stats and feed.change_rate == rate
+    assert feed.consecutive_failures == 1
