@@ -59,7 +59,13 @@ def _tier_action(key: str):
 
 @admin.register(Feed)
 class FeedAdmin(SyncedItemAdminMixin, admin.ModelAdmin):
-    list_display = ["__str__", "listing", "source", *SyncedItemAdminMixin.sync_list_display]
+    list_display = [
+        "__str__",
+        "listing",
+        "source",
+        *SyncedItemAdminMixin.sync_list_display,
+        "adaptive_polling",
+    ]
     list_filter = ["source", "export_back", *SyncedItemAdminMixin.sync_list_filter]
     search_fields = ["url", "name", "listing__name", "listing__owner__email"]
     raw_id_fields = ["listing"]
@@ -68,8 +74,16 @@ class FeedAdmin(SyncedItemAdminMixin, admin.ModelAdmin):
         "last_import",
         "empty_since",
         *SyncedItemAdminMixin.sync_readonly_fields,
+        "change_rate",
+        "effective_interval",
+        "change_stats",
     ]
     list_select_related = ["listing"]
+
+    @admin.display(description="Adaptive polling", ordering="effective_interval")
+    def adaptive_polling(self, feed: Feed) -> str:
+        """The effective interval and the learnt change rate, in words."""
+        return feed.polling_words or "Plan's interval"
 
     def get_actions(self, request):
         actions = super().get_actions(request)

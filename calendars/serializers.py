@@ -149,6 +149,16 @@ class FeedSerializer(SyncedItemStatusMixin, serializers.ModelSerializer):
         help_text="The feed suddenly held no future events (nothing cancelled until the next "
         "sync confirms it); null otherwise.",
     )
+    change_rate = serializers.FloatField(
+        read_only=True,
+        allow_null=True,
+        help_text="Adaptive polling: the feed's estimated changes per hour, learnt from its "
+        "own syncs; null until it has been synced twice.",
+    )
+    effective_interval_seconds = serializers.SerializerMethodField(
+        help_text="Adaptive polling: seconds between checks the feed earned at its last sync "
+        "(within the plan's bounds); null: the plan's fixed interval."
+    )
 
     class Meta:
         model = Feed
@@ -164,8 +174,15 @@ class FeedSerializer(SyncedItemStatusMixin, serializers.ModelSerializer):
             *SyncedItemStatusMixin.SYNC_STATUS_FIELDS,
             "last_import",
             "empty_since",
+            "change_rate",
+            "effective_interval_seconds",
         ]
         read_only_fields = ["id", "created_at", *SyncedItemStatusMixin.SYNC_STATUS_FIELDS]
+
+    @extend_schema_field(OpenApiTypes.INT)
+    def get_effective_interval_seconds(self, feed: Feed) -> int | None:
+        interval = feed.effective_interval
+        return int(interval.total_seconds()) if interval else None
 
     @extend_schema_field(LastImportSerializer(allow_null=True))
     def get_last_import(self, feed: Feed) -> dict | None:

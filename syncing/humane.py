@@ -66,3 +66,29 @@ def lasting(value: datetime | str | None, now: datetime | None = None) -> str:
     if value is None:
         return ""
     return f"for {span(((now or timezone.now()) - value).total_seconds())}"
+
+
+def change_rate_words(per_hour: float | None) -> str:
+    """An adaptive item's learnt change rate: "about 3 changes a day", "about 1 change a
+    week", "no change seen lately" ("" while not learnt yet)."""
+    if per_hour is None:
+        return ""
+    if per_hour <= 0:
+        return "no change seen lately"
+    for unit, hours in (("an hour", 1), ("a day", 24), ("a week", 168)):
+        count = per_hour * hours
+        if count >= 1 or unit == "a week":
+            if count < 0.5:
+                return "less than one change a week"
+            return f"about {plural(round(count), 'change')} {unit}"
+    return ""  # unreachable
+
+
+def polling_words(per_hour: float | None, interval_seconds: float | None) -> str:
+    """ "Checked every 4 hours: about 2 changes a day" for an item polled adaptively
+    ("" for one on its tier's fixed interval)."""
+    if not interval_seconds:
+        return ""
+    rate = change_rate_words(per_hour)
+    every = f"Checked every {span(interval_seconds)}"
+    return f"{every}: {rate}" if rate else f"{every} (learning how often it changes)"

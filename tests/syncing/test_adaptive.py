@@ -27,6 +27,7 @@ from syncing.adaptive import (
     naive_rate,
     observe,
 )
+from syncing.humane import change_rate_words, polling_words
 from syncing.kinds import get_kind
 from tests.calendars.test_import import (
     Body,
@@ -151,21 +152,27 @@ def test_calendars_opted_in():
     assert get_kind(FEED_KIND).adaptive is FEED_POLICY
 
 
+def busy_feed(owner, server, route) -> Feed:
+    """A feed synced five times an hour apart, with a new booking each time."""
+    feed = make_feed(make_listing(owner), f"{server.url}/busy.ics")
+    run_sync(feed)
+    assert feed.effective_interval is None  # the first sync only sets the baseline
+    for n in range(1, 5):
+        route.body = airbnb_feed(
+            *(airbnb_event(f"r{i}", 10 + 3 * i, 12 + 3 * i) for i in range(n + 1))
+        )
+        route.etag = f'"v{n + 1}"'
+        attempt = sync_after(feed, 1)
+        assert attempt.items_changed == 1
+    return feed
+
+
 @pytest.mark.django_db
 def test_a_busy_feed_gets_a_shorter_interval_after_a_few_syncs(alice, allow_private_urls):
     route = Body(airbnb_feed(airbnb_event("r0", 10, 12)))
     with local_server({"/busy.ics": route}) as server:
-        feed = make_feed(make_listing(alice), f"{server.url}/busy.ics")
-        assert feed.tier == "1h"
-        run_sync(feed)
-        assert feed.effective_interval is None  # the first sync only sets the baseline
-        for n in range(1, 5):
-            route.body = airbnb_feed(
-                *(airbnb_event(f"r{i}", 10 + 3 * i, 12 + 3 * i) for i in range(n + 1))
-            )
-            route.etag = f'"v{n + 1}"'
-            attempt = sync_after(feed, 1)
-            assert attempt.items_changed == 1
+        feed = busy_feed(alice, server, route)
+    assert feed.tier == "1h"
     assert feed.change_rate > 1.0  # changes per hour
     assert feed.effective_interval == timedelta(minutes=30)  # the floor: 1h / 2
     due_in = feed.next_sync_at - timezone.now()
@@ -215,3 +222,40 @@ def test_a_failure_keeps_the_estimate_and_backs_off(alice, allow_private_urls):
     assert attempt.outcome == "failed"
     assert feed.change_stats == stats and feed.change_rate == rate
     assert feed.consecutive_failures == 1
+
+
+@pytest.mark.django_db
+def test_owner_and_staff_see_the_rate_and_interval(
+    alice, bob, staff, alice_api, bob_api, client, allow_private_urls
+):
+    route = Body(airbnb_feed(airbnb_event("r0", 10, 12)))
+    with local_server({"/busy.ics": route}) as server:
+        feed = busy_feed(alice, server, route)
+    data = alice_api.get(f"/api/v1/feeds/{feed.pk}/").json()
+    assert data["effective_interval_seconds"] == 1800
+    assert data["change_rate"] == pytest.approx(feed.change_rate)
+    assert bob_api.get(f"/api/v1/feeds/{feed.pk}/").status_code == 404
+    client.force_login(alice)
+    row = client.get(f"/calendars/feeds/{feed.pk}/row/").content.decode()
+    assert "Checked every 30 minutes: about 2 changes an hour" in row
+    client.force_login(staff)
+    page = client.get("/admin/calendars/feed/").content.decode()
+    assert "Adaptive polling" in page and "Checked every 30 minutes" in page
+
+
+@pytest.mark.django_db
+def test_a_new_feed_shows_no_adaptive_words(alice):
+    feed = make_feed(make_listing(alice), "https://www.airbnb.com/calendar/ical/9.ics")
+    assert feed.polling_words == ""
+
+
+def test_rates_and_intervals_in_words():
+    assert change_rate_words(None) == ""
+    assert change_rate_words(0.0) == "no change seen lately"
+    assert change_rate_words(3.0) == "about 3 changes an hour"
+    assert change_rate_words(2 / 24) == "about 2 changes a day"
+    assert change_rate_words(1 / 168) == "about 1 change a week"
+    assert change_rate_words(1 / 1000) == "less than one change a week"
+    assert polling_words(None, None) == ""
+    assert polling_words(None, 3600) == "Checked every 1 hour (learning how often it changes)"
+    assert polling_words(0.0, 4 * 3600) == "Checked every 4 hours: no change seen lately"
