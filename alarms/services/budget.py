@@ -198,23 +198,26 @@ def reset_budget_clients() -> None:
 
 def budget_firings(rule, now: datetime) -> list:
     """The alert check ``speech-budget``: engines that used ``rule.threshold`` percent of
-    today's budget (characters or requests) or more."""
+    today's budget (characters or requests) or more, or sent briefings to the next engine."""
     from syncing.monitoring.alerts import Firing
 
     out = []
     for engine, limits in budgets().items():
         used_chars, used_requests = usage(engine, now.date())
         share = 100 * limits.share_used(used_chars, used_requests)
-        if limits.share_used(1, 1) and share >= rule.threshold:
-            cost = used_chars / 1_000_000 * limits.cost_per_million
-            out.append(
-                Firing(
-                    f"speech:{engine}",
-                    round(share, 1),
-                    f"speech engine {engine}: {share:.0f}% of today's budget used "
-                    f"({used_chars:,} characters, {used_requests:,} requests, about "
-                    f"{cost:.2f} spent); briefings fall back to the next engine past "
-                    f"{fallback_share() * 100:.0f}%",
-                )
+        row = SpeechSpend.objects.filter(day=now.date(), engine=engine).first()
+        fallbacks = row.fallbacks if row else 0
+        if share < rule.threshold and not fallbacks:
+            continue
+        cost = used_chars / 1_000_000 * limits.cost_per_million
+        out.append(
+            Firing(
+                f"speech:{engine}",
+                round(share, 1),
+                f"speech engine {engine}: {share:.0f}% of today's budget used "
+                f"({used_chars:,} characters, {used_requests:,} requests, about {cost:.2f} "
+                f"spent); {fallbacks} briefing(s) went to the next engine (past "
+                f"{fallback_share() * 100:.0f}%)",
             )
+        )
     return out
