@@ -15,7 +15,7 @@ from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
 
 # Parameters every listing understands besides its filters.
-COMMON_PARAMETERS = frozenset({"page", "page_size", "format", "search", "ordering"})
+COMMON_PARAMETERS = frozenset({"page", "page_size", "cursor", "format", "search", "ordering"})
 BOOLEANS = frozenset({"true", "false", "True", "False", "1", "0"})
 
 
