@@ -336,7 +336,7 @@ def markdown(results: list[dict]) -> str:
         rec = r.get("recovery", {})
         twice = r.get("items_synced_twice_in_one_interval", r["items_with_2plus_ok_attempts"])
         slowest = rec.get("max_recovery_s")
-        if rec and slowest is None:
+        if rec.get("faults") and slowest is None:
             slowest = f"> bound ({rec['not_recovered']} items not back)"
         lines.append(
             f"| {r['scenario']} | {r['items']} | {len(rec.get('faults', []))} "
