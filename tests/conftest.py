@@ -29,6 +29,8 @@ def pytest_collection_modifyitems(config, items):
             _skipped_for["chromium"] += 1
             item.add_marker(pytest.mark.skip(reason="needs Debian's chromium"))
         if "espeak" in item.keywords and not espeak:
+            if settings.REQUIRE_SERVICES:
+                raise pytest.UsageError("REQUIRE_SERVICES=1 but espeak-ng is not installed")
             _skipped_for["espeak-ng"] += 1
             item.add_marker(pytest.mark.skip(reason="needs espeak-ng"))
 
