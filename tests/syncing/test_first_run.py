@@ -156,3 +156,22 @@ def test_bin_run_says_what_went_wrong_and_never_ready_when_honcho_cannot_start(t
     assert done.returncode != 0
     assert "Process type 'nosuchprocess' does not exist in Procfile" in done.stdout
     assert "is ready" not in done.stdout
+
+
+def test_without_espeak_ng_its_tests_are_skipped_and_the_summary_says_so(tmp_path):
+    """`make test` on a machine without espeak-ng: skipped, counted on the summary line."""
+    bare = tmp_path / "bin"  # a PATH with the virtualenv and nothing else
+    bare.mkdir()
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{bare}"}
+    env.pop("REQUIRE_SERVICES", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-m", "espeak", "tests/alarms"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert "tests skipped: espeak-ng missing" in done.stdout
+    assert " passed" not in done.stdout  # every espeak test was skipped, none ran
