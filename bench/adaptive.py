@@ -30,7 +30,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from syncing.adaptive import Adaptive, ChangeStats, allocate, known_rate, observe  # noqa: E402
+from syncing.adaptive import (  # noqa: E402
+    Adaptive,
+    ChangeStats,
+    allocate,
+    known_rate,
+    observe,
+    waking_hours_factor,
+)
 
 PLANS = {"free": 6 * 60, "starter": 3 * 60, "pro": 60, "business": 15, "realtime": 5}  # minutes
 DAY = 24 * 60
@@ -109,7 +116,10 @@ def adaptive_checks(
                 stats, hours=(t - previous) / 60, changed=changed, memory_hours=memory_hours
             )
             rate = known_rate(stats, policy)
-            wait = allocate(rate, base=base, policy=policy, changed=changed)
+            # The calendars signal's time of day (its check-in part needs bookings: not
+            # simulated); the simulated feeds live in one zone, their listings' own.
+            signal = waking_hours_factor(int(t % DAY // 60))
+            wait = allocate(rate, base=base, policy=policy, changed=changed, signal=signal)
         previous = t
         t = on_grid(t + wait.total_seconds() / 60, tick)
     return checks
@@ -204,6 +214,8 @@ def main() -> None:
             "longest_hours": FEED_POLICY.longest.total_seconds() / 3600,
             "memory_days": FEED_POLICY.memory.total_seconds() / 86400,
             "after_change": FEED_POLICY.after_change,
+            "reference_changes_per_day": (FEED_POLICY.reference_rate or 0) * 24,
+            "waking_hours": "x0.8 from 08:00 to 22:00, x2 at night",
         },
         "plans": {},
     }

@@ -5,18 +5,18 @@ from django.apps import AppConfig
 from syncing.adaptive import Adaptive
 
 FEED_KIND = "calendars.feed"
-# Adaptive polling (syncing.adaptive): a feed is checked between half its plan's interval
-# and four times it (at most daily); one that changes about once per 64 intervals or more
-# often keeps the plan's interval (the p95 promise), quieter ones are checked less; a
-# listing with a check-in in the next two days is checked twice as often (last-minute
-# bookings and changes). bench/adaptive.py measures it.
+# Adaptive polling (syncing.adaptive). A feed that changes about every three days keeps its
+# plan's interval; busier ones are checked up to 1.25x as often, quieter ones down to 4x
+# less often (at most daily). The calendars signal: a check-in within 48 hours halves the
+# interval; waking hours in the listing's zone 0.8x, nights 2x. bench/adaptive.py measures
+# it (and why: spending below the plan's interval buys p50, not p95).
 FEED_POLICY = Adaptive(
-    floor_factor=2.0,
+    floor_factor=1.25,
     ceiling_factor=4.0,
     longest=timedelta(hours=24),
     memory=timedelta(days=7),
-    keep_at=64.0,
-    signal="calendars.services.adaptive_signals.upcoming_checkin",
+    reference_rate=0.3 / 24,
+    signal="calendars.services.adaptive_signals.feed_signal",
 )
 
 

@@ -54,6 +54,9 @@ class Adaptive:
     # An item that changes once per this many tier intervals keeps the tier's interval
     # (the square-root rule's scale: busier items get less, quieter ones more).
     keep_at: float = 1.0
+    # Or, when set, the changes per hour at which an item keeps the tier's interval
+    # whatever the tier (the kind's typical rate: the same split for every plan).
+    reference_rate: float | None = None
     # The interval is multiplied by this after a check that saw a change (changes cluster).
     after_change: float = 0.5
     # Dotted path to callable(item, now) -> float: the kind's own signal, a multiplier of
@@ -132,13 +135,35 @@ def allocate(
     elif rate <= 0:
         interval = ceiling
     else:
-        base_hours = base.total_seconds() / 3600
-        interval = timedelta(hours=math.sqrt(base_hours / (rate * policy.keep_at)))
+        interval = base * math.sqrt(reference_rate(base, policy) / rate)
     if changed:
         interval *= policy.after_change
     if signal and signal > 0:
         interval *= signal
     return min(max(interval, floor), ceiling)
+
+
+def reference_rate(base: timedelta, policy: Adaptive) -> float:
+    """Changes per hour at which an item keeps the tier's interval ``base``."""
+    if policy.reference_rate:
+        return policy.reference_rate
+    return 3600 / (base.total_seconds() * policy.keep_at)
+
+
+# Waking hours: channel calendars change mostly while people are awake (bookings, edits).
+# With ~90% of changes between 08:00 and 22:00 local time, the rate is ~1.5x the day's
+# mean by day and ~0.25x by night; the square-root rule turns that into intervals of
+# 1/sqrt(those): ~0.8x by day and ~2x by night.
+WAKING_HOURS = (8, 22)
+WAKING_FACTOR = 0.8
+SLEEPING_FACTOR = 2.0
+
+
+def waking_hours_factor(local_hour: int) -> float:
+    """A kind signal's share for the time of day in the item's own zone: 0.8 (checked a
+    little more often) from 08:00 to 22:00, 2.0 (half as often) at night."""
+    start, end = WAKING_HOURS
+    return WAKING_FACTOR if start <= local_hour < end else SLEEPING_FACTOR
 
 
 def known_rate(stats: ChangeStats, policy: Adaptive) -> float | None:

@@ -26,6 +26,7 @@ from syncing.adaptive import (
     known_rate,
     naive_rate,
     observe,
+    waking_hours_factor,
 )
 from syncing.humane import change_rate_words, polling_words
 from syncing.kinds import get_kind
@@ -128,6 +129,16 @@ def test_the_plans_longest_interval_is_never_passed():
     assert allocate(0.0, base=timedelta(hours=48), policy=policy) == timedelta(hours=48)
 
 
+def test_an_item_at_the_kinds_reference_rate_keeps_the_plans_interval():
+    base = timedelta(hours=1)
+    assert allocate(FEED_POLICY.reference_rate, base=base, policy=FEED_POLICY) == base
+    assert allocate(FEED_POLICY.reference_rate / 4, base=base, policy=FEED_POLICY) == 2 * base
+
+
+def test_waking_hours():
+    assert [waking_hours_factor(h) for h in (3, 7, 8, 12, 21, 22)] == [2, 2, 0.8, 0.8, 0.8, 2]
+
+
 def test_allocation_is_sub_proportional():
     # The square-root rule: four times the rate earns half the interval, not a quarter.
     policy = Adaptive(floor_factor=1000, ceiling_factor=1000, longest=timedelta(days=365))
@@ -152,6 +163,12 @@ def test_calendars_opted_in():
     assert get_kind(FEED_KIND).adaptive is FEED_POLICY
 
 
+def zone_at(local_hour: int) -> str:
+    """A time zone where it is now ``local_hour`` o'clock (Etc/GMT-N is UTC+N)."""
+    offset = (local_hour - timezone.now().hour + 12) % 24 - 12
+    return f"Etc/GMT{-offset:+d}"
+
+
 def busy_feed(owner, server, route) -> Feed:
     """A feed synced five times an hour apart, with a new booking each time."""
     feed = make_feed(make_listing(owner), f"{server.url}/busy.ics")
@@ -174,16 +191,25 @@ def test_a_busy_feed_gets_a_shorter_interval_after_a_few_syncs(alice, allow_priv
         feed = busy_feed(alice, server, route)
     assert feed.tier == "1h"
     assert feed.change_rate > 1.0  # changes per hour
-    assert feed.effective_interval == timedelta(minutes=30)  # the floor: 1h / 2
+    assert feed.effective_interval == timedelta(minutes=48)  # the floor: 1h / 1.25
     due_in = feed.next_sync_at - timezone.now()
-    assert timedelta(minutes=29) < due_in <= timedelta(minutes=30)
+    assert timedelta(minutes=47) < due_in <= timedelta(minutes=48)
+
+
+def quiet_feed(owner, server, path: str, tz: str) -> Feed:
+    """A feed synced six times an hour apart, never changed."""
+    feed = make_feed(make_listing(owner, tz=tz), f"{server.url}{path}")
+    run_sync(feed)
+    for _ in range(6):
+        assert sync_after(feed, 1).outcome == "not_modified"
+    return feed
 
 
 @pytest.mark.django_db
 def test_a_quiet_feed_is_checked_less_but_never_past_the_longest(alice, allow_private_urls):
     route = Body(airbnb_feed(airbnb_event("r1", 10, 12)))
     with local_server({"/quiet.ics": route}) as server:
-        feed = make_feed(make_listing(alice), f"{server.url}/quiet.ics")
+        feed = make_feed(make_listing(alice, tz=zone_at(3)), f"{server.url}/quiet.ics")
         run_sync(feed)
         intervals = []
         for _ in range(6):
@@ -191,21 +217,26 @@ def test_a_quiet_feed_is_checked_less_but_never_past_the_longest(alice, allow_pr
             assert attempt.outcome == "not_modified"
             intervals.append(feed.effective_interval)
     assert feed.change_rate == 0.0
-    assert intervals[:2] == [timedelta(hours=1)] * 2  # too few checks to know yet
-    assert intervals[-1] == timedelta(hours=4)  # 4 x 1h, within 24h
+    # Too few checks to know yet: the plan's 1h, doubled at night (03:00 at the listing).
+    assert intervals[:2] == [timedelta(hours=2)] * 2
+    # Quiet: 4 x 1h, and never longer, even at night.
+    assert intervals[-1] == timedelta(hours=4)
     assert feed.next_sync_at - timezone.now() <= timedelta(hours=4)
 
 
 @pytest.mark.django_db
 def test_a_checkin_soon_halves_the_interval(alice, allow_private_urls):
-    route = Body(airbnb_feed(airbnb_event("soon", 1, 3)))
-    with local_server({"/soon.ics": route}) as server:
-        feed = make_feed(make_listing(alice), f"{server.url}/soon.ics")
-        run_sync(feed)
-        for _ in range(5):
-            sync_after(feed, 1)
-    assert feed.change_rate == 0.0
-    assert feed.effective_interval == timedelta(hours=2)  # quiet (4h), check-in soon: / 2
+    routes = {
+        "/later.ics": Body(airbnb_feed(airbnb_event("later", 10, 12))),
+        "/soon.ics": Body(airbnb_feed(airbnb_event("soon", 1, 3))),
+    }
+    with local_server(routes) as server:
+        later = quiet_feed(alice, server, "/later.ics", zone_at(12))
+        soon = quiet_feed(alice, server, "/soon.ics", zone_at(12))
+    assert later.change_rate == soon.change_rate == 0.0
+    # Quiet: 4h; at noon at the listing x 0.8; a check-in soon x 0.5.
+    assert later.effective_interval == timedelta(hours=3.2)
+    assert soon.effective_interval == timedelta(hours=1.6)
 
 
 @pytest.mark.django_db
@@ -232,15 +263,15 @@ def test_owner_and_staff_see_the_rate_and_interval(
     with local_server({"/busy.ics": route}) as server:
         feed = busy_feed(alice, server, route)
     data = alice_api.get(f"/api/v1/feeds/{feed.pk}/").json()
-    assert data["effective_interval_seconds"] == 1800
+    assert data["effective_interval_seconds"] == 48 * 60
     assert data["change_rate"] == pytest.approx(feed.change_rate)
     assert bob_api.get(f"/api/v1/feeds/{feed.pk}/").status_code == 404
     client.force_login(alice)
     row = client.get(f"/calendars/feeds/{feed.pk}/row/").content.decode()
-    assert "Checked every 30 minutes: about 2 changes an hour" in row
+    assert "Checked every 48 minutes: about 2 changes an hour" in row
     client.force_login(staff)
     page = client.get("/admin/calendars/feed/").content.decode()
-    assert "Adaptive polling" in page and "Checked every 30 minutes" in page
+    assert "Adaptive polling" in page and "Checked every 48 minutes" in page
 
 
 @pytest.mark.django_db
