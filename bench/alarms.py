@@ -114,7 +114,10 @@ def create_alarms(n: int, zones: list[str], day: date, sim_start: datetime) -> d
     from alarms.services.schedule import Rule, next_ring
 
     with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE alarms_briefing, alarms_alarm, syncing_syncattempt CASCADE")
+        cursor.execute(
+            "TRUNCATE alarms_briefing, alarms_audioclip, alarms_speechspend, alarms_alarm, "
+            "syncing_syncattempt CASCADE"
+        )
     users = get_user_model()
     owners = []
     for i in range(max(1, n // 100)):
