@@ -2,10 +2,10 @@
 
 Real processes: two workers and beat on a Redis and a PostgreSQL cluster of the suite's own
 (free ports, under /tmp; the shared services are never touched). Workers are killed with
-``kill -9`` (pool children and main processes) and Redis is shut down and restarted during
-fan-out; every item must have synced by the end, within the recovery bound, with the
-engine's default settings. The full run (5,000 items, every scenario) is
-``.venv/bin/python bench/faults.py``.
+``kill -9`` (a pool child, then a main process) during fan-out; every item must have synced
+by the end, within the recovery bound, with the engine's default settings. About 80 s on
+an idle 2-core box. The full run (5,000 items; Redis and PostgreSQL restarts, two beats,
+duplicate deliveries, RabbitMQ) is ``.venv/bin/python bench/faults.py``.
 """
 
 from __future__ import annotations
@@ -68,13 +68,13 @@ def run_suite(tmp_path):
     return run
 
 
-def test_workers_killed_and_redis_restarted_lose_no_item(run_suite):
+def test_workers_killed_mid_chunk_lose_no_item(run_suite):
+    """A pool child, then a worker's main process, killed with -9 during the fan-out."""
     results = run_suite(
-        "--items", "1000", "--batch", "250", "--scenarios", "kill,redis",
-        "--kills", "4", "--kill-every", "3", "--redis-restarts", "1",
-        "--recovery-timeout", "60",
+        "--items", "1000", "--batch", "250", "--scenarios", "kill",
+        "--kills", "2", "--kill-every", "3", "--recovery-timeout", "75",
     )  # fmt: skip
-    assert [r["scenario"] for r in results] == ["kill", "redis"]
+    assert [r["scenario"] for r in results] == ["kill"]
     for result in results:
         assert "error" not in result, result
         assert result["items"] == 1000
