@@ -23,6 +23,10 @@ install: $(STAMP)
 	cp .env.example .env
 	@echo "created .env from .env.example (embedded defaults: SQLite and a file broker under var/)"
 
+# A run writes nothing outside var/: no __pycache__ folders in the checkout (the
+# virtualenv's own, written at install, are still read).
+demo run: export PYTHONDONTWRITEBYTECODE = 1
+
 demo: install .env
 	@echo "preparing the demo: database, static files and demo data, all under var/"
 	@$(VENV)/bin/honcho run $(PY) manage.py migrate --noinput -v0
