@@ -16,7 +16,7 @@ from django.db import connection
 from alarms.models import Briefing, SpeechSpend
 from alarms.services import budget
 from syncing.monitoring.alerts import evaluate_rules
-from syncing.monitoring.models import Alert
+from syncing.monitoring.models import Alert, AlertRule
 from tests.alarms.conftest import make_alarm, utc
 from tests.alarms.test_shared_audio import inputs, speech_server
 from tests.alarms.test_sync import RING, run
@@ -66,6 +66,11 @@ def test_near_the_budget_briefings_fall_back_and_staff_hear_of_it(
     )
     assert budget.usage("speech-api", RING.date()) == (len(said[0]), 1)
 
+    # alarms 0003 adds the rule (a transactional test elsewhere may have flushed it).
+    AlertRule.objects.get_or_create(
+        key="speech-budget",
+        defaults={"name": "Speech budget", "metric": "app_check", "threshold": 80.0},
+    )
     report = evaluate_rules(RING)
     alert = Alert.objects.get(rule__key="speech-budget")
     assert alert in report.opened and alert.subject == "speech:speech-api"
