@@ -6,13 +6,13 @@ from syncing.adaptive import Adaptive
 
 FEED_KIND = "calendars.feed"
 # Adaptive polling (syncing.adaptive). A feed that changes about every three days keeps its
-# plan's interval; busier ones are checked up to 1.25x as often, quieter ones down to 4x
+# plan's interval; busier ones are checked up to 1.25x as often, quieter ones down to 6x
 # less often (at most daily). The calendars signal: a check-in within 48 hours halves the
 # interval; waking hours in the listing's zone 0.8x, nights 2x. bench/adaptive.py measures
 # it (and why: spending below the plan's interval buys p50, not p95).
 FEED_POLICY = Adaptive(
     floor_factor=1.25,
-    ceiling_factor=4.0,
+    ceiling_factor=6.0,
     longest=timedelta(hours=24),
     memory=timedelta(days=7),
     reference_rate=0.3 / 24,

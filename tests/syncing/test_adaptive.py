@@ -219,9 +219,9 @@ def test_a_quiet_feed_is_checked_less_but_never_past_the_longest(alice, allow_pr
     assert feed.change_rate == 0.0
     # Too few checks to know yet: the plan's 1h, doubled at night (03:00 at the listing).
     assert intervals[:2] == [timedelta(hours=2)] * 2
-    # Quiet: 4 x 1h, and never longer, even at night.
-    assert intervals[-1] == timedelta(hours=4)
-    assert feed.next_sync_at - timezone.now() <= timedelta(hours=4)
+    # Quiet: 6 x 1h, and never longer, even at night.
+    assert intervals[-1] == timedelta(hours=6)
+    assert feed.next_sync_at - timezone.now() <= timedelta(hours=6)
 
 
 @pytest.mark.django_db
@@ -234,9 +234,9 @@ def test_a_checkin_soon_halves_the_interval(alice, allow_private_urls):
         later = quiet_feed(alice, server, "/later.ics", zone_at(12))
         soon = quiet_feed(alice, server, "/soon.ics", zone_at(12))
     assert later.change_rate == soon.change_rate == 0.0
-    # Quiet: 4h; at noon at the listing x 0.8; a check-in soon x 0.5.
-    assert later.effective_interval == timedelta(hours=3.2)
-    assert soon.effective_interval == timedelta(hours=1.6)
+    # Quiet: 6h; at noon at the listing x 0.8; a check-in soon x 0.5.
+    assert later.effective_interval == timedelta(hours=4.8)
+    assert soon.effective_interval == timedelta(hours=2.4)
 
 
 @pytest.mark.django_db
