@@ -2,7 +2,8 @@
 (the on-time rate) and the age of the stalest item.
 
 An item that is not paused is on time when its last success is at most one tier interval
-plus a grace of one dispatch period ago (dispatch runs that often, so an item can be that
+(for a kind with adaptive polling: the interval the item earned) plus a grace of one
+dispatch period ago (dispatch runs that often, so an item can be that
 late without anything being wrong). An item never synced yet is on time until its first due
 time is more than the grace ago. Tiers without an interval sync on demand only (frozen
 products): they make no promise of freshness, so they have no on-time rate; their stalest
@@ -21,7 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Min, Q
+from django.db.models import Count, DateTimeField, ExpressionWrapper, F, Min, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from syncing.kinds import Kind, all_kinds
@@ -76,7 +78,14 @@ def interval_freshness(kind: Kind, tier: Tier, now: datetime) -> Freshness:
     model = kind.model_class
     overdue_cut = now - grace
     if tier.interval:
-        success_cut = now - tier.interval - grace
+        success_cut: datetime | ExpressionWrapper = now - tier.interval - grace
+        if kind.adaptive is not None:
+            # Adaptive polling: each item is due after the interval it earned (shorter or
+            # longer than the tier's), so it is on time within that interval.
+            success_cut = ExpressionWrapper(
+                Value(now - grace) - Coalesce(F("effective_interval"), Value(tier.interval)),
+                output_field=DateTimeField(),
+            )
         on_time = Q(last_success_at__gte=success_cut) | Q(
             last_success_at__isnull=True, next_sync_at__gte=overdue_cut
         )

@@ -290,3 +290,23 @@ def test_rates_and_intervals_in_words():
     assert polling_words(None, None) == ""
     assert polling_words(None, 3600) == "Checked every 1 hour (learning how often it changes)"
     assert polling_words(0.0, 4 * 3600) == "Checked every 4 hours: no change seen lately"
+
+
+@pytest.mark.django_db
+def test_freshness_follows_the_interval_each_feed_earned(alice):
+    from syncing.models import Tier
+    from syncing.monitoring.freshness import interval_freshness
+
+    now = timezone.now()
+    listing = make_listing(alice)
+    earned = {"quiet": timedelta(hours=6), "busy": timedelta(minutes=48), "new": None}
+    for name, interval in earned.items():
+        feed = make_feed(listing, f"https://www.airbnb.com/calendar/ical/{name}.ics")
+        Feed.objects.filter(pk=feed.pk).update(
+            last_success_at=now - timedelta(hours=3), effective_interval=interval
+        )
+    tier = Tier.objects.get(kind=FEED_KIND, name="1h")
+    fresh = interval_freshness(get_kind(FEED_KIND), tier, now)
+    # Synced 3 hours ago: on time for a 6-hour feed; late for a 48-minute one and for one
+    # still on the tier's 1 hour.
+    assert (fresh.items, fresh.on_time) == (3, 1)
