@@ -123,6 +123,10 @@ def _joined(engine, key, parts, voice, now, identity) -> Produced:
     keys = [clip_key(engine.name, *identity, engine.audio_format, part) for part in parts]
     have = {c.key: c for c in AudioClip.objects.filter(key__in=keys)}
     missing = {k: part for k, part in zip(keys, parts, strict=True) if k not in have}
+    # A section said again is kept another day (a greeting said every morning stays).
+    AudioClip.objects.filter(key__in=list(have), keep_until__lt=now + SECTION_TTL / 2).update(
+        keep_until=now + SECTION_TTL
+    )
     characters = _spend(engine, list(missing.values()), now)
     retries = 0
     for index, (section_key, part) in enumerate(missing.items()):

@@ -210,3 +210,17 @@ def test_espeak_briefings_share_their_date_line(alice, bob, clock_at, settings):
     assert second.counts["speech_calls"] == 1 < first.counts["speech_calls"]
     data = Briefing.objects.get(alarm__owner=bob).clip.file.read()
     assert data[:4] == b"RIFF" and wav_duration_ms(data) > 1500
+
+
+def test_a_section_said_every_morning_is_kept_and_not_said_again(alice, clock_at, speech_api):
+    server = speech_api("wav")
+    clock_at(RING - timedelta(minutes=58))
+    alarm = make_alarm(alice)
+    run(alarm)
+    clock_at(RING + timedelta(days=1) - timedelta(minutes=58))
+    assert run(alarm).counts["speech_calls"] == 1  # only Tuesday's date line is new
+    assert inputs(server).count("Good morning, Alice.") == 1
+    greeting = AudioClip.objects.get(
+        key__in=[c.key for c in AudioClip.objects.all()], characters=20
+    )
+    assert greeting.keep_until >= RING + timedelta(days=2)
