@@ -167,5 +167,6 @@ def waking_hours_factor(local_hour: int) -> float:
 
 
 def known_rate(stats: ChangeStats, policy: Adaptive) -> float | None:
-    """The estimate, or None while fewer than ``policy.min_checks`` checks are known."""
-    return estimate_rate(stats) if stats.n >= policy.min_checks else None
+    """The estimate, or None while fewer than ``policy.min_checks`` checks are known (the
+    count is decayed: three recent checks count a little under 3, hence the half)."""
+    return estimate_rate(stats) if stats.n >= policy.min_checks - 0.5 else None

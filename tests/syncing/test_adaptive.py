@@ -74,6 +74,15 @@ def test_estimator_at_irregular_intervals():
     assert naive_rate(stats) < 0.75
 
 
+def test_three_decayed_checks_are_enough():
+    policy = Adaptive(min_checks=3, memory=timedelta(days=7))
+    stats = ChangeStats()
+    for _ in range(3):
+        stats = observe(stats, hours=6, changed=False, memory_hours=7 * 24)
+    assert stats.n < 3
+    assert known_rate(stats, policy) == 0.0
+
+
 def test_no_change_seen_is_rate_zero_and_too_few_checks_is_unknown():
     quiet = checks(random.Random(1), 0.0, [6.0] * 10)
     assert estimate_rate(quiet) == 0.0
@@ -219,8 +228,8 @@ def test_a_quiet_feed_is_checked_less_but_never_past_the_longest(alice, allow_pr
     assert feed.change_rate == 0.0
     # Too few checks to know yet: the plan's 1h, doubled at night (03:00 at the listing).
     assert intervals[:2] == [timedelta(hours=2)] * 2
-    # Quiet: 6 x 1h, and never longer, even at night.
-    assert intervals[-1] == timedelta(hours=6)
+    # From the third check on, quiet: 6 x 1h, and never longer, even at night.
+    assert intervals[2:] == [timedelta(hours=6)] * 4
     assert feed.next_sync_at - timezone.now() <= timedelta(hours=6)
 
 
