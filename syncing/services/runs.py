@@ -212,13 +212,8 @@ def _run_one(kind: Kind, item: SyncedItem, intervals: dict[str, timedelta | None
         attempt.items_changed = result.items_changed
         attempt.retries = result.retries
         attempt.counts = {**result.counts, "cpu_ms": cpu_ms}
-        adaptive = None
-        if result.next_sync_at is None and result.outcome != Outcome.SKIPPED:
-            changed = result.outcome == Outcome.OK and result.items_changed > 0
-            adaptive = adaptive_after_success(
-                kind, item, interval=intervals.get(item.tier), changed=changed, now=now
-            )
-        next_due = (adaptive or {}).pop("next_sync_at", None) or result.next_sync_at
+        adaptive = _adaptive_fields(kind, item, result, intervals.get(item.tier), now)
+        next_due = adaptive.pop("next_sync_at", None) or result.next_sync_at
         next_due = next_due or next_due_after_success(
             previous_due=item.next_sync_at,
             interval=intervals.get(item.tier),
@@ -231,7 +226,7 @@ def _run_one(kind: Kind, item: SyncedItem, intervals: dict[str, timedelta | None
             "next_sync_at": next_due or item.next_sync_at,
             "consecutive_failures": 0,
             "last_error": "",
-            **(adaptive or {}),
+            **adaptive,
         }
         for name in ("etag", "last_modified", "content_hash"):
             value = getattr(ctx, name)
@@ -270,6 +265,19 @@ def _run_one(kind: Kind, item: SyncedItem, intervals: dict[str, timedelta | None
         fields["next_sync_at"].isoformat(timespec="seconds"),
     )
     return finish_
+
+
+def _adaptive_fields(
+    kind: Kind, item: SyncedItem, result: SyncResult, interval: timedelta | None, now
+) -> dict:
+    """Adaptive polling's writes after a success (with its next_sync_at), or {} where the
+    tier's fixed rule applies: the kind did not opt in, the sync function chose the next
+    due time itself, or the sync was skipped (it observed nothing)."""
+    if kind.adaptive is None or result.next_sync_at or result.outcome == Outcome.SKIPPED:
+        return {}
+    changed = result.outcome == Outcome.OK and result.items_changed > 0
+    fields = adaptive_after_success(kind, item, interval=interval, changed=changed, now=now)
+    return fields or {}
 
 
 def _flush(kind: Kind, lease: ChunkLease, pending: list[Finish], report: ChunkReport) -> None:
