@@ -20,6 +20,16 @@ FEED_POLICY = Adaptive(
 )
 
 
+EVERY_MINUTE = timedelta(minutes=1)
+FEED_TIERS = (
+    ("6h", timedelta(hours=6)),
+    ("3h", timedelta(hours=3)),
+    ("1h", timedelta(hours=1)),
+    ("15m", timedelta(minutes=15)),
+    ("5m", timedelta(minutes=5)),
+)
+
+
 class CalendarsConfig(AppConfig):
     name = "calendars"
     verbose_name = "Calendars"
@@ -35,12 +45,13 @@ class CalendarsConfig(AppConfig):
                 model="calendars.Feed",
                 sync="calendars.services.feed_sync.sync_feed",
                 queue="io",
-                tiers=(
-                    TierSpec("6h", timedelta(hours=6), batch_limit=2000),
-                    TierSpec("3h", timedelta(hours=3), batch_limit=2000),
-                    TierSpec("1h", timedelta(hours=1), batch_limit=2000),
-                    TierSpec("15m", timedelta(minutes=15), batch_limit=2000),
-                    TierSpec("5m", timedelta(minutes=5), batch_limit=2000),
+                # Dispatched every minute whatever the interval (an empty claim is one
+                # index probe): a feed is fetched within a minute of its due time (adaptive
+                # intervals included), and a dead worker's feeds are back within about
+                # two minutes (the 60 s lease, then the next tick).
+                tiers=tuple(
+                    TierSpec(name, interval, batch_limit=2000, dispatch_every=EVERY_MINUTE)
+                    for name, interval in FEED_TIERS
                 ),
                 default_tier="6h",
                 chunk_size=10,
