@@ -38,7 +38,12 @@ class EventFilter(django_filters.FilterSet):
 class ConflictFilter(django_filters.FilterSet):
     listing = django_filters.NumberFilter(field_name="listing_id")
     state = django_filters.ChoiceFilter(
-        choices=[("open", "Open"), ("resolved", "Resolved")], method="filter_state"
+        choices=[
+            ("open", "Open (not dismissed)"),
+            ("dismissed", "Dismissed by the owner, dates unchanged"),
+            ("resolved", "Resolved"),
+        ],
+        method="filter_state",
     )
 
     class Meta:
@@ -46,7 +51,9 @@ class ConflictFilter(django_filters.FilterSet):
         fields = ["listing", "state"]
 
     def filter_state(self, queryset, name, value):
-        return queryset.filter(resolved_at__isnull=(value == "open"))
+        if value == "resolved":
+            return queryset.filter(resolved_at__isnull=False)
+        return queryset.filter(resolved_at__isnull=True, dismissed_at__isnull=(value == "open"))
 
 
 class FeedFilter(django_filters.FilterSet):

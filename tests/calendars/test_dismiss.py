@@ -63,6 +63,15 @@ def test_dismissed_through_the_api_stays_quiet_until_a_booking_moves(
     page = client.get("/calendars/conflicts/").content.decode()
     assert f'id="conflict-{conflict.pk}"' not in page
     assert f'id="dismissed-{conflict.pk}"' in page and "Same family" in page
+    # The API's state filter tells them apart too.
+    states = {
+        state: [
+            row["id"]
+            for row in alice_api.get("/api/v1/conflicts/", {"state": state}).json()["results"]
+        ]
+        for state in ("open", "dismissed", "resolved")
+    }
+    assert states == {"open": [], "dismissed": [conflict.pk], "resolved": []}
 
     # Another change elsewhere in VRBO's feed, and the same dates: still dismissed, no mail.
     routes["vrbo"].body = calendar(all_day("v1", day(12), day(16)), all_day("v9", day(30), day(33)))
