@@ -37,6 +37,9 @@ SyncAllAccepted = inline_serializer(
     {
         "queued": serializers.IntegerField(help_text="Feeds put at the front of the queue."),
         "already_syncing": serializers.IntegerField(),
+        "paused": serializers.IntegerField(
+            help_text="Paused feeds, left paused: resume them first."
+        ),
         "detail": serializers.CharField(),
     },
 )
@@ -57,7 +60,12 @@ def sync_all_response(outcome: listing_services.ManualSyncAll) -> Response:
             status=status.HTTP_429_TOO_MANY_REQUESTS,
             headers={"Retry-After": str(outcome.retry_after)},
         )
-    body = {"queued": outcome.queued, "already_syncing": outcome.already, "detail": outcome.detail}
+    body = {
+        "queued": outcome.queued,
+        "already_syncing": outcome.already,
+        "paused": outcome.paused,
+        "detail": outcome.detail,
+    }
     return Response(body, status=status.HTTP_202_ACCEPTED)
 
 

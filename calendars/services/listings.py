@@ -122,6 +122,7 @@ class ManualSyncAll:
     accepted: bool  # False: over the hourly allowance
     queued: int = 0  # feeds put at the front of the queue
     already: int = 0  # feeds whose sync was already under way
+    paused: int = 0  # paused feeds, left paused (resuming is its own button)
     retry_after: int = 0  # seconds until the allowance frees up
 
     @property
@@ -129,11 +130,14 @@ class ManualSyncAll:
         if not self.accepted:
             minutes = self.retry_after // 60 + 1
             return f"Manual sync allowance used up; try again in {minutes} min."
-        if not self.queued and not self.already:
+        if not self.queued and not self.already and not self.paused:
             return "No feeds to sync."
         text = f"{self.queued} feed{'s' if self.queued != 1 else ''} queued"
         if self.already:
             text += f", {self.already} already syncing"
+        if self.paused:
+            text += f"; {self.paused} paused feed{'s' if self.paused != 1 else ''} left paused"
+            text += " (resume it first)" if self.paused == 1 else " (resume them first)"
         return text + "."
 
 
@@ -142,8 +146,8 @@ def request_manual_sync_all(*, owner, listing: Listing | None = None) -> ManualS
 
     One request counts as one manual sync against the plan's hourly allowance, whatever the
     number of feeds; each feed goes through the engine's sync-now (a feed already syncing is
-    left alone), and paused feeds are resumed. Never raises for the allowance: the result
-    says.
+    left alone). Paused feeds stay paused and are counted: resuming is the owner's own
+    decision, made with its own button. Never raises for the allowance: the result says.
     """
     allowed, retry_after = manual_sync_take(owner)
     if not allowed:
@@ -151,10 +155,10 @@ def request_manual_sync_all(*, owner, listing: Listing | None = None) -> ManualS
     feeds = Feed.objects.filter(listing__owner=owner)
     if listing is not None:
         feeds = feeds.filter(listing=listing)
-    pks = list(feeds.order_by("pk").values_list("pk", flat=True))
-    _resume_paused(pks)
+    paused = feeds.filter(paused=True).count()
+    pks = list(feeds.filter(paused=False).order_by("pk").values_list("pk", flat=True))
     queued = sum(1 for pk in pks if sync_now(FEED_KIND, pk))
-    return ManualSyncAll(accepted=True, queued=queued, already=len(pks) - queued)
+    return ManualSyncAll(accepted=True, queued=queued, already=len(pks) - queued, paused=paused)
 
 
 def _resume_paused(pks: list[int]) -> None:

@@ -198,13 +198,20 @@ def test_api_sync_listing_then_account_then_429(alice, alice_api, bob):
     listing = one[0].listing_id
     first = alice_api.post(f"/api/v1/listings/{listing}/sync/")
     assert first.status_code == 202
-    assert first.json() == {"queued": 2, "already_syncing": 0, "detail": "2 feeds queued."}
-    assert leased(one) == [True, True] and leased(two) == [False]
-    assert not Feed.objects.get(pk=one[1].pk).paused  # asking is "try again"
+    assert first.json() == {
+        "queued": 1,
+        "already_syncing": 0,
+        "paused": 1,
+        "detail": "1 feed queued; 1 paused feed left paused (resume it first).",
+    }
+    # A paused feed is not resumed behind the owner's back: resuming is its own button.
+    assert leased(one) == [True, False] and leased(two) == [False]
+    assert Feed.objects.get(pk=one[1].pk).paused
 
     everything = alice_api.post("/api/v1/feeds/sync-all/")
     assert everything.status_code == 202
-    assert everything.json()["queued"] == 1 and everything.json()["already_syncing"] == 2
+    assert everything.json()["queued"] == 1 and everything.json()["already_syncing"] == 1
+    assert everything.json()["paused"] == 1
     assert leased(two) == [True] and leased(bobs) == [False]  # Bob's feeds are Bob's
 
     third = alice_api.post("/api/v1/feeds/sync-all/")
