@@ -96,8 +96,10 @@ def test_a_delivery_gives_up_after_a_day(alice, allow_private_urls):
     with local_server({"/hook": Reply(500)}) as server:
         endpoint_create(alice, url=server.url + "/hook", events=["item.paused"])
         (d,) = emit(alice, "item.paused", {"kind": "calendars.feed", "id": 3})
+        # A day and a second old: any retry (the wait has full jitter, so it may be ~0 s)
+        # would land past the day's window.
         WebhookDelivery.objects.filter(pk=d.pk).update(
-            created_at=timezone.now() - timedelta(hours=23, minutes=59, seconds=50)
+            created_at=timezone.now() - timedelta(hours=24, seconds=1)
         )
         deliveries.deliver_due()
     d.refresh_from_db()
