@@ -167,7 +167,8 @@ class FeedViewSet(OwnerScopedMixin, viewsets.ModelViewSet):
     def sync(self, request, pk=None):
         """Sync this feed now, at the front of the queue (counts against the hourly allowance)."""
         feed = self.get_object()
-        outcome = listing_services.request_manual_sync(feed, owner=request.user)
+        # Through the API, asking for a sync of a paused feed is trying again: it resumes.
+        outcome = listing_services.request_manual_sync(feed, owner=request.user, resume=True)
         if not outcome.accepted:
             return Response(
                 {"detail": "Manual sync allowance for this hour used up; try again later."},

@@ -308,9 +308,9 @@ def feed_delete(request: HttpRequest, pk: int) -> HttpResponse:
 def feed_sync(request: HttpRequest, pk: int) -> HttpResponse:
     """Sync now. htmx swaps the feed's row (with a note); a plain POST redirects back."""
     feed = selectors.feed_of_owner(request.user, pk)
-    if feed.paused:  # resuming is its own button: "Sync now" never resumes silently
-        return _feed_reply(request, feed, "Paused: resume it to sync again.")
     outcome = listing_services.request_manual_sync(feed, owner=request.user)
+    if outcome.paused:  # resuming is its own button: "Sync now" never resumes silently
+        return _feed_reply(request, feed, "Paused: resume it to sync again.")
     if not outcome.accepted:
         note = f"Manual sync allowance used up; try again in {outcome.retry_after // 60 + 1} min."
         status = 429

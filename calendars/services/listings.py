@@ -23,9 +23,10 @@ class AllowanceExceeded(Exception):
 
 @dataclass(frozen=True)
 class ManualSync:
-    accepted: bool  # False: over the hourly allowance
+    accepted: bool  # False: over the hourly allowance (or paused, see ``paused``)
     queued: bool  # False: a sync of this feed is already under way
     retry_after: int = 0  # seconds until the allowance frees up
+    paused: bool = False  # the feed is paused and was left so (nothing counted or queued)
 
 
 def listing_create(*, owner, name: str, timezone_name: str = "UTC") -> Listing:
@@ -102,13 +103,16 @@ def feed_delete(feed: Feed) -> None:
         detect_conflicts(listing_id, now=timezone.now())
 
 
-def request_manual_sync(feed: Feed, *, owner) -> ManualSync:
+def request_manual_sync(feed: Feed, *, owner, resume: bool = False) -> ManualSync:
     """Sync a feed now, at the front of the queue, within the plan's syncs per hour.
 
     Counted against the plan's manual syncs per hour (syncing.plans). A paused feed is
-    resumed: asking for a sync is the owner saying "try again". Never raises for the
-    allowance: the result says.
+    resumed only when ``resume`` says so (the API's documented "asking is trying again");
+    otherwise it stays paused, nothing is counted, and the result says ``paused`` (the
+    pages: resuming is its own button). Never raises for the allowance: the result says.
     """
+    if feed.paused and not resume:
+        return ManualSync(accepted=False, queued=False, paused=True)
     allowed, retry_after = manual_sync_take(owner)
     if not allowed:
         return ManualSync(accepted=False, queued=False, retry_after=retry_after)

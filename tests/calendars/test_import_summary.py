@@ -304,3 +304,22 @@ def test_staff_see_the_last_import_in_the_admin(staff, alice, allow_private_urls
     page = client.get(f"/admin/calendars/feed/{feed.pk}/change/")
     assert page.status_code == 200
     assert "junk@airbnb.com" in page.content.decode()
+
+
+def test_sync_now_of_a_paused_feed_resumes_only_when_asked(alice):
+    """The service decides: the pages leave a paused feed paused and count nothing; the API
+    asks to resume (its documented "asking is trying again")."""
+    from calendars.services.listings import request_manual_sync
+
+    Account.objects.filter(user=alice).update(plan=Plan.FREE)  # 2 manual syncs an hour
+    (feed, _other), _two = two_listings(alice)
+    Feed.objects.filter(pk=feed.pk).update(paused=True, pause_reason="x")
+    feed.refresh_from_db()
+    for _ in range(3):  # more than the allowance: a refusal for being paused costs nothing
+        outcome = request_manual_sync(feed, owner=alice)
+        assert (outcome.paused, outcome.accepted, outcome.queued) == (True, False, False)
+    assert Feed.objects.get(pk=feed.pk).paused and leased([feed]) == [False]
+
+    outcome = request_manual_sync(feed, owner=alice, resume=True)
+    assert (outcome.paused, outcome.accepted, outcome.queued) == (False, True, True)
+    assert not Feed.objects.get(pk=feed.pk).paused and leased([feed]) == [True]
