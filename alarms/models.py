@@ -75,14 +75,10 @@ class Alarm(SyncedItem):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    class Meta:
+    class Meta(SyncedItem.Meta):
         ordering = ["time", "pk"]
         indexes = [
-            models.Index(
-                fields=["tier", "next_sync_at"],
-                name="alarms_alarm_due",
-                condition=models.Q(paused=False),
-            ),
+            *SyncedItem.Meta.indexes,
             models.Index(fields=["owner", "time"], name="alarms_alarm_owner"),
         ]
 

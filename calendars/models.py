@@ -193,15 +193,8 @@ class Feed(SyncedItem):
     empty_since = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    class Meta:
+    class Meta(SyncedItem.Meta):
         ordering = ["listing_id", "pk"]
-        indexes = [
-            models.Index(
-                fields=["tier", "next_sync_at"],
-                name="calendars_feed_due",
-                condition=models.Q(paused=False),
-            )
-        ]
 
     def __str__(self) -> str:
         return self.name or f"{self.get_source_display()} feed #{self.pk}"

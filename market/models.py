@@ -62,14 +62,7 @@ class Product(SyncedItem):
     )
     created_at = models.DateTimeField(default=timezone.now)
 
-    class Meta:
-        indexes = [
-            models.Index(
-                fields=["tier", "next_sync_at"],
-                name="market_product_due",
-                condition=models.Q(paused=False),
-            )
-        ]
+    class Meta(SyncedItem.Meta):
         ordering = ["sku"]
 
     def __str__(self) -> str:

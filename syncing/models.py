@@ -135,10 +135,16 @@ class SyncedItem(models.Model):
 
     class Meta:
         abstract = True
-
-    # The concrete model adds, in its Meta:
-    #   indexes = [models.Index(fields=["tier", "next_sync_at"], name="<app>_<model>_due")]
-    # Django cannot name an index declared on an abstract model for every child.
+        # Every kind's due index, named per model (calendars_feed_due, market_product_due...).
+        # A concrete model with its own Meta subclasses ``SyncedItem.Meta`` and lists
+        # ``*SyncedItem.Meta.indexes`` before its own indexes.
+        indexes = [
+            models.Index(
+                fields=["tier", "next_sync_at"],
+                name="%(app_label)s_%(class)s_due",
+                condition=models.Q(paused=False),
+            )
+        ]
 
     @property
     def polling_words(self) -> str:
@@ -232,15 +238,6 @@ class Probe(SyncedItem):
     mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.OK)
     sleep_ms = models.PositiveIntegerField(default=0)
     runs = models.PositiveIntegerField(default=0, editable=False)
-
-    class Meta:
-        indexes = [
-            models.Index(
-                fields=["tier", "next_sync_at"],
-                name="syncing_probe_due",
-                condition=models.Q(paused=False),
-            )
-        ]
 
     def __str__(self) -> str:
         return self.name
