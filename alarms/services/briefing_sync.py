@@ -24,7 +24,7 @@ from alarms.services import clock, storage
 from alarms.services.clips import lock_clip
 from alarms.services.deadlines import FINAL_STATUSES, apply_fallback, deadline_for
 from alarms.services.schedule import next_ring
-from alarms.services.script import compose_script
+from alarms.services.script import Script, compose_script
 from alarms.services.speech import Produced, produce_audio
 from alarms.services.tts.registry import get_engine
 from syncing.results import SyncContext, SyncError, SyncResult
@@ -108,23 +108,9 @@ def sync_alarm(alarm: Alarm, ctx: SyncContext) -> SyncResult:
     """Generate the briefing of the alarm's next ring. Raises SyncError subclasses from the
     speech engine (transient: backoff and retry; permanent: misconfiguration)."""
     now = clock.now()
-    if not alarm.active:
-        return SyncResult(outcome="skipped", reason="inactive", next_sync_at=FAR_FUTURE)
-    ring = next_ring(alarm, now)
-    if ring is None:
-        return SyncResult(outcome="skipped", reason="no_next_ring", next_sync_at=FAR_FUTURE)
-    _remember_ring(alarm, ring)
-    due = ring - _lead(alarm)
-    if due > now + EARLY_TOLERANCE:
-        return SyncResult(outcome="skipped", reason="not_due", next_sync_at=due)
-    if now >= deadline_for(ring):
-        apply_fallback(alarm, ring, now=now, error="generation would start after the deadline")
-        return SyncResult(
-            outcome="skipped",
-            reason="past_deadline",
-            message="fallback given: generation would start after the deadline",
-            next_sync_at=_next_due_after(alarm, ring, now),
-        )
+    ring, skipped = _ring_to_prepare(alarm, now)
+    if skipped is not None:
+        return skipped
     briefing, _ = Briefing.objects.get_or_create(alarm=alarm, ring_at=ring)
     if briefing.status in FINAL_STATUSES and briefing.status != BriefingStatus.FALLBACK:
         return SyncResult(
@@ -132,8 +118,42 @@ def sync_alarm(alarm: Alarm, ctx: SyncContext) -> SyncResult:
             reason="already_generated",
             next_sync_at=_next_due_after(alarm, ring, now),
         )
-
     script = compose_script(alarm, ring)
+    produced, (status, finished, next_due) = _produce_and_write(alarm, briefing, ring, script)
+    if status == BriefingStatus.LATE:
+        logger.warning(
+            "alarm #%s: briefing for %s finished after its deadline", alarm.pk, ring.isoformat()
+        )
+    return _result(produced, script, status, ring, finished, next_due)
+
+
+def _ring_to_prepare(alarm: Alarm, now: datetime) -> tuple[datetime | None, SyncResult | None]:
+    """(the ring to generate for, None), or (None or the ring, the skip result) when this run
+    generates nothing: inactive, no next ring, called early, or past the deadline (the ring
+    gets the fallback)."""
+    if not alarm.active:
+        return None, SyncResult(outcome="skipped", reason="inactive", next_sync_at=FAR_FUTURE)
+    ring = next_ring(alarm, now)
+    if ring is None:
+        return None, SyncResult(outcome="skipped", reason="no_next_ring", next_sync_at=FAR_FUTURE)
+    _remember_ring(alarm, ring)
+    due = ring - _lead(alarm)
+    if due > now + EARLY_TOLERANCE:
+        return ring, SyncResult(outcome="skipped", reason="not_due", next_sync_at=due)
+    if now >= deadline_for(ring):
+        apply_fallback(alarm, ring, now=now, error="generation would start after the deadline")
+        return ring, SyncResult(
+            outcome="skipped",
+            reason="past_deadline",
+            message="fallback given: generation would start after the deadline",
+            next_sync_at=_next_due_after(alarm, ring, now),
+        )
+    return ring, None
+
+
+def _produce_and_write(alarm: Alarm, briefing: Briefing, ring: datetime, script: Script):
+    """Synthesise the script and attach the clip: (produced, (status, finished, next due)).
+    A clip released by another briefing meanwhile is made again, three times at most."""
     for _ in range(3):
         try:
             produced = produce_audio(script.text, script.parts, alarm.voice, clock.now())
@@ -142,14 +162,18 @@ def sync_alarm(alarm: Alarm, ctx: SyncContext) -> SyncResult:
             raise
         written = _write_briefing(alarm, briefing.pk, ring, script.text, produced)
         if written is not None:
-            status, finished, next_due = written
-            break
-    else:
-        raise SyncError("clip_released", "the shared clip was released three times in a row")
-    if status == BriefingStatus.LATE:
-        logger.warning(
-            "alarm #%s: briefing for %s finished after its deadline", alarm.pk, ring.isoformat()
-        )
+            return produced, written
+    raise SyncError("clip_released", "the shared clip was released three times in a row")
+
+
+def _result(
+    produced: Produced,
+    script: Script,
+    status: str,
+    ring: datetime,
+    finished: datetime,
+    next_due: datetime,
+) -> SyncResult:
     return SyncResult(
         outcome="ok",
         message=f"{status} via {produced.engine}, {produced.clip.duration_ms} ms of audio"

@@ -115,100 +115,143 @@ def evaluate_rule(rule: AlertRule, now: datetime) -> list[Firing]:
     if rule.metric == Metric.APP_CHECK:
         check = _app_checks.get(rule.key)
         return list(check(rule, now)) if check else []
+    evaluator = _EVALUATORS.get(rule.metric)
+    return evaluator(rule, now) if evaluator else []
+
+
+def _attempts(rule: AlertRule, now: datetime):
+    """The attempts of the rule's window (and kind, when it names one)."""
     since = now - (rule.window or DEFAULT_WINDOW)
     attempts = SyncAttempt.objects.filter(started_at__gte=since, started_at__lte=now).order_by()
     if rule.kind:
         attempts = attempts.filter(kind=rule.kind)
-    window = _words(rule.window or DEFAULT_WINDOW)
-    if rule.metric == Metric.SLOW_SYNC:
-        rows = (
-            attempts.filter(duration_ms__gt=rule.threshold * 1000)
-            .values("kind")
-            .annotate(n=Count("pk"), slowest=Max("duration_ms"))
+    return attempts
+
+
+def _window_words(rule: AlertRule) -> str:
+    return _words(rule.window or DEFAULT_WINDOW)
+
+
+def _slow_syncs(rule: AlertRule, now: datetime) -> list[Firing]:
+    window = _window_words(rule)
+    rows = (
+        _attempts(rule, now)
+        .filter(duration_ms__gt=rule.threshold * 1000)
+        .values("kind")
+        .annotate(n=Count("pk"), slowest=Max("duration_ms"))
+    )
+    return [
+        Firing(
+            r["kind"],
+            r["slowest"] / 1000,
+            f"{r['kind']}: {r['n']} sync(s) slower than {rule.threshold:g} s in the last "
+            f"{window}, the slowest {r['slowest'] / 1000:.1f} s",
         )
-        return [
-            Firing(
-                r["kind"],
-                r["slowest"] / 1000,
-                f"{r['kind']}: {r['n']} sync(s) slower than {rule.threshold:g} s in the last "
-                f"{window}, the slowest {r['slowest'] / 1000:.1f} s",
+        for r in rows
+    ]
+
+
+def _error_rate(rule: AlertRule, now: datetime) -> list[Firing]:
+    window = _window_words(rule)
+    rows = (
+        _attempts(rule, now)
+        .values("kind")
+        .annotate(n=Count("pk"), failed=Count("pk", filter=Q(outcome=Outcome.FAILED)))
+    )
+    out = []
+    for r in rows:
+        rate = 100.0 * r["failed"] / r["n"]
+        if r["n"] >= rule.min_attempts and rate > rule.threshold:
+            out.append(
+                Firing(
+                    r["kind"],
+                    rate,
+                    f"{r['kind']}: {rate:.1f}% of {r['n']} syncs failed in the "
+                    f"last {window} (threshold {rule.threshold:g}%)",
+                )
             )
-            for r in rows
-        ]
-    if rule.metric == Metric.ERROR_RATE:
-        rows = attempts.values("kind").annotate(
-            n=Count("pk"), failed=Count("pk", filter=Q(outcome=Outcome.FAILED))
+    return out
+
+
+def _timeouts(rule: AlertRule, now: datetime) -> list[Firing]:
+    """Timeouts fire above the threshold (0: any timeout)."""
+    matching = _attempts(rule, now).filter(reason__in=TIMEOUT_REASONS)
+    return _counted(rule, matching, "timed out", lambda n: n > rule.threshold)
+
+
+def _rate_limited(rule: AlertRule, now: datetime) -> list[Firing]:
+    """429s fire from the threshold on (5: the fifth 429 of the window)."""
+    matching = _attempts(rule, now).filter(reason="http_429")
+    return _counted(rule, matching, "were answered 429", lambda n: n >= rule.threshold)
+
+
+def _counted(rule: AlertRule, matching, what: str, fires: Callable[[int], bool]) -> list[Firing]:
+    window = _window_words(rule)
+    rows = matching.values("kind").annotate(n=Count("pk"))
+    return [
+        Firing(r["kind"], r["n"], f"{r['kind']}: {r['n']} sync(s) {what} in the last {window}")
+        for r in rows
+        if fires(r["n"])
+    ]
+
+
+def _queue_depth(rule: AlertRule, now: datetime) -> list[Firing]:
+    return [
+        Firing(
+            f"queue:{q.queue}",
+            q.depth,
+            f"queue {q.queue}: {q.depth} messages waiting (threshold {rule.threshold:g})",
         )
-        out = []
-        for r in rows:
-            rate = 100.0 * r["failed"] / r["n"]
-            if r["n"] >= rule.min_attempts and rate > rule.threshold:
-                out.append(
-                    Firing(
-                        r["kind"],
-                        rate,
-                        f"{r['kind']}: {rate:.1f}% of {r['n']} syncs failed in the "
-                        f"last {window} (threshold {rule.threshold:g}%)",
-                    )
+        for q in queue_depths()
+        if q.depth is not None and q.depth > rule.threshold
+    ]
+
+
+def _on_time_rate(rule: AlertRule, now: datetime) -> list[Firing]:
+    out = []
+    for f in freshness_report(now, kind=rule.kind or None):
+        rate = f.on_time_rate
+        if rate is not None and rate < rule.threshold:
+            out.append(
+                Firing(
+                    f"{f.kind}/{f.tier}",
+                    rate,
+                    f"{f.kind}/{f.tier}: {rate:.1f}% on time ({f.late} of "
+                    f"{f.items} {f.unit} late, stalest {_words(f.stalest_age)})",
                 )
-        return out
-    if rule.metric in (Metric.TIMEOUTS, Metric.RATE_LIMITED):
-        if rule.metric == Metric.TIMEOUTS:
-            matching, what = attempts.filter(reason__in=TIMEOUT_REASONS), "timed out"
-        else:
-            matching, what = attempts.filter(reason="http_429"), "were answered 429"
-        rows = matching.values("kind").annotate(n=Count("pk"))
-        return [
-            Firing(r["kind"], r["n"], f"{r['kind']}: {r['n']} sync(s) {what} in the last {window}")
-            for r in rows
-            if (
-                r["n"] > rule.threshold
-                if rule.metric == Metric.TIMEOUTS
-                else r["n"] >= rule.threshold
             )
-        ]
-    if rule.metric == Metric.QUEUE_DEPTH:
-        return [
-            Firing(
-                f"queue:{q.queue}",
-                q.depth,
-                f"queue {q.queue}: {q.depth} messages waiting (threshold {rule.threshold:g})",
+    return out
+
+
+def _overdue(rule: AlertRule, now: datetime) -> list[Firing]:
+    cut = now - timedelta(seconds=rule.threshold)
+    out = []
+    for kind in all_kinds():
+        if rule.kind and kind.name != rule.kind:
+            continue
+        n = kind.model_class.objects.filter(paused=False, next_sync_at__lt=cut).count()
+        if n:
+            out.append(
+                Firing(
+                    kind.name,
+                    n,
+                    f"{kind.name}: {n} item(s) due more than "
+                    f"{rule.threshold:g} s ago and not synced yet",
+                )
             )
-            for q in queue_depths()
-            if q.depth is not None and q.depth > rule.threshold
-        ]
-    if rule.metric == Metric.ON_TIME_RATE:
-        out = []
-        for f in freshness_report(now, kind=rule.kind or None):
-            rate = f.on_time_rate
-            if rate is not None and rate < rule.threshold:
-                out.append(
-                    Firing(
-                        f"{f.kind}/{f.tier}",
-                        rate,
-                        f"{f.kind}/{f.tier}: {rate:.1f}% on time ({f.late} of "
-                        f"{f.items} {f.unit} late, stalest {_words(f.stalest_age)})",
-                    )
-                )
-        return out
-    if rule.metric == Metric.OVERDUE:
-        cut = now - timedelta(seconds=rule.threshold)
-        out = []
-        for kind in all_kinds():
-            if rule.kind and kind.name != rule.kind:
-                continue
-            n = kind.model_class.objects.filter(paused=False, next_sync_at__lt=cut).count()
-            if n:
-                out.append(
-                    Firing(
-                        kind.name,
-                        n,
-                        f"{kind.name}: {n} item(s) due more than "
-                        f"{rule.threshold:g} s ago and not synced yet",
-                    )
-                )
-        return out
-    return []
+    return out
+
+
+# One evaluator per metric (APP_CHECK goes to the check its domain registered).
+_EVALUATORS: dict[str, Callable[[AlertRule, datetime], list[Firing]]] = {
+    Metric.SLOW_SYNC: _slow_syncs,
+    Metric.ERROR_RATE: _error_rate,
+    Metric.TIMEOUTS: _timeouts,
+    Metric.RATE_LIMITED: _rate_limited,
+    Metric.QUEUE_DEPTH: _queue_depth,
+    Metric.ON_TIME_RATE: _on_time_rate,
+    Metric.OVERDUE: _overdue,
+}
 
 
 def _words(delta: timedelta | None) -> str:
