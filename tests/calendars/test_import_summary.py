@@ -220,13 +220,6 @@ def test_api_sync_listing_then_account_then_429(alice, alice_api, bob):
     assert 0 < int(third["Retry-After"]) <= 3600
 
 
-def test_api_sync_of_another_owners_listing_is_404(alice, bob):
-    one, _two = two_listings(alice)
-    response = api_client_for(bob).post(f"/api/v1/listings/{one[0].listing_id}/sync/")
-    assert response.status_code == 404
-    assert leased(one) == [False, False]
-
-
 def test_sync_all_buttons(alice, client):
     Account.objects.filter(user=alice).update(plan=Plan.FREE)
     one, two = two_listings(alice)
