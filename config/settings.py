@@ -382,6 +382,9 @@ SYNC_BACKOFF_BASE_SECONDS = env_int("SYNC_BACKOFF_BASE_SECONDS", 60, minimum=1)
 SYNC_BACKOFF_CAP_SECONDS = env_int("SYNC_BACKOFF_CAP_SECONDS", 6 * 3600, minimum=1)
 SYNC_PAUSE_AFTER_FAILURES = env_int("SYNC_PAUSE_AFTER_FAILURES", 10, minimum=1)
 SYNC_ATTEMPT_RETENTION_DAYS = env_int("SYNC_ATTEMPT_RETENTION_DAYS", 7, minimum=1)
+# PostgreSQL keeps attempts in daily partitions; the hourly prune makes this many days'
+# partitions ahead (a DEFAULT partition catches anything else) and drops the expired days.
+SYNC_ATTEMPT_PARTITION_DAYS_AHEAD = env_int("SYNC_ATTEMPT_PARTITION_DAYS_AHEAD", 3, minimum=1)
 SYNC_DISPATCH_EXPIRES_RATIO = env_float("SYNC_DISPATCH_EXPIRES_RATIO", 0.9, minimum=0.1)
 
 # The fetcher: the one way out to the network.

@@ -2,9 +2,10 @@
 
 ``rollup_attempts`` recomputes whole hours (delete + insert in one transaction), so running
 it again is harmless; it starts one hour before the newest rollup (attempts are written when
-they finish, a little after they start) and catches up after any downtime. ``prune`` deletes
-attempts older than ``settings.SYNC_ATTEMPT_RETENTION_DAYS`` in batches (short locks),
-rolling their hours up first if that never happened.
+they finish, a little after they start) and catches up after any downtime. ``prune`` removes
+attempts older than ``settings.SYNC_ATTEMPT_RETENTION_DAYS``, rolling their hours up first if
+that never happened: on PostgreSQL by dropping whole daily partitions
+(syncing.monitoring.partitions), elsewhere by deleting in batches (short locks).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from syncing.models import SyncAttempt
+from syncing.monitoring import partitions
 from syncing.monitoring.models import AttemptRollup
 from syncing.monitoring.stats import BUCKET_BOUNDS_MS, BUCKET_COUNT
 
@@ -122,37 +124,58 @@ def _bucket_expression():
 
 
 def prune(now: datetime | None = None) -> PruneReport:
-    """Delete attempts past retention (after making sure their hours are rolled up) and
-    rollups past ``SYNC_ROLLUP_RETENTION_DAYS`` (default 400)."""
+    """Remove attempts past retention (after making sure their hours are rolled up) and
+    rollups past ``SYNC_ROLLUP_RETENTION_DAYS`` (default 400).
+
+    PostgreSQL (partitioned by day, syncing.monitoring.partitions): the next days'
+    partitions are made and each day past retention is dropped whole, so an attempt is kept
+    between SYNC_ATTEMPT_RETENTION_DAYS and one day more. Elsewhere: deleted in batches."""
     now = now or timezone.now()
     cutoff = now - timedelta(days=settings.SYNC_ATTEMPT_RETENTION_DAYS)
-    oldest = SyncAttempt.objects.filter(started_at__lt=cutoff).aggregate(s=Min("started_at"))["s"]
-    deleted = 0
-    if oldest is not None:
-        rolled = set(
-            AttemptRollup.objects.filter(hour__gte=hour_floor(oldest), hour__lt=cutoff)
-            .values_list("hour", flat=True)
-            .distinct()
+    _roll_up_before(cutoff)
+    if partitions.partitioned():
+        rotation = partitions.rotate(
+            now,
+            cutoff,
+            days_ahead=settings.SYNC_ATTEMPT_PARTITION_DAYS_AHEAD,
+            batch=PRUNE_BATCH,
         )
-        if hour_floor(oldest) not in rolled:
-            rollup_attempts(since=oldest, until=hour_floor(cutoff) + HOUR)
-        while True:
-            pks = list(
-                SyncAttempt.objects.filter(started_at__lt=cutoff)
-                .order_by()
-                .values_list("pk", flat=True)[:PRUNE_BATCH]
-            )
-            if not pks:
-                break
-            deleted += SyncAttempt.objects.filter(pk__in=pks).delete()[0]
+        deleted = rotation.rows_dropped + rotation.rows_deleted
+    else:
+        deleted = delete_in_batches(cutoff)
     from syncing.allowances import prune_manual_sync_uses
 
     prune_manual_sync_uses(now)
-    keep_days = getattr(settings, "SYNC_ROLLUP_RETENTION_DAYS", 400)
+    keep_days = settings.SYNC_ROLLUP_RETENTION_DAYS
     rollups = AttemptRollup.objects.filter(hour__lt=now - timedelta(days=keep_days)).delete()[0]
     if deleted or rollups:
         logger.info("pruned %d attempt(s) before %s and %d old rollup(s)", deleted, cutoff, rollups)
     return PruneReport(attempts=deleted, rollups=rollups)
+
+
+def _roll_up_before(cutoff: datetime) -> None:
+    """Roll up the hours of attempts past ``cutoff`` if that never happened."""
+    oldest = SyncAttempt.objects.filter(started_at__lt=cutoff).aggregate(s=Min("started_at"))["s"]
+    if oldest is None:
+        return
+    rolled = AttemptRollup.objects.filter(hour=hour_floor(oldest)).exists()
+    if not rolled:
+        rollup_attempts(since=oldest, until=hour_floor(cutoff) + HOUR)
+
+
+def delete_in_batches(cutoff: datetime, batch: int = PRUNE_BATCH) -> int:
+    """Delete attempts started before ``cutoff``, ``batch`` rows per statement (short
+    locks); the path of databases without partitions."""
+    deleted = 0
+    while True:
+        pks = list(
+            SyncAttempt.objects.filter(started_at__lt=cutoff)
+            .order_by()
+            .values_list("pk", flat=True)[:batch]
+        )
+        if not pks:
+            return deleted
+        deleted += SyncAttempt.objects.filter(pk__in=pks).delete()[0]
 
 
 def rollup_series(
