@@ -39,6 +39,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from calendars.feedfarm.echo import EchoSource, check_echo_url
 from calendars.feedfarm.generate import STYLES, checkout_days, default_style, generate_feed
+from syncing.serving import serving as serve_in_thread
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
 MAX_EVENTS = 20_000
@@ -433,12 +434,5 @@ def make_server(
 @contextmanager
 def serving(feeds: int = 100, **options) -> Iterator[FeedFarmServer]:
     """Run a feed farm on 127.0.0.1 (a free port) in a thread for the with-block."""
-    server = make_server(0, feeds, **options)
-    thread = threading.Thread(target=server.serve_forever, name="feedfarm", daemon=True)
-    thread.start()
-    try:
+    with serve_in_thread(make_server(0, feeds, **options), name="feedfarm") as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

@@ -8,12 +8,13 @@ is recorded on ``server.requests`` (method, path, headers, body).
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from syncing.serving import serving
 
 
 @dataclass
@@ -92,12 +93,5 @@ class LocalServer(ThreadingHTTPServer):
 
 @contextmanager
 def local_server(routes: dict) -> Iterator[LocalServer]:
-    server = LocalServer(routes)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.daemon = True
-    thread.start()
-    try:
+    with serving(LocalServer(routes)) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
