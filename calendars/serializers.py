@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC
-
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from calendars.formatting import format_instant
 from calendars.models import (
     FEED_URL_MAX_LENGTH,
     Conflict,
@@ -30,11 +29,6 @@ def absolute_url(request, path: str) -> str:
     from django.conf import settings
 
     return getattr(settings, "SITE_URL", "").rstrip("/") + path
-
-
-def format_instant(value) -> str:
-    """ISO 8601 UTC with a Z: 2025-07-01T15:00:00Z."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class ListingSerializer(serializers.ModelSerializer):

@@ -67,7 +67,9 @@ def _database() -> str:
 
 
 def _broker() -> str:
-    from config.celery_app import app
+    # The project's Celery app is the current one (config imports it with Django's settings);
+    # the engine never imports config.
+    from celery import current_app as app
 
     seconds = _timeout()
     options = {"socket_timeout": seconds, "socket_connect_timeout": seconds}

@@ -243,4 +243,27 @@ class Probe(SyncedItem):
         return self.name
 
 
-from syncing.monitoring.models import *  # noqa: E402,F401,F403  (metrics, alerts, webhooks)
+# Models kept in their own modules, all of the syncing app (imported here so Django loads them).
+from syncing.monitoring.models import (  # noqa: E402
+    Alert,
+    AlertRule,
+    AttemptRollup,
+    ManualSyncUse,
+)
+from syncing.webhooks.models import WebhookDelivery, WebhookEndpoint  # noqa: E402
+
+__all__ = [
+    "Account",
+    "Alert",
+    "AlertRule",
+    "AttemptRollup",
+    "ManualSyncUse",
+    "Outcome",
+    "Plan",
+    "Probe",
+    "SyncAttempt",
+    "SyncedItem",
+    "Tier",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+]

@@ -2,7 +2,9 @@
 
 - no function outside tests, benchmarks and migrations runs past 60 lines, except the few
   in ``LONG_FUNCTIONS`` that are being split (the list only shrinks: an entry whose function
-  is short now fails too, so it is removed the day the split lands).
+  is short now fails too, so it is removed the day the split lands);
+- dependencies point down: the engine (``syncing``) never imports ``config`` or a domain
+  app, and no service imports a serializer.
 """
 
 from __future__ import annotations
@@ -10,8 +12,11 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 APPS = ("config", "syncing", "calendars", "market", "alarms")
+DOMAINS = ("calendars", "market", "alarms")
 MAX_FUNCTION_LINES = 60
 
 # (file, function) still longer than MAX_FUNCTION_LINES, each being split in its own change.
@@ -70,3 +75,52 @@ def test_the_allow_list_of_long_functions_only_shrinks():
         "these functions are short now: remove them from LONG_FUNCTIONS: "
         + ", ".join(f"{path} {name}" for path, name in split)
     )
+
+
+def _imported_modules(tree: ast.Module) -> list[tuple[int, str]]:
+    """(line, module) of every import, relative ones excluded (none in this codebase)."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.append((node.lineno, node.module))
+            found += [(node.lineno, f"{node.module}.{alias.name}") for alias in node.names]
+    return found
+
+
+def _top(module: str) -> str:
+    return module.split(".", 1)[0]
+
+
+@pytest.mark.parametrize("path", _sources("syncing"), ids=_relative)
+def test_the_engine_imports_neither_config_nor_a_domain(path):
+    wrong = [
+        f"line {line}: {module}"
+        for line, module in _imported_modules(_tree(path))
+        if _top(module) in ("config", *DOMAINS)
+    ]
+    assert not wrong, f"{_relative(path)} imports above the engine: {wrong}"
+
+
+def test_no_service_imports_a_serializer():
+    wrong = []
+    for path in _sources(*APPS):
+        relative = _relative(path)
+        if "/services/" not in f"/{relative}" and not relative.endswith("/services.py"):
+            continue
+        for line, module in _imported_modules(_tree(path)):
+            if "serializers" in module.split("."):
+                wrong.append(f"{relative} line {line}: {module}")
+    assert not wrong, f"services import serializers: {wrong}"
+
+
+def test_no_domain_imports_another():
+    wrong = []
+    for domain in DOMAINS:
+        others = set(DOMAINS) - {domain}
+        for path in _sources(domain):
+            for line, module in _imported_modules(_tree(path)):
+                if _top(module) in others:
+                    wrong.append(f"{_relative(path)} line {line}: {module}")
+    assert not wrong, f"a domain imports another: {wrong}"

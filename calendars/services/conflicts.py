@@ -24,8 +24,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from calendars.formatting import format_instant
 from calendars.models import Conflict, Event, EventKind, EventStatus, Feed, Listing
-from calendars.serializers import format_instant
 from calendars.services.nights import NEAR, StayWindow, held_nights, nights_span
 from calendars.services.notify import notify_new_conflicts
 from syncing.webhooks.services import emit_many

@@ -14,8 +14,8 @@ from datetime import UTC, date, datetime, time
 
 from django.db.models import Q
 
+from calendars.formatting import format_instant
 from calendars.models import Event, EventStatus, Feed
-from calendars.serializers import format_instant
 from calendars.services.import_guard import (
     KEPT_ENDED,
     KEPT_NOT_COVERED,

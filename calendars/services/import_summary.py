@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from calendars.formatting import format_instant
 from calendars.ics.model import ParsedFeed
 
 SKIPPED_KEPT = 500
@@ -37,10 +38,6 @@ KEPT_WORDS = {
     "not_covered": "outside the range this import covered, so left as last read",
     "held_back": "not cancelled because the feed suddenly had no future events",
 }
-
-
-def format_instant(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def reason_text(reason: str) -> str:

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from syncing.monitoring.models import Alert, AlertRule, WebhookDelivery, WebhookEndpoint
+from syncing.monitoring.models import Alert, AlertRule
+from syncing.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 
 @admin.register(AlertRule)

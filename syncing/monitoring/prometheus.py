@@ -25,11 +25,12 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from syncing.clientip import client_ip, is_unverified_forward
 from syncing.monitoring.freshness import freshness_report
-from syncing.monitoring.models import Alert, WebhookDelivery
+from syncing.monitoring.models import Alert
 from syncing.monitoring.queues import queue_depths
 from syncing.monitoring.rollups import hour_floor
 from syncing.monitoring.stats import QUANTILES, merge_buckets, percentile_from_buckets
 from syncing.monitoring.workers import live_workers
+from syncing.webhooks.models import WebhookDelivery
 
 PREFIX = "syncbeat"
 

@@ -11,8 +11,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from syncing.api import OwnerScopedMixin
-from syncing.monitoring.models import WebhookDelivery, WebhookEndpoint
 from syncing.webhooks import services
+from syncing.webhooks.models import WebhookDelivery, WebhookEndpoint
 from syncing.webhooks.serializers import (
     WebhookDeliverySerializer,
     WebhookEndpointCreatedSerializer,

@@ -22,7 +22,7 @@ from django.utils import timezone
 from syncing.backoff import webhook_retry_delay
 from syncing.fetcher import FetchError, fetch
 from syncing.fetching.urls import host_key
-from syncing.monitoring.models import WebhookDelivery, WebhookEndpoint
+from syncing.webhooks.models import WebhookDelivery, WebhookEndpoint
 from syncing.webhooks.signing import SIGNATURE_HEADER, sign
 
 logger = logging.getLogger("syncing.webhooks")

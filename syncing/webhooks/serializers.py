@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
-from syncing.monitoring.models import WebhookDelivery, WebhookEndpoint
 from syncing.webhooks import services
+from syncing.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 
 class WebhookEndpointSerializer(serializers.ModelSerializer):

@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 from django.db import transaction
 from django.utils import timezone
 
-from syncing.monitoring.models import WebhookDelivery, WebhookEndpoint
 from syncing.plans import WEBHOOK_ENDPOINTS, plan_of
+from syncing.webhooks.models import WebhookDelivery, WebhookEndpoint
 from syncing.webhooks.signing import new_secret
 
 logger = logging.getLogger("syncing.webhooks")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from calendars.formatting import format_instant
 from calendars.models import Conflict, Event, Source
-from calendars.serializers import format_instant
 from calendars.services.nights import StayWindow
 from syncing.models import WebhookDelivery
 from syncing.webhooks.services import endpoint_create

@@ -6,8 +6,8 @@ from django.core import mail
 from django.urls import include, path
 from django.utils import timezone
 
-from syncing.monitoring.models import WebhookDelivery, WebhookEndpoint
 from syncing.webhooks import delivery as deliveries
+from syncing.webhooks.models import WebhookDelivery, WebhookEndpoint
 from syncing.webhooks.services import emit, endpoint_create
 from syncing.webhooks.signing import sign, verify
 from tests.support.http import Reply, local_server
