@@ -160,6 +160,28 @@ class Listing(models.Model):
         return bool(self.previous_export_token and expires and expires > timezone.now())
 
 
+class ExportVersion(models.Model):
+    """A counter per listing, raised by PostgreSQL triggers (migration 0006) in the same
+    transaction as every write that can change the listing's export: any insert, delete or
+    update of exported columns of its events, and a feed added, removed, moved or switched
+    in ``export_back``/``source``. The export answers from its stored validators while the
+    counter is the one they were made at (calendars.services.export), so no write path can
+    forget to invalidate them. Not a foreign key in the database (triggers may raise it
+    while Django deletes a listing); the row outlives its listing harmlessly."""
+
+    listing = models.OneToOneField(
+        Listing,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        primary_key=True,
+        related_name="export_version",
+    )
+    version = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.listing_id}: {self.version}"
+
+
 class Feed(SyncedItem):
     """One channel's iCal feed of a listing; synced by the engine as kind calendars.feed."""
 

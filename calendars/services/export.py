@@ -10,6 +10,10 @@ in ``export_state``:
   when an event is cancelled or a feed removed, which a Max(changed_at) would move back);
 - ``inputs``: a digest of the rows the body is built from, so an unchanged export is
   answered (304, or 200 from the cache) without building the body again;
+- ``key`` and ``fresh_until`` (PostgreSQL): the listing's ``ExportVersion`` counter (raised
+  by triggers on every write to its events and feeds) and its own fields when the state
+  was made, and when its oldest row leaves the window: while both hold, the state is
+  current and a request costs the token's lookup only (no query of the rows);
 - ``fetched``: when a client last asked (written at most every FETCH_RECORD_SECONDS), which
   tells the import which channels poll our export (echo detection).
 """
@@ -18,14 +22,16 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.contrib.postgres.aggregates import StringAgg
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import F, Func, Q, TextField
-from django.db.models.functions import MD5
+from django.db.models import F, Func, Min, Q, TextField
+from django.db.models.functions import MD5, Coalesce
 from django.utils import timezone
 
 from calendars.ics.export import build_calendar, clean_text
@@ -48,6 +54,8 @@ FORMAT_VERSION = "3"
 # "fetched" is written at most this often per variant, so polling costs no write.
 FETCH_RECORD_SECONDS = 300
 BODY_CACHE_SECONDS = 3600
+# Per web process: the hottest bodies, plain and gzip (LocalBodies).
+LOCAL_BODIES_BYTES = 16 * 1024 * 1024
 ROW_ORDER = ("start", "feed_id", "uid")
 ROW_FIELDS = ("feed_id", "uid", "start", "end", "all_day", "kind", "changed_at")
 
@@ -98,9 +106,15 @@ def listing_for_token(token: str, *, now: datetime | None = None) -> Listing | N
     if not token or len(token) > 64:
         return None
     now = now or timezone.now()
-    return Listing.objects.filter(
-        Q(export_token=token) | Q(previous_export_token=token, previous_export_expires_at__gt=now)
-    ).first()
+    return (
+        Listing.objects.filter(
+            Q(export_token=token)
+            | Q(previous_export_token=token, previous_export_expires_at__gt=now)
+        )
+        .annotate(export_version_value=Coalesce(F("export_version__version"), 0))
+        .order_by()
+        .first()
+    )
 
 
 def _export_queryset(listing: Listing, *, leave_out: str | None, now: datetime):
@@ -138,8 +152,17 @@ def export_rows(listing: Listing, *, leave_out: str | None, now: datetime) -> li
 def export_inputs(listing: Listing, *, leave_out: str | None, now: datetime) -> str:
     """A digest of everything the body depends on, without reading the rows: on PostgreSQL
     one aggregate (md5 of the rows as text, in body order), elsewhere from the rows."""
+    return export_inputs_until(listing, leave_out=leave_out, now=now)[0]
+
+
+def export_inputs_until(
+    listing: Listing, *, leave_out: str | None, now: datetime
+) -> tuple[str, datetime | None]:
+    """``export_inputs``, and when the first of those rows leaves the window (None: no
+    rows, nothing can leave)."""
     if connection.vendor != "postgresql":
-        return inputs_digest(listing, export_rows(listing, leave_out=leave_out, now=now))
+        rows = export_rows(listing, leave_out=leave_out, now=now)
+        return inputs_digest(listing, rows), _leaves_window(min((r[3] for r in rows), default=None))
     # concat_ws casts each column to text itself (one cheap expression to compile).
     line = Func(
         *(F(name) for name in ROW_FIELDS),
@@ -147,8 +170,14 @@ def export_inputs(listing: Listing, *, leave_out: str | None, now: datetime) -> 
         output_field=TextField(),
     )
     qs = _export_queryset(listing, leave_out=leave_out, now=now).order_by()
-    rows = qs.aggregate(d=MD5(StringAgg(line, delimiter="\n", order_by=ROW_ORDER)))["d"]
-    return _name_digest(listing, rows or "")
+    found = qs.aggregate(
+        d=MD5(StringAgg(line, delimiter="\n", order_by=ROW_ORDER)), first_end=Min("end")
+    )
+    return _name_digest(listing, found["d"] or ""), _leaves_window(found["first_end"])
+
+
+def _leaves_window(end: datetime | None) -> datetime | None:
+    return None if end is None else end + timedelta(days=WINDOW_DAYS)
 
 
 def export_events(rows: list[tuple]) -> list[ExportEvent]:
@@ -194,7 +223,10 @@ def export_document(
     """The validators of the listing's export for ``leave_out`` (a Source value: that
     channel's events left out, for the URL given back to it), and records the fetch.
 
-    When the rows are those the stored digest was made from, the body is not built (the
+    A listing read by ``listing_for_token`` carries its ExportVersion counter: while the
+    stored state was made at that counter (and no row has left the window since), the
+    validators are the stored ones, with no query. Otherwise, when the rows are those the
+    stored digest was made from (one aggregate), the body is not built either (the
     document's ``body`` is None; ``export_body`` gets it from the cache or builds it).
     Raises UnknownChannel.
     """
@@ -202,28 +234,68 @@ def export_document(
         raise UnknownChannel(leave_out)
     now = now or timezone.now()
     variant = leave_out or ""
-    inputs = export_inputs(listing, leave_out=leave_out, now=now)
     state = (listing.export_state or {}).get(variant) or {}
+    key = validity_key(listing)
     body = None
-    if state.get("inputs") == inputs and state.get("digest") and state.get("modified"):
+    if state_is_current(state, key, now):
+        validators = {name: state.get(name) for name in ("inputs", "key", "fresh_until")}
         digest = state["digest"]
     else:
-        rows = export_rows(listing, leave_out=leave_out, now=now)
-        body = render_body(listing, rows)
-        digest = hashlib.sha256(body).hexdigest()
-        _cache_body(listing.pk, digest, body)
+        inputs, until = export_inputs_until(listing, leave_out=leave_out, now=now)
+        validators = {"inputs": inputs, "key": key, "fresh_until": _iso(until)}
+        if state.get("inputs") == inputs and state.get("digest") and state.get("modified"):
+            digest = state["digest"]
+        else:
+            body, digest = _build_body(listing, leave_out=leave_out, now=now)
+    stale = any(state.get(name) != value for name, value in validators.items())
     if (
-        state.get("inputs") != inputs
+        stale
         or state.get("digest") != digest
-        or _age(state.get("fetched"), now) >= FETCH_RECORD_SECONDS
+        or _age(state.get("fetched"), now) >= (FETCH_RECORD_SECONDS)
     ):
-        state = record_state(listing, variant, digest=digest, inputs=inputs, now=now)
+        state = record_state(listing, variant, digest=digest, now=now, **validators)
     modified = datetime.fromisoformat(state["modified"])
     return ExportDocument(listing.pk, variant, digest, modified, body)
 
 
+def validity_key(listing: Listing) -> str | None:
+    """The listing's ExportVersion counter with its own exported fields and the format
+    (None when it was not read with the listing, or off PostgreSQL: no triggers there)."""
+    version = getattr(listing, "export_version_value", None)
+    if version is None or connection.vendor != "postgresql":
+        return None
+    return _name_digest(listing, f"version {version}")
+
+
+def state_is_current(state: dict, key: str | None, now: datetime) -> bool:
+    """Whether a variant's stored state holds for ``key`` at ``now``."""
+    if not key or state.get("key") != key or not state.get("digest"):
+        return False
+    until = state.get("fresh_until")
+    return bool(state.get("modified")) and (until is None or now < datetime.fromisoformat(until))
+
+
+def _build_body(listing: Listing, *, leave_out: str | None, now: datetime) -> tuple[bytes, str]:
+    rows = export_rows(listing, leave_out=leave_out, now=now)
+    body = render_body(listing, rows)
+    digest = hashlib.sha256(body).hexdigest()
+    _cache_body(listing.pk, digest, body)
+    return body, digest
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat()
+
+
 def record_state(
-    listing: Listing, variant: str, *, digest: str, inputs: str, now: datetime
+    listing: Listing,
+    variant: str,
+    *,
+    digest: str,
+    inputs: str,
+    now: datetime,
+    key: str | None = None,
+    fresh_until: str | None = None,
 ) -> dict:
     """Write the variant's state under a row lock (another worker may be answering another
     variant of the same listing): ``modified`` moves only when the digest changes, and then
@@ -247,7 +319,8 @@ def record_state(
                 previous = datetime.fromisoformat(state["modified"])
                 stamp = max(stamp, previous + timedelta(seconds=1))
             state["modified"] = stamp.isoformat()
-        state.update(digest=digest, inputs=inputs, fetched=now.astimezone(UTC).isoformat())
+        state.update(digest=digest, inputs=inputs, key=key, fresh_until=fresh_until)
+        state["fetched"] = now.astimezone(UTC).isoformat()
         states[variant] = state
         if locked is not None:
             Listing.objects.filter(pk=listing.pk).update(export_state=states)
@@ -256,23 +329,67 @@ def record_state(
 
 
 def export_body(listing: Listing, document: ExportDocument, *, gzipped: bool = False) -> bytes:
-    """The document's body (gzip-compressed when asked), from the cache when there.
+    """The document's body (gzip-compressed when asked): from this process's few hottest
+    bodies, else the shared cache, else built.
 
-    The cache holds the gzip form only (5-10 times smaller; inflating it costs far less
-    than building the body): 10,000 listings with three variants each take ~150 MB."""
+    The shared cache holds the gzip form only (5-10 times smaller; inflating it costs far
+    less than building the body): 10,000 listings with three variants each take ~150 MB.
+    Both caches are keyed by the body's digest, so a change of the rows never serves an old
+    body: the new validators name another key."""
+    local_key = f"{_cache_key(listing.pk, document.digest)}:{int(gzipped)}"
+    body = LOCAL_BODIES.get(local_key)
+    if body is not None:
+        return body
     packed = cache.get(_cache_key(listing.pk, document.digest))
+    plain = None
     if packed is None:
         plain = document.body
+        digest = document.digest
         if plain is None:
             # Not cached (evicted, expired): rebuild. The rows may have changed since the
             # validators were read: cache it under its own digest only (the next request
             # sees the new digest and answers 200 again).
-            now = timezone.now()
-            rows = export_rows(listing, leave_out=document.variant or None, now=now)
+            rows = export_rows(listing, leave_out=document.variant or None, now=timezone.now())
             plain = render_body(listing, rows)
-        packed = _cache_body(listing.pk, hashlib.sha256(plain).hexdigest(), plain)
-        return packed if gzipped else plain
-    return packed if gzipped else gzip.decompress(packed)
+            digest = hashlib.sha256(plain).hexdigest()
+        packed = _cache_body(listing.pk, digest, plain)
+        if digest != document.digest:
+            return packed if gzipped else plain
+    body = packed if gzipped else (plain if plain is not None else gzip.decompress(packed))
+    LOCAL_BODIES.put(local_key, body)
+    return body
+
+
+class LocalBodies:
+    """The most recently served bodies of this process, up to ``limit`` bytes (least
+    recently used out first): a cached 200 then costs no round trip to Redis and no
+    inflating. Thread-safe (gthread workers)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.size = 0
+        self._items: OrderedDict[str, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> bytes | None:
+        with self._lock:
+            body = self._items.get(key)
+            if body is not None:
+                self._items.move_to_end(key)
+            return body
+
+    def put(self, key: str, body: bytes) -> None:
+        if len(body) > self.limit // 4:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            self.size += len(body) - (len(old) if old is not None else 0)
+            self._items[key] = body
+            while self.size > self.limit:
+                self.size -= len(self._items.popitem(last=False)[1])
+
+
+LOCAL_BODIES = LocalBodies(LOCAL_BODIES_BYTES)
 
 
 def _cache_key(listing_id: int, digest: str) -> str:
