@@ -76,3 +76,8 @@ class CalendarsConfig(AppConfig):
         from syncing.monitoring.status import register_status_source
 
         register_status_source("calendars", status_lines)
+        from syncing.monitoring.schedule import register_periodic
+
+        register_periodic(
+            "calendars: archive ended events", "calendars.archive_events", 86400, 6 * 3600
+        )

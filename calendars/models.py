@@ -349,3 +349,42 @@ class Conflict(models.Model):
     @property
     def is_open(self) -> bool:
         return self.resolved_at is None
+
+
+class ArchivedEvent(models.Model):
+    """An event that ended more than CALENDAR_ARCHIVE_AFTER_DAYS ago, moved out of the hot
+    events table by calendars.services.archive (the import, conflicts, echoes and the export
+    only ever read events that ended at most 30 days ago, so none of them needs these).
+
+    What a host's history needs (when, which feed, what it was) and no more: no description
+    (free text, often the guest's details), no digests. ``event_id`` is the event's old
+    primary key: a second archive run of the same event writes nothing.
+    """
+
+    event_id = models.BigIntegerField(unique=True)
+    listing = models.ForeignKey(Listing, on_delete=models.CASCADE, related_name="+")
+    # The feed may be removed later; its history stays with the listing, under its label.
+    feed = models.ForeignKey(
+        Feed, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    feed_label = models.CharField(max_length=200, blank=True, default="")
+    uid = models.CharField(max_length=512)
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    all_day = models.BooleanField(default=False)
+    summary = models.CharField(max_length=500, blank=True, default="")
+    status = models.CharField(max_length=16, choices=EventStatus.choices)
+    kind = models.CharField(max_length=16, choices=EventKind.choices)  # the effective kind
+    echo = models.BooleanField(default=False)
+    first_seen = models.DateTimeField()
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    archived_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["start", "pk"]
+        indexes = [
+            models.Index(fields=["listing", "start"], name="calendars_archived_listing"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.summary or self.uid} ({self.start:%Y-%m-%d} to {self.end:%Y-%m-%d})"

@@ -415,10 +415,20 @@ FEEDFARM_URL = env_str("FEEDFARM_URL", "http://127.0.0.1:8200")
 # After "New export link" the old link keeps answering for this many days (channels still
 # poll it until the owner pastes the new one everywhere).
 EXPORT_LINK_GRACE_DAYS = env_int("EXPORT_LINK_GRACE_DAYS", 7, minimum=0)
+# Events that ended more than this many days ago move to the archive (calendars.ArchivedEvent,
+# daily). At least 31: the import, conflicts, echoes and the export read the last 30 days.
+CALENDAR_ARCHIVE_AFTER_DAYS = env_int("CALENDAR_ARCHIVE_AFTER_DAYS", 183, minimum=31)
 
 # Market-data providers: JSON object of name -> {client: stockx|generic_json, base_url,
 # api_key, token, rate_limit, allow_loopback}. Empty: the two simulator providers of the demo.
 MARKET_PROVIDERS = env_str("MARKET_PROVIDERS", "")
+# Price snapshots (market.services.downsample, daily): every sync's snapshot is kept this
+# many days (demand rules read the last 72 hours), then the last of each hour until
+# MARKET_SNAPSHOT_DAILY_AFTER_DAYS, then the last of each day. The daily run looks this
+# many days behind each boundary (0: the whole history, once after a deploy or an outage).
+MARKET_SNAPSHOT_HOURLY_AFTER_DAYS = env_int("MARKET_SNAPSHOT_HOURLY_AFTER_DAYS", 3, minimum=3)
+MARKET_SNAPSHOT_DAILY_AFTER_DAYS = env_int("MARKET_SNAPSHOT_DAILY_AFTER_DAYS", 30, minimum=4)
+MARKET_SNAPSHOT_LOOKBACK_DAYS = env_int("MARKET_SNAPSHOT_LOOKBACK_DAYS", 7, minimum=0)
 
 # Alarms: text to speech (auto = espeak-ng when installed, else the built-in chime).
 ALARMS_TTS_ENGINE = env_str("ALARMS_TTS_ENGINE", "auto")

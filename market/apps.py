@@ -48,3 +48,6 @@ class MarketConfig(AppConfig):
         from syncing.monitoring.schedule import register_periodic
 
         register_periodic("market: demand rules", "market.apply_demand_rules", 24 * 3600, 6 * 3600)
+        register_periodic(
+            "market: downsample snapshots", "market.downsample_snapshots", 24 * 3600, 6 * 3600
+        )
