@@ -110,7 +110,23 @@ TEMPLATES = [
 # --- database ---------------------------------------------------------------------------
 DATABASES = {"default": env_db("DATABASE_URL", f"sqlite:///{VAR_DIR / 'syncbeat.sqlite3'}")}
 _db = DATABASES["default"]
-if _db["ENGINE"] == "django.db.backends.postgresql":
+# DATABASE_POOLER=transaction: DATABASE_URL points at PgBouncer in pool_mode=transaction.
+# Every transaction may get another server session, so nothing may live in a session: no
+# psycopg pool (PgBouncer is the pool), no server-side cursors, no prepared statements,
+# and the engine's leases and beat lock keep no session state (README, "PgBouncer").
+DATABASE_POOLER = env_str("DATABASE_POOLER", "").lower()
+if DATABASE_POOLER not in ("", "none", "transaction"):
+    raise ImproperlyConfigured("DATABASE_POOLER: expected transaction or none")
+if DATABASE_POOLER == "none":
+    DATABASE_POOLER = ""
+if DATABASE_POOLER and _db["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured("DATABASE_POOLER=transaction needs a postgres:// DATABASE_URL")
+if DATABASE_POOLER == "transaction":
+    _db["DISABLE_SERVER_SIDE_CURSORS"] = True
+    _db.setdefault("OPTIONS", {})["prepare_threshold"] = None
+    _db["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 300, minimum=0)
+    _db["CONN_HEALTH_CHECKS"] = True
+elif _db["ENGINE"] == "django.db.backends.postgresql":
     # Web processes use psycopg's connection pool; Celery's prefork children set
     # DATABASE_POOL=false (a pool's threads do not survive fork) and keep persistent
     # connections instead.
@@ -367,6 +383,11 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 BEAT_LOCK = env_str("BEAT_LOCK", "auto")
 if BEAT_LOCK not in ("auto", "postgres", "redis", "file", "off"):
     raise ImproperlyConfigured("BEAT_LOCK: expected auto, postgres, redis, file or off")
+if BEAT_LOCK == "postgres" and DATABASE_POOLER == "transaction":
+    raise ImproperlyConfigured(
+        "BEAT_LOCK=postgres holds a session advisory lock, which PgBouncer in transaction "
+        "mode cannot keep (DATABASE_POOLER=transaction): use BEAT_LOCK=redis or auto"
+    )
 BEAT_LOCK_TTL_SECONDS = env_float("BEAT_LOCK_TTL_SECONDS", 30.0, minimum=1.0)
 BEAT_LOCK_RETRY_SECONDS = env_float("BEAT_LOCK_RETRY_SECONDS", 5.0, minimum=0.1)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

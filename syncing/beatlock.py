@@ -7,7 +7,9 @@ life; a second beat finds it taken, logs that it waits, and tries again every
 
 - ``postgres``: a session-level advisory lock (``pg_try_advisory_lock``) on a connection of
   its own, outside Django's (a pooled connection would keep it after use). PostgreSQL
-  frees it when the beat's connection ends, so a beat killed with -9 frees it at once;
+  frees it when the beat's connection ends, so a beat killed with -9 frees it at once.
+  Not behind PgBouncer in transaction mode (``DATABASE_POOLER=transaction``): settings
+  refuse it there, and ``auto`` goes on to Redis;
 - ``redis``: a redis-py ``Lock`` with a TTL (``BEAT_LOCK_TTL_SECONDS``), renewed while beat
   runs; a dead beat's lock expires within the TTL. Uses REDIS_URL, else a Redis broker;
 - ``file``: ``flock`` on ``var/beat.lock`` (SQLite, one machine); the kernel frees it when
@@ -172,8 +174,11 @@ def choose_lock() -> PostgresLock | RedisLock | FileLock | None:
     redis_url = settings.REDIS_URL or (
         settings.CELERY_BROKER_URL if settings.CELERY_BROKER_URL.startswith("redis") else ""
     )
+    pooled = getattr(settings, "DATABASE_POOLER", "") == "transaction"
     if mode == "auto":
-        if connections["default"].vendor == "postgresql":
+        # Behind PgBouncer in transaction mode a session lock would be taken on whichever
+        # server session the statement got, and kept there for another client: never.
+        if connections["default"].vendor == "postgresql" and not pooled:
             mode = "postgres"
         elif redis_url:
             mode = "redis"

@@ -33,13 +33,14 @@ def sync_items(self, kind: str, token: str, pks: list[int]) -> int:
     """Sync the items of one claim; returns how many ran (stale ones are dropped).
 
     A database error mid-chunk retries the unfinished items (still leased with the same
-    token) with backoff and full jitter; past the retries their short lease brings them back.
+    token, or the run's own behind PgBouncer) with backoff and full jitter; past the retries
+    their short lease brings them back.
     """
     try:
         return run_claimed(kind, token, pks).ran
     except ChunkInterrupted as exc:
         raise self.retry(
-            args=(kind, token, exc.unfinished),
+            args=(kind, str(exc.token or token), exc.unfinished),
             countdown=chunk_retry_delay(self.request.retries),
             exc=exc.cause,
         ) from exc

@@ -18,6 +18,16 @@ gaps for the run of one message:
   does, between items.
 - ``done`` / ``close``: free the advisory locks of items whose finish is written.
 
+Behind PgBouncer in transaction mode (``settings.DATABASE_POOLER == "transaction"``) a
+session lock would be taken on whichever server session one statement got and then held
+there, for another client: no session state is kept instead. ``take`` moves the items from
+the claim's token to a token of this run (one conditional UPDATE), and every later renewal
+and finish is conditional on that run token. A second delivery of the same message finds
+the claim's token gone and runs nothing, whether the first still runs or died; after a
+crash the items come back when their lease ends (within ``SYNC_LEASE_SECONDS``) rather
+than at once with the redelivery, which is what the session locks buy on a direct
+connection, so they stay the default there.
+
 SQLite (the single-process embedded default) has no advisory locks: the token check and
 renewal still apply, the duplicate-delivery guard does not.
 """
@@ -34,7 +44,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
-from django.db import DatabaseError, connection, connections
+from django.conf import settings
+from django.db import DatabaseError, connection, connections, transaction
 from django.utils import timezone
 
 from syncing.kinds import Kind
@@ -50,6 +61,13 @@ def _lock_class(table: str) -> int:
     return zlib.crc32(f"syncing:{table}".encode()) % _INT4
 
 
+def session_locks_usable() -> bool:
+    """Whether a session advisory lock stays with this client from take to done: PostgreSQL
+    on a direct connection (or a session-mode pooler), not a transaction-mode pooler."""
+    pooled = getattr(settings, "DATABASE_POOLER", "") == "transaction"
+    return connection.vendor == "postgresql" and not pooled
+
+
 class ChunkLease:
     def __init__(self, kind: Kind, token: uuid.UUID):
         self.kind = kind
@@ -60,7 +78,9 @@ class ChunkLease:
         self.table = connection.ops.quote_name(meta.db_table)
         self.pk_column = connection.ops.quote_name(meta.pk.column)
         self.lock_class = _lock_class(meta.db_table)
-        self.advisory = connection.vendor == "postgresql"
+        self.advisory = session_locks_usable()
+        # No session state (transaction pooling): the run moves the items to its own token.
+        self.moves_token = connection.vendor == "postgresql" and not self.advisory
         self.held: set[int] = set()
         self.locked: set[int] = set()
         self.busy: list[int] = []
@@ -71,6 +91,9 @@ class ChunkLease:
     def take(self, pks: list[int]) -> set[int]:
         """Take the items of ``pks`` that still hold the token and are not running elsewhere."""
         candidates = list(pks)
+        if self.moves_token and candidates:
+            self.held = self._move_to_run_token(candidates)
+            return set(self.held)
         if not (self.advisory and candidates):
             self.held = self._extend(candidates)
             return set(self.held)
@@ -160,9 +183,10 @@ class ChunkLease:
             UPDATE {self.table} SET leased_until = %s
             WHERE {self.pk_column} = ANY(%s) AND lease_token = %s
         """  # noqa: S608 - identifiers from model metadata, values are parameters
-        with connection.cursor() as cursor:
-            # Never wait long on a row the chunk itself has locked in a transaction.
-            cursor.execute("SET lock_timeout = '5s'")
+        # Never wait long on a row the chunk itself has locked in a transaction. SET LOCAL
+        # ends with this transaction: nothing stays behind in a pooled server session.
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL lock_timeout = '5s'")
             cursor.execute(sql, [until, pks, self.token])
 
     def _extend(self, pks: list[int]) -> set[int]:
@@ -184,6 +208,24 @@ class ChunkLease:
         ids = set(held.values_list("pk", flat=True))
         held.update(leased_until=until)
         return ids
+
+    def _move_to_run_token(self, pks: list[int]) -> set[int]:
+        """Move the items still holding the claim's token to a new token of this run and
+        extend their leases; returns those pks. Of two deliveries of one message, the row
+        locks of this UPDATE let exactly one find the claim's token."""
+        self.renewed_at = time.monotonic()
+        run_token = uuid.uuid4()
+        until = timezone.now() + timedelta(seconds=self.seconds)
+        sql = f"""
+            UPDATE {self.table} SET lease_token = %s, leased_until = %s
+            WHERE {self.pk_column} = ANY(%s) AND lease_token = %s
+            RETURNING {self.pk_column}
+        """  # noqa: S608 - identifiers from model metadata, values are parameters
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [run_token, until, list(pks), self.token])
+            taken = {row[0] for row in cursor.fetchall()}
+        self.token = run_token  # renewals, finishes, releases and retries use it from now
+        return taken
 
     def _lock_and_extend(self, pks: list[int]) -> tuple[set[int], set[int]]:
         """One round trip: try the advisory locks, extend the leases of the locked items

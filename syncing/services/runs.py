@@ -64,12 +64,14 @@ class ChunkReport:
 
 
 class ChunkInterrupted(Exception):
-    """The database went away mid-chunk; ``unfinished`` still hold the claim's lease."""
+    """The database went away mid-chunk; ``unfinished`` still hold the lease of ``token``
+    (the claim's, or the run's own behind a transaction-mode pooler: services.leases)."""
 
-    def __init__(self, unfinished: list[int], cause: Exception):
+    def __init__(self, unfinished: list[int], cause: Exception, token: uuid.UUID | None = None):
         super().__init__(f"{len(unfinished)} item(s) unfinished: {cause}")
         self.unfinished = unfinished
         self.cause = cause
+        self.token = token
 
 
 DATABASE_ERRORS = (OperationalError, InterfaceError)
@@ -100,7 +102,7 @@ def run_claimed(kind_name: str, token: str | uuid.UUID, pks: list[int]) -> Chunk
             len(unfinished),
             exc,
         )
-        raise ChunkInterrupted(unfinished, exc) from exc
+        raise ChunkInterrupted(unfinished, exc, lease.token) from exc
     finally:
         with contextlib.suppress(*DATABASE_ERRORS):
             lease.close()
