@@ -11,8 +11,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
 from alarms import selectors
-from alarms.apps import ALARM_KIND
 from alarms.forms import AlarmForm
+from alarms.kinds import ALARM_KIND
 from alarms.models import Briefing
 from alarms.services import alarms as alarm_services
 from alarms.services import audio_links, clock, storage

@@ -186,7 +186,7 @@ def main() -> None:
         help="override the calendars policy: floor_factor=3 after_change=0.25",
     )
     args = parser.parse_args()
-    from calendars.apps import FEED_POLICY
+    from calendars.kinds import FEED_POLICY
 
     overrides = dict(pair.split("=", 1) for pair in args.policy)
     FEED_POLICY = replace(FEED_POLICY, **{k: float(v) for k, v in overrides.items()})

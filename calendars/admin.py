@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from calendars.apps import FEED_KIND
+from calendars.kinds import FEED_KIND
 from calendars.models import Conflict, Event, Feed, Listing
 from syncing.admin import SyncedItemAdminMixin
 from syncing.humane import plural

@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 from django.conf import settings
 
-from calendars.apps import FEED_KIND
+from calendars.kinds import FEED_KIND
 from calendars.models import Feed, Listing, Source
 from syncing.plans import tier_for
 

@@ -17,8 +17,8 @@ from django.utils.http import http_date, parse_http_date_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from calendars import selectors
-from calendars.apps import FEED_KIND
 from calendars.forms import FeedForm, ListingForm
+from calendars.kinds import FEED_KIND
 from calendars.models import Conflict, Event, EventKind, Listing, Source
 from calendars.services import dismissals as dismissal_services
 from calendars.services import export as export_service

@@ -13,8 +13,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from market import selectors
-from market.apps import PRODUCT_KIND
 from market.forms import AddProductForm, WatchAlertForm
+from market.kinds import PRODUCT_KIND
 from market.models import Watch, WatchAlert
 from market.services.products import AllowanceExceeded, sync_request, watch_add, watch_remove
 from syncing import humane

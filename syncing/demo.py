@@ -1,4 +1,5 @@
-"""Demo data seeders, registered by each domain app for ``manage.py demo``."""
+"""Demo data seeders for ``manage.py demo``: ``Domain.demo_seeder`` in each domain's
+kinds.py (syncing.domains)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
 """The registry of kinds: what the engine syncs, registered by each domain app.
 
-A domain app registers its kinds once, in ``AppConfig.ready()``::
+A domain app declares its kinds in its ``kinds.py`` (with the rest of what it tells the
+engine, syncing/domains.py), registered once in ``AppConfig.ready()``::
 
-    register(Kind(
+    Kind(
         name="calendars.feed",
         model="calendars.Feed",
         sync="calendars.services.feed_sync.sync_feed",
@@ -11,7 +12,7 @@ A domain app registers its kinds once, in ``AppConfig.ready()``::
         default_tier="6h",
         owner_path="listing__owner",
         plan_tiers={"free": "6h", "pro": "1h"},
-    ))
+    )
 
 The engine never imports the domain apps; it reaches their code through these entries.
 """

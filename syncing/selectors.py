@@ -10,7 +10,8 @@ from syncing.kinds import UnknownKind, all_kinds, get_kind
 from syncing.models import Outcome, SyncAttempt
 from syncing.monitoring.status import reason_in_words
 
-# Domain apps add a dashboard section: callable(request) -> dict(title, template, context).
+# Domain apps add a dashboard section (``Domain.dashboard_section`` in their kinds.py,
+# syncing.domains): callable(request) -> dict(title, template, context).
 _dashboard_sections: list[tuple[str, Callable]] = []
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from calendars.apps import FEED_KIND
+from calendars.kinds import FEED_KIND
 from calendars.models import Feed, Listing, guess_source
 from calendars.services.conflicts import detect_conflicts
 from syncing.plans import allowance_for, manual_sync_take, tier_for

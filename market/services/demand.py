@@ -22,7 +22,7 @@ from django.db import transaction
 from django.db.models import Count, F, Max, Min, Q
 from django.utils import timezone
 
-from market.apps import PRODUCT_KIND
+from market.kinds import PRODUCT_KIND
 from market.models import TIER_ORDER, PriceSnapshot, Product, ProductTier, TierChange, Watch
 from syncing.services.tiers import tier_intervals
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from market.apps import PRODUCT_KIND
+from market.kinds import PRODUCT_KIND
 from market.models import Product, ProductTier, ProviderLink, TierChange, Watch
 from market.providers.registry import provider_configs
 from syncing.plans import allowance_for, manual_sync_take

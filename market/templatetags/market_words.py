@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import template
 
-from market.apps import PRODUCT_KIND
+from market.kinds import PRODUCT_KIND
 from market.services.product_sync import is_unknown_sku
 from syncing.humane import span
 from syncing.models import Tier

@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 
+from syncing.domains import domain_alert_rules
 from syncing.kinds import all_kinds
 from syncing.models import Outcome, SyncAttempt
 from syncing.monitoring.defaults import DEFAULT_RULES
@@ -41,13 +42,14 @@ class Firing:
     message: str
 
 
-# Checks that domain apps add (syncing never imports them): a rule whose metric is
-# APP_CHECK is evaluated by the function registered under its key, fn(rule, now) -> Firings.
+# Checks that domain apps add (syncing never imports them; they declare them in their
+# kinds.py, ``Domain.alert_checks``): a rule whose metric is APP_CHECK is evaluated by the
+# function registered under its key, fn(rule, now) -> Firings.
 _app_checks: dict[str, Callable[[AlertRule, datetime], list[Firing]]] = {}
 
 
 def register_app_check(rule_key: str, check: Callable[[AlertRule, datetime], list[Firing]]) -> None:
-    """Evaluate the APP_CHECK rule ``rule_key`` with ``check`` (from ``AppConfig.ready``)."""
+    """Evaluate the APP_CHECK rule ``rule_key`` with ``check`` (syncing.domains calls it)."""
     _app_checks[rule_key] = check
 
 
@@ -58,9 +60,10 @@ class EvaluationReport:
 
 
 def ensure_default_rules() -> int:
-    """Create the default rules that are missing (by key); returns how many were created."""
+    """Create the default rules that are missing (by key), the engine's and those the
+    domains declare; returns how many were created."""
     created = 0
-    for spec in DEFAULT_RULES:
+    for spec in [*DEFAULT_RULES, *domain_alert_rules()]:
         _, was_created = AlertRule.objects.get_or_create(key=spec["key"], defaults=spec)
         created += was_created
     return created

@@ -1,5 +1,7 @@
-"""The default alert rules (the seed figures), as plain data: the data migration and
-``alerts.ensure_default_rules`` both read them. Staff edit the rows afterwards."""
+"""The engine's default alert rules (the seed figures), as plain data, about every kind
+alike; ``alerts.ensure_default_rules`` creates the missing ones, with those the domains
+declare in their kinds.py (``Domain.alert_rules``: alarms' "briefing late"). Staff edit the
+rows afterwards. (Migration 0003 keeps its own frozen copy.)"""
 
 from datetime import timedelta
 
@@ -38,14 +40,6 @@ DEFAULT_RULES = [
         "metric": "on_time_rate",
         "threshold": 99.0,
         "window": None,
-    },
-    {
-        "key": "briefing-late",
-        "name": "A briefing not ready in time",
-        "metric": "overdue",
-        "threshold": 60.0,
-        "window": None,
-        "kind": "alarms.alarm",
     },
     {
         "key": "provider-429",

@@ -1,9 +1,9 @@
 """Fixed periodic tasks (the engine's own and those domain apps register), created once on
 migrate so staff edits and ``last_run_at`` survive deploys.
 
-A domain app registers its own in ``AppConfig.ready()``::
+A domain app declares its own in its kinds.py (``Domain.periodic_tasks``, syncing.domains)::
 
-    register_periodic("market: demand rules", "market.apply_demand_rules", 86400, 6 * 3600)
+    PeriodicTask("market: demand rules", "market.apply_demand_rules", 86400, 6 * 3600)
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """An owner's account status in words: what is failing since when and why, what is
-paused, and what the domain apps add (open conflicts...) through ``register_status_source``.
+paused, and what the domain apps add (open conflicts...): ``Domain.status_source`` in their
+kinds.py (syncing.domains).
 """
 
 from __future__ import annotations

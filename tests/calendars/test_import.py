@@ -11,7 +11,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from calendars.apps import FEED_KIND
+from calendars.kinds import FEED_KIND
 from calendars.models import Event, EventKind, EventStatus, Feed, Listing, Source
 from calendars.services.listings import feed_create
 from syncing.kinds import get_kind

@@ -9,8 +9,8 @@ from django.core import mail
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from calendars.apps import FEED_KIND
 from calendars.demo import seed
+from calendars.kinds import FEED_KIND
 from calendars.models import (
     Conflict,
     Event,

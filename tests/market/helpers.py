@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from market.apps import PRODUCT_KIND
+from market.kinds import PRODUCT_KIND
 from syncing.kinds import get_kind
 from syncing.models import SyncAttempt
 from syncing.services.claims import claim_one

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
-from market.apps import PRODUCT_KIND
+from market.kinds import PRODUCT_KIND
 from market.models import Product
 from syncing.kinds import get_kind
 from syncing.models import Tier

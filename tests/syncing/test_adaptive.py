@@ -15,7 +15,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from calendars.apps import FEED_KIND, FEED_POLICY
+from calendars.kinds import FEED_KIND, FEED_POLICY
 from calendars.models import Feed
 from syncing.adaptive import (
     Adaptive,

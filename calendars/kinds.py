@@ -1,0 +1,80 @@
+"""The calendars domain as the engine sees it (syncing.domains): its kind, the feed, with
+its tiers, plans and adaptive polling policy; its demo seeder, dashboard section and status
+lines; the daily archive of ended events. Registered in ``CalendarsConfig.ready()``.
+
+Not to be confused with calendars/services/kinds.py: the owner's word on what an *event*
+is (booking, block...).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from syncing.adaptive import Adaptive
+from syncing.domains import Domain, PeriodicTask
+from syncing.kinds import Kind, TierSpec
+
+FEED_KIND = "calendars.feed"
+
+# Adaptive polling (syncing.adaptive). A feed that changes about every three days keeps its
+# plan's interval; busier ones are checked up to 1.25x as often, quieter ones down to 6x
+# less often (at most daily). The calendars signal: a check-in within 48 hours halves the
+# interval; waking hours in the listing's zone 0.8x, nights 2x. bench/adaptive.py measures
+# it (and why: spending below the plan's interval buys p50, not p95).
+FEED_POLICY = Adaptive(
+    floor_factor=1.25,
+    ceiling_factor=6.0,
+    longest=timedelta(hours=24),
+    memory=timedelta(days=7),
+    reference_rate=0.3 / 24,
+    signal="calendars.services.adaptive_signals.feed_signal",
+)
+
+EVERY_MINUTE = timedelta(minutes=1)
+FEED_TIERS = (
+    ("6h", timedelta(hours=6)),
+    ("3h", timedelta(hours=3)),
+    ("1h", timedelta(hours=1)),
+    ("15m", timedelta(minutes=15)),
+    ("5m", timedelta(minutes=5)),
+)
+
+FEED = Kind(
+    name=FEED_KIND,
+    model="calendars.Feed",
+    sync="calendars.services.feed_sync.sync_feed",
+    queue="io",
+    # Dispatched every minute whatever the interval (an empty claim is one index probe): a
+    # feed is fetched within a minute of its due time (adaptive intervals included), and a
+    # dead worker's feeds are back within about two minutes (the 60 s lease, then the next
+    # tick).
+    tiers=tuple(
+        TierSpec(name, interval, batch_limit=2000, dispatch_every=EVERY_MINUTE)
+        for name, interval in FEED_TIERS
+    ),
+    default_tier="6h",
+    chunk_size=10,
+    owner_path="listing__owner",
+    plan_tiers={
+        "free": "6h",
+        "starter": "3h",
+        "pro": "1h",
+        "business": "15m",
+        "realtime": "5m",
+    },
+    on_pause="calendars.services.notify.feed_paused",
+    adaptive=FEED_POLICY,
+)
+
+DOMAIN = Domain(
+    app="calendars",
+    kinds=(FEED,),
+    demo_seeder="calendars.demo.seed",
+    dashboard_section="calendars.selectors.dashboard_section",
+    status_source="calendars.selectors.status_lines",
+    periodic_tasks=(
+        PeriodicTask(
+            "calendars: archive ended events", "calendars.archive_events", 86400, 6 * 3600
+        ),
+    ),
+)
