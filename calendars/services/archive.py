@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Count, Max, Min
+from django.db import connection, transaction
+from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
 
-from calendars.models import ArchivedEvent, Event, Listing, Source
+from calendars.models import ArchivedEvent, Conflict, Event, Feed, Listing, Source
 
 logger = logging.getLogger(__name__)
 
@@ -86,23 +86,51 @@ def archive_ended_events(
 def _archive_batch(cutoff: datetime, now: datetime, batch: int) -> int:
     """One transaction: lock up to ``batch`` ended events (skipping those another run
     holds), copy them, delete them. Returns how many were moved."""
-    labels = dict(Source.choices)
     with transaction.atomic():
-        rows = list(
+        locked = (
             Event.objects.select_for_update(skip_locked=True, of=("self",))
             # start <= end: the (start, end) index narrows the scan to old events.
             .filter(start__lt=cutoff, end__lt=cutoff)
             .order_by()
-            .values_list(*_COLUMNS)[:batch]
         )
-        if not rows:
-            return 0
-        ArchivedEvent.objects.bulk_create(
-            [_archived(row, labels, now) for row in rows], ignore_conflicts=True
+        if connection.vendor != "postgresql":
+            rows = list(locked.values_list(*_COLUMNS)[:batch])
+            labels = dict(Source.choices)
+            ArchivedEvent.objects.bulk_create(
+                [_archived(row, labels, now) for row in rows], ignore_conflicts=True
+            )
+            # Their conflicts go too; an echo still in the table stops pointing at them.
+            Event.objects.filter(pk__in=[row[0] for row in rows]).delete()
+            return len(rows)
+        pks = list(locked.values_list("pk", flat=True)[:batch])
+        if pks:
+            Conflict.objects.filter(Q(event_a_id__in=pks) | Q(event_b_id__in=pks)).delete()
+            Event.objects.filter(echo_of_id__in=pks).exclude(pk__in=pks).update(echo_of=None)
+            _move(pks, now)
+        return len(pks)
+
+
+def _move(pks: list[int], now: datetime) -> None:
+    """PostgreSQL: delete the events and write their archive rows in one statement (the
+    rows never travel to Python)."""
+    values, labels = zip(*Source.choices, strict=True)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH gone AS (DELETE FROM {Event._meta.db_table} WHERE id = ANY(%s) RETURNING *)
+            INSERT INTO {ArchivedEvent._meta.db_table} (event_id, listing_id, feed_id,
+                feed_label, uid, start, "end", all_day, summary, status, kind, echo,
+                first_seen, cancelled_at, archived_at)
+            SELECT g.id, f.listing_id, g.feed_id, COALESCE(NULLIF(f.name, ''), m.label, f.source),
+                g.uid, g.start, g."end", g.all_day, g.summary, g.status,
+                COALESCE(NULLIF(g.kind_override, ''), g.kind), g.echo_of_id IS NOT NULL,
+                g.first_seen, g.cancelled_at, %s
+            FROM gone g JOIN {Feed._meta.db_table} f ON f.id = g.feed_id
+            LEFT JOIN unnest(%s::text[], %s::text[]) AS m(value, label) ON m.value = f.source
+            ON CONFLICT (event_id) DO NOTHING
+            """,  # noqa: S608 - table names from model metadata, values are parameters
+            [pks, now, list(values), [str(label) for label in labels]],
         )
-        # Their conflicts go too; an echo still in the table stops pointing at them.
-        Event.objects.filter(pk__in=[row[0] for row in rows]).delete()
-    return len(rows)
 
 
 def _archived(row: tuple, labels: dict, now: datetime) -> ArchivedEvent:
