@@ -83,6 +83,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Only with DATABASE_REPLICA_URL: which reads may go to the replica (syncing.replica).
+    "syncing.replica.ReplicaReadsMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -150,6 +152,52 @@ elif _db["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- read replica ---------------------------------------------------------------------------
+# DATABASE_REPLICA_URL: a streaming replica of DATABASE_URL. Safe requests of owner pages, the
+# API and the dashboards read from it; everything else uses the primary (syncing.replica).
+DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL", "")
+# After a user writes (or logs in), their reads stay on the primary this long.
+REPLICA_STICKY_SECONDS = env_int("REPLICA_STICKY_SECONDS", 10, minimum=0)
+# Replay further behind than this, a replica down or promoted: reads go to the primary.
+REPLICA_MAX_LAG_SECONDS = env_float("REPLICA_MAX_LAG_SECONDS", 5.0, minimum=0.0)
+# How long one process trusts one check of the replica's state.
+REPLICA_CHECK_SECONDS = env_float("REPLICA_CHECK_SECONDS", 2.0, minimum=0.0)
+REPLICA_CONNECT_TIMEOUT = env_int("REPLICA_CONNECT_TIMEOUT", 2, minimum=1)
+# URL names whose GET/HEAD may read from the replica ("app:*": a whole namespace); every API
+# view's safe methods do too. REPLICA_PRIMARY_VIEWS win: the export feed records what it
+# served (a write), and an audio link is asked for right after its briefing was made.
+REPLICA_READ_VIEWS = [
+    "dashboard",
+    "owner-status",
+    "sync-dashboard",
+    "metrics",
+    "calendars:*",
+    "alarms:*",
+    "market:*",
+]
+REPLICA_PRIMARY_VIEWS = ["calendars:export", "alarms:audio"]
+if DATABASE_REPLICA_URL:
+    if _db["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL: needs a postgres:// DATABASE_URL")
+    _replica = env_db("DATABASE_REPLICA_URL", "")
+    if _replica["ENGINE"] != _db["ENGINE"]:
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL: expected a postgres:// URL")
+    # The primary's connection handling (pool or persistent connections), a short connect.
+    for _key in ("CONN_MAX_AGE", "CONN_HEALTH_CHECKS", "DISABLE_SERVER_SIDE_CURSORS"):
+        if _key in _db:
+            _replica[_key] = _db[_key]
+    _replica["OPTIONS"] = {
+        **{k: v for k, v in _db.get("OPTIONS", {}).items() if k != "pool"},
+        **_replica.get("OPTIONS", {}),
+        "connect_timeout": REPLICA_CONNECT_TIMEOUT,
+    }
+    if "pool" in _db.get("OPTIONS", {}):
+        _replica["OPTIONS"]["pool"] = {**_db["OPTIONS"]["pool"], "timeout": REPLICA_CONNECT_TIMEOUT}
+    # The test runner makes no second test database: the replica alias points at default's.
+    _replica["TEST"] = {"MIRROR": "default"}
+    DATABASES["replica"] = _replica
+    DATABASE_ROUTERS = ["syncing.replica.ReplicaRouter"]
 
 # --- cache, redis -----------------------------------------------------------------------
 REDIS_URL = env_url("REDIS_URL", "", schemes=("redis", "rediss", "unix"))
@@ -423,6 +471,8 @@ FETCH_USER_AGENT = env_str("FETCH_USER_AGENT", "Syncbeat/1.0 (+https://syncbeat.
 # --- watching the engine ----------------------------------------------------------------
 METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
+# Seconds each /healthz check (database, broker, cache) may take before it answers "down".
+HEALTH_CHECK_TIMEOUT = env_float("HEALTH_CHECK_TIMEOUT", 2.0, minimum=0.1)
 ALERT_WEBHOOK_URL = env_str("ALERT_WEBHOOK_URL", "")
 # Webhook deliveries to one destination host, whichever endpoints point there (shared).
 WEBHOOK_HOST_RATE_LIMIT = env_str("WEBHOOK_HOST_RATE_LIMIT", "5/second")
@@ -475,6 +525,9 @@ if SPEECH_API_FORMAT not in ("mp3", "wav"):
 ALARMS_SPEECH_BUDGETS = env_str("ALARMS_SPEECH_BUDGETS", "")
 # Past this share of a budget, briefings fall back to the next engine (espeak-ng, the chime).
 ALARMS_SPEECH_BUDGET_PERCENT = env_float("ALARMS_SPEECH_BUDGET_PERCENT", 90.0, minimum=1.0)
+# A simulated clock for the alarms ("<real epoch>,<simulated epoch>,<speed>", see
+# alarms.services.clock): set only by benchmarks and tests, never in a deployment.
+ALARMS_FAKE_CLOCK = ""
 
 # --- errors, logging --------------------------------------------------------------------
 SENTRY_DSN = env_str("SENTRY_DSN", "")
