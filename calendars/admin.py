@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from calendars.kinds import FEED_KIND
-from calendars.models import Conflict, Event, Feed, Listing
+from calendars.models import ArchivedEvent, Conflict, Event, Feed, Listing
 from syncing.admin import SyncedItemAdminMixin
 from syncing.humane import plural
 from syncing.kinds import get_kind
@@ -116,6 +116,24 @@ class EventAdmin(admin.ModelAdmin):
     readonly_fields = ["first_seen", "last_seen", "changed_at", "cancelled_at"]
     list_select_related = ["feed", "echo_of"]
     show_full_result_count = False
+
+
+@admin.register(ArchivedEvent)
+class ArchivedEventAdmin(admin.ModelAdmin):
+    """Past bookings moved out of the events table (calendars.services.archive): read only."""
+
+    list_display = ["uid", "listing", "feed_label", "start", "end", "status", "kind", "echo"]
+    list_filter = ["status", "kind", "echo", "all_day"]
+    search_fields = ["uid", "summary", "listing__name"]
+    date_hierarchy = "start"
+    list_select_related = ["listing"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
 
 
 class OpenFilter(admin.SimpleListFilter):

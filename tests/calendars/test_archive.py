@@ -118,3 +118,19 @@ def test_two_runs_at_once_take_different_events(feeds):
     assert set(Event.objects.values_list("pk", flat=True)) == set(held)
     assert archive_ended_events().archived == 2
     assert ArchivedEvent.objects.count() == 6
+
+
+@pytest.mark.django_db
+def test_staff_read_the_archive_in_the_admin(feeds, client, django_user_model):
+    airbnb, _ = feeds
+    event(airbnb, "past-stay", midnight(timezone.now()) - 400 * DAY, summary="Past stay")
+    archive_ended_events()
+    staff = django_user_model.objects.create_user(
+        "staff@example.com", "staff@example.com", "x", is_staff=True, is_superuser=True
+    )
+    client.force_login(staff)
+    page = client.get("/admin/calendars/archivedevent/")
+    assert page.status_code == 200 and b"past-stay" in page.content
+    pk = ArchivedEvent.objects.get().pk
+    assert client.get(f"/admin/calendars/archivedevent/{pk}/change/").status_code == 200
+    assert client.get("/admin/calendars/archivedevent/add/").status_code == 403
