@@ -15,6 +15,12 @@ Method (Little's law plus a CPU ceiling), sized for the **peak**:
 - broker: one message per chunk of ``kind.chunk_size`` items plus one dispatch per run;
 - database: per attempt one item update and one attempt insert (batched) plus the domain
   rows changed (measured ``items_changed``).
+
+``throughput`` turns the same measurements around: what a given number of worker processes
+sustains (syncs/s), for checking the model against a run (bench/freshness.py's burst).
+``web_estimate`` answers for HTTP: machines for a request rate, from the requests/s one
+machine served within the latency target in bench/api.py (no model of its own: a measured
+figure, scaled, with the same headroom).
 """
 
 from __future__ import annotations
@@ -232,3 +238,85 @@ def _human(delta: timedelta) -> str:
         if seconds % size == 0 and seconds >= size:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
+
+
+@dataclass(frozen=True)
+class Throughput:
+    kind: str
+    processes: int
+    concurrency: int
+    cores: int
+    by_slots: float  # syncs/s if only the slots and the measured durations limited
+    by_cpu: float | None  # syncs/s if only the CPU limited (None: CPU not measured)
+    syncs_per_second: float
+    mean_ms: float
+    cpu_ms: float | None
+    attempts_measured: int
+
+
+def throughput(
+    kind_name: str, processes: int, *, concurrency: int | None = None, cores: int | None = None
+) -> Throughput:
+    """Syncs/s that ``processes`` worker processes of ``concurrency`` slots sustain, from
+    the measured attempts: the lower of the slots' limit (slots / mean duration) and the
+    CPU's (1000 / CPU ms per attempt, on at most ``cores`` busy cores: a process uses one
+    core at most). Raises UnknownKind or NotEnoughData."""
+    kind = get_kind(kind_name)
+    row = measured(kind_name)
+    slots = concurrency or DEFAULT_CONCURRENCY.get(kind.queue, 8)
+    mean = row["mean"] or 0.0
+    by_slots = processes * slots * 1000 / mean if mean else math.inf
+    cpu_ms = row["cpu_ms"]
+    by_cpu = None
+    if cpu_ms:
+        by_cpu = min(processes, cores or processes) * 1000 / cpu_ms
+    rate = min(by_slots, by_cpu if by_cpu is not None else math.inf)
+    return Throughput(
+        kind=kind_name,
+        processes=processes,
+        concurrency=slots,
+        cores=cores or processes,
+        by_slots=by_slots,
+        by_cpu=by_cpu,
+        syncs_per_second=rate,
+        mean_ms=mean,
+        cpu_ms=cpu_ms,
+        attempts_measured=row["n"],
+    )
+
+
+def describe_throughput(t: Throughput, items: int) -> list[str]:
+    limit = "CPU" if t.by_cpu is not None and t.by_cpu <= t.by_slots else "slots"
+    cpu = f"{t.cpu_ms:.2f} ms CPU" if t.cpu_ms is not None else "CPU not measured"
+    return [
+        f"{t.processes} process(es) of {t.concurrency} slot(s) on {t.cores} core(s): "
+        f"{t.syncs_per_second:,.1f} syncs/s ({limit} bound; measured per attempt: mean "
+        f"{t.mean_ms:,.1f} ms, {cpu}, over {t.attempts_measured:,} attempts).",
+        f"A round of {items:,} items due at once takes about {items / t.syncs_per_second:,.1f} s.",
+    ]
+
+
+@dataclass(frozen=True)
+class WebEstimate:
+    requests_per_second: float
+    per_machine: float
+    machines: int
+
+
+def web_estimate(requests_per_second: float, per_machine: float) -> WebEstimate:
+    """Machines for ``requests_per_second``, each serving ``per_machine`` requests/s (what
+    bench/api.py measured on one machine within its p95 target), with HEADROOM."""
+    if per_machine <= 0:
+        raise ValueError("--per-machine must be above 0 (measure it with bench/api.py)")
+    machines = max(1, math.ceil(requests_per_second * HEADROOM / per_machine))
+    return WebEstimate(requests_per_second, per_machine, machines)
+
+
+def describe_web(e: WebEstimate) -> list[str]:
+    return [
+        f"{e.requests_per_second:,.0f} requests/s at {e.per_machine:,.0f} per machine "
+        f"(measured by bench/api.py within its p95 target): {e.machines} web machine(s) "
+        f"with {HEADROOM - 1:.0%} headroom.",
+        "PostgreSQL and Redis are not in that figure's machines at scale: the bench ran them "
+        "on the same box, so a web machine of its own serves at least as much.",
+    ]
