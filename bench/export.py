@@ -1,21 +1,27 @@
 """Benchmark: the public merged export (issue 13 goal 2), served by gunicorn (2 workers).
 
-    .venv/bin/python bench/export.py                    # 50 listings x 300 events, 20 s/case
+    .venv/bin/python bench/export.py                    # 50 listings x 500 events, 20 s/case
     .venv/bin/python bench/export.py --seconds 5        # a quicker run
+    .venv/bin/python bench/export.py --threads 0        # sync workers instead of gthread
 
 Seeds ``--listings`` listings of ``--events`` events (3 feeds each) in a database of its own
-(syncbeat_bench_export), starts gunicorn with 2 workers on 127.0.0.1 (Redis cache, as in
-production), and for ``--seconds`` per case has ``--clients`` threads poll random listings:
+(``BENCH_DB``, default syncbeat_bench_export), starts gunicorn with 2 workers on 127.0.0.1
+(``--port``; Redis cache, as in production) and the bare peer (bench/export_peer.py: a fixed
+body under the same Django settings and middleware, no query) on the next port, and for
+``--seconds`` per case drives them with wrk (``--clients`` connections; the Python client
+below when wrk is missing) over random listings:
 
-- ``304``: If-None-Match with the current ETag (channels polling an unchanged export): one
-  query for the rows and their digest, no body built;
+- ``304``: If-None-Match with the current ETag (channels polling an unchanged export): the
+  token's lookup and the stored state, no rows read, no body;
 - ``200``: no validator, plain body: the body comes from the cache;
 - ``200 gzip``: Accept-Encoding: gzip, from the cache too;
-- ``200 cold``: the cache flushed before each request and the state's ``inputs`` cleared,
-  so every request builds the body (what every request cost before).
+- ``200 cold``: the cache flushed before each request and the stored state cleared, so
+  every request builds the body (what every request cost before; Python client).
 
-Prints requests/s and latency percentiles per case, plus the in-process cost of building a
-body against reading the validators; writes bench/reports/export.json. Not run by CI.
+Prints requests/s, latency percentiles, the server's CPU per request (gunicorn's processes)
+and the load generator's CPU (it shares the 2 cores), the peer's figures and the ratio, plus
+the in-process cost of building a body against reading the validators; writes
+bench/reports/export.json. Not run by CI.
 """
 
 from __future__ import annotations
@@ -23,11 +29,15 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import re
+import resource
+import shutil
 import signal
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from datetime import timedelta
@@ -36,7 +46,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("BENCH_DB", "syncbeat_bench_export")
 
-from bench._setup import ROOT, bench_env, setup_django, write_report  # noqa: E402
+from bench._setup import ROOT, bench_env, cpu_seconds, setup_django, write_report  # noqa: E402
 
 
 def seed(listings: int, events: int) -> list[str]:
@@ -85,21 +95,101 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_gunicorn(port: int) -> subprocess.Popen:
-    env = {**os.environ, **bench_env(), "DEBUG": "false"}
+def start_gunicorn(port: int, *, threads: int, app: str = "config.wsgi", env=None):
+    """gunicorn with 2 workers: gthread with ``threads`` threads each, or sync when 0."""
+    env = {**os.environ, **bench_env(), "DEBUG": "false", **(env or {})}
+    workers = ["--threads", str(threads)] if threads else ["--worker-class", "sync"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
-         "--workers", "2", "--threads", "4", "--log-level", "warning"],
+        [sys.executable, "-m", "gunicorn", app, "--pythonpath", str(ROOT / "bench"),
+         "--bind", f"127.0.0.1:{port}", "--workers", "2", *workers, "--log-level", "warning"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True,
     )  # fmt: skip
     for _ in range(100):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            time.sleep(1.0)  # both workers booted
             return proc
         except OSError:
             time.sleep(0.1)
     raise RuntimeError("gunicorn did not start")
+
+
+def etags_of(base: str, paths: list[str]) -> dict[str, str]:
+    import requests
+
+    with requests.Session() as session:
+        return {
+            path: session.get(base + path, headers={"Accept-Encoding": "identity"}).headers["ETag"]
+            for path in paths
+        }
+
+
+WRK_SCRIPT = """
+local requests_ = {}
+for line in io.lines("%(paths)s") do
+  local path, tag = line:match("^(%%S+) (%%S+)$")
+  local headers = {["Accept-Encoding"] = "%(encoding)s"}
+  if %(conditional)s then headers["If-None-Match"] = tag end
+  table.insert(requests_, wrk.format("GET", path, headers))
+end
+local i = 0
+request = function()
+  i = i + 1
+  return requests_[(i %% #requests_) + 1]
+end
+"""
+
+
+def wrk_case(base: str, etags: dict, *, seconds: float, clients: int, case: str, server) -> dict:
+    """One case driven by wrk (one thread: it shares the 2 cores with the server): its
+    requests/s and latency percentiles, the server's CPU per request (gunicorn master and
+    workers, from /proc) and wrk's own CPU."""
+    paths = list(etags)
+    random.Random(7).shuffle(paths)
+    with tempfile.TemporaryDirectory() as tmp:
+        listing = Path(tmp) / "paths.txt"
+        listing.write_text("".join(f"{p} {etags[p]}\n" for p in paths))
+        script = Path(tmp) / "case.lua"
+        script.write_text(
+            WRK_SCRIPT
+            % {
+                "paths": listing,
+                "encoding": "gzip" if case == "200 gzip" else "identity",
+                "conditional": "true" if case == "304" else "false",
+            }
+        )
+        before_server, before_client = cpu_seconds(server.pid), _children_cpu()
+        started = time.monotonic()
+        out = subprocess.run(
+            ["wrk", "-t1", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--latency", "-s", str(script),
+             base],
+            capture_output=True, text=True, timeout=seconds + 30, check=True,
+        ).stdout  # fmt: skip
+        elapsed = time.monotonic() - started
+        server_cpu = cpu_seconds(server.pid) - before_server
+        client_cpu = _children_cpu() - before_client
+    requests_ = int(re.search(r"(\d+) requests in", out).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "case": case,
+        "requests": requests_,
+        "per_second": round(requests_ / elapsed, 1),
+        **{f"p{q}_ms": _wrk_ms(out, q) for q in (50, 90, 99)},
+        "errors": int(errors.group(1)) if errors else 0,
+        "server_cpu_ms_per_request": round(server_cpu / max(requests_, 1) * 1000, 3),
+        "client_cpu_share": round(client_cpu / elapsed, 2),
+    }
+
+
+def _wrk_ms(out: str, quantile: int) -> float:
+    value, unit = re.search(rf"^\s+{quantile}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()
+    return round(float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit], 2)
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_case(base: str, paths: list[str], *, seconds: float, clients: int, case: str) -> dict:
@@ -207,41 +297,101 @@ def in_process(paths: list[str], rounds: int = 200) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--listings", type=int, default=50)
-    parser.add_argument("--events", type=int, default=300)
+    parser.add_argument("--events", type=int, default=500)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=4, help="per worker; 0: sync workers")
+    parser.add_argument("--port", type=int, default=0, help="0: any free port (peer: +1)")
     args = parser.parse_args()
 
     setup_django()
     paths = seed(args.listings, args.events)
-    port = free_port()
-    server = start_gunicorn(port)
+    port = args.port or free_port()
+    peer_port = port + 1 if args.port else free_port()
+    server = start_gunicorn(port, threads=args.threads)
     base = f"http://127.0.0.1:{port}"
+    peer = None
     try:
-        cases = [
-            run_case(base, paths, seconds=args.seconds, clients=args.clients, case=case)
-            for case in ("304", "200", "200 gzip", "200 cold")
-        ]
+        etags = etags_of(base, paths)
+        size = len(_get(base + paths[0]))
+        peer = start_gunicorn(
+            peer_port, threads=args.threads, app="export_peer:application",
+            env={"EXPORT_PEER_BYTES": str(size)},
+        )  # fmt: skip
+        cases, peers = _run_cases(args, base, f"http://127.0.0.1:{peer_port}", etags, server, peer)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=20)
+        for proc in (server, peer):
+            if proc is not None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=20)
     report = {
         "listings": args.listings,
         "events_per_listing": args.events,
+        "body_bytes": size,
         "clients": args.clients,
         "seconds_per_case": args.seconds,
-        "server": "gunicorn config.wsgi --workers 2 --threads 4 (127.0.0.1), Redis cache",
+        "server": f"gunicorn --workers 2 {_worker_label(args.threads)} (127.0.0.1), Redis cache",
+        "load_generator": "wrk -t1" if shutil.which("wrk") else "Python requests threads",
         "cores": os.cpu_count(),
+        "load_average": os.getloadavg(),
         "cases": cases,
+        "peer": peers,
         "in_process": in_process(paths),
     }
-    for case in cases:
-        print(
-            f"{case['case']:>9}: {case['per_second']:>7} req/s  p50 {case['p50_ms']} ms  "
-            f"p90 {case['p90_ms']} ms  p99 {case['p99_ms']} ms  {case['statuses']}"
-        )
-    print(f"in process: {report['in_process']}")
+    _print(report)
     print(f"report: {write_report('export', report)}")
+
+
+def _run_cases(args, base: str, peer_base: str, etags: dict, server, peer):
+    cases, peers = [], []
+    use_wrk = shutil.which("wrk") is not None
+    for case in ("304", "200", "200 gzip"):
+        if use_wrk:
+            common = {"seconds": args.seconds, "clients": args.clients, "case": case}
+            cases.append(wrk_case(base, etags, server=server, **common))
+            peer_tags = dict.fromkeys(etags, '"peer"')
+            peers.append(wrk_case(peer_base, peer_tags, server=peer, **common))
+        else:
+            cases.append(
+                run_case(base, list(etags), seconds=args.seconds, clients=args.clients, case=case)
+            )
+    cold_seconds = min(args.seconds, 10.0)
+    cases.append(
+        run_case(base, list(etags), seconds=cold_seconds, clients=args.clients, case="200 cold")
+    )
+    return cases, peers
+
+
+def _get(url: str) -> bytes:
+    import requests
+
+    return requests.get(url, headers={"Accept-Encoding": "identity"}, timeout=30).content
+
+
+def _worker_label(threads: int) -> str:
+    return f"--threads {threads} (gthread)" if threads else "--worker-class sync"
+
+
+def _print(report: dict) -> None:
+    peers = {peer["case"]: peer for peer in report["peer"]}
+    for case in report["cases"]:
+        line = (
+            f"{case['case']:>9}: {case['per_second']:>7} req/s  p50 {case['p50_ms']} ms  "
+            f"p90 {case['p90_ms']} ms  p99 {case['p99_ms']} ms"
+        )
+        if "server_cpu_ms_per_request" in case:
+            line += (
+                f"  server CPU {case['server_cpu_ms_per_request']} ms/req"
+                f"  wrk CPU {case['client_cpu_share']:.0%}"
+            )
+        peer = peers.get(case["case"])
+        if peer:
+            line += (
+                f"  | peer {peer['per_second']} req/s, {peer['server_cpu_ms_per_request']}"
+                f" ms/req: ratio {case['per_second'] / peer['per_second']:.2f}"
+            )
+        print(line)
+    print(f"in process: {report['in_process']}  load average: {report['load_average']}")
 
 
 if __name__ == "__main__":

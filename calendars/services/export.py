@@ -20,8 +20,10 @@ in ``export_state``:
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
+import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -30,8 +32,8 @@ from datetime import UTC, datetime, timedelta
 from django.contrib.postgres.aggregates import StringAgg
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import F, Func, Min, Q, TextField
-from django.db.models.functions import MD5, Coalesce
+from django.db.models import F, Func, Min, TextField
+from django.db.models.functions import MD5
 from django.utils import timezone
 
 from calendars.ics.export import build_calendar, clean_text
@@ -40,6 +42,7 @@ from calendars.models import (
     Event,
     EventKind,
     EventStatus,
+    ExportVersion,
     Feed,
     Listing,
     Source,
@@ -102,19 +105,43 @@ def export_uid(feed_id: int, uid: str) -> str:
 
 def listing_for_token(token: str, *, now: datetime | None = None) -> Listing | None:
     """The listing whose export link is ``token``: its current one, or the one it replaced
-    while that is within its grace period (``previous_export_expires_at``)."""
+    while that is within its grace period (``previous_export_expires_at``), with its
+    ExportVersion counter (``export_version_value``).
+
+    One statement written out once (``_lookup_sql``): every poll of every channel comes
+    here, and compiling the same ORM query each time cost ~0.5 ms of CPU, more than the
+    rest of a 304."""
     if not token or len(token) > 64:
         return None
     now = now or timezone.now()
-    return (
-        Listing.objects.filter(
-            Q(export_token=token)
-            | Q(previous_export_token=token, previous_export_expires_at__gt=now)
-        )
-        .annotate(export_version_value=Coalesce(F("export_version__version"), 0))
-        .order_by()
-        .first()
+    sql, columns = _lookup_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [token, token, now])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = dict(zip(columns, row, strict=True))
+    state = values["export_state"]
+    values["export_state"] = json.loads(state) if isinstance(state, str | bytes) else state
+    version = values.pop("export_version_value")
+    listing = Listing.from_db(connection.alias, list(values), list(values.values()))
+    listing.export_version_value = version or 0
+    return listing
+
+
+@functools.cache
+def _lookup_sql() -> tuple[str, tuple[str, ...]]:
+    fields = Listing._meta.concrete_fields
+    quote = connection.ops.quote_name
+    listing, versions = quote(Listing._meta.db_table), quote(ExportVersion._meta.db_table)
+    selected = ", ".join(f"{listing}.{quote(field.column)}" for field in fields)
+    sql = (
+        f"SELECT {selected}, {versions}.version FROM {listing} "  # noqa: S608 (names only)
+        f"LEFT JOIN {versions} ON {versions}.listing_id = {listing}.id "
+        f"WHERE {listing}.export_token = %s OR ({listing}.previous_export_token = %s "
+        f"AND {listing}.previous_export_expires_at > %s) LIMIT 1"
     )
+    return sql, (*(field.attname for field in fields), "export_version_value")
 
 
 def _export_queryset(listing: Listing, *, leave_out: str | None, now: datetime):
