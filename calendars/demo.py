@@ -67,7 +67,7 @@ DEMO_LISTINGS = (
 
 
 def feedfarm_url() -> str:
-    return getattr(settings, "FEEDFARM_URL", "http://127.0.0.1:8200").rstrip("/")
+    return settings.FEEDFARM_URL.rstrip("/")
 
 
 def farm_id(listing_index: int, position: int) -> int:

@@ -28,7 +28,7 @@ def absolute_url(request, path: str) -> str:
         return request.build_absolute_uri(path)
     from django.conf import settings
 
-    return getattr(settings, "SITE_URL", "").rstrip("/") + path
+    return settings.SITE_URL.rstrip("/") + path
 
 
 class ListingSerializer(serializers.ModelSerializer):

@@ -6,6 +6,7 @@ class MarketConfig(AppConfig):
     verbose_name = "Market"
 
     def ready(self) -> None:
+        from market import checks  # noqa: F401  (registers the MARKET_PROVIDERS check)
         from market.kinds import DOMAIN
         from syncing.domains import register_domain
 

@@ -60,7 +60,7 @@ def take_manual_sync(user, limit: int, *, now: datetime | None = None) -> Take:
     ``now`` is for tests (crossing the hour); production uses the wall clock.
     """
     now = now or datetime.now(UTC)
-    redis_url = getattr(settings, "REDIS_URL", "") or ""
+    redis_url = settings.REDIS_URL
     if redis_url:
         try:
             return _take_redis(redis_url, user.pk, limit, now)

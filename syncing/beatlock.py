@@ -174,7 +174,7 @@ def choose_lock() -> PostgresLock | RedisLock | FileLock | None:
     redis_url = settings.REDIS_URL or (
         settings.CELERY_BROKER_URL if settings.CELERY_BROKER_URL.startswith("redis") else ""
     )
-    pooled = getattr(settings, "DATABASE_POOLER", "") == "transaction"
+    pooled = settings.DATABASE_POOLER == "transaction"
     if mode == "auto":
         # Behind PgBouncer in transaction mode a session lock would be taken on whichever
         # server session the statement got, and kept there for another client: never.

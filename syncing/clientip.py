@@ -31,7 +31,7 @@ def _parse(text: str):
 
 def is_trusted_proxy(address: str) -> bool:
     ip = _parse(address)
-    networks = _networks(tuple(getattr(settings, "TRUSTED_PROXIES", ())))
+    networks = _networks(tuple(settings.TRUSTED_PROXIES))
     return ip is not None and any(ip in net for net in networks)
 
 

@@ -21,11 +21,9 @@ from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
-TIMEOUT = 2.0
-
 
 def _timeout() -> float:
-    return float(getattr(settings, "HEALTH_CHECK_TIMEOUT", TIMEOUT))
+    return float(settings.HEALTH_CHECK_TIMEOUT)
 
 
 def _timed(check) -> dict:
@@ -114,7 +112,7 @@ def may_see_details(request: HttpRequest) -> bool:
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated and user.is_staff:
         return True
-    token = getattr(settings, "METRICS_TOKEN", "")
+    token = settings.METRICS_TOKEN
     scheme, _, given = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
     return bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), token)
 

@@ -291,7 +291,7 @@ def get_limiter() -> HostLimiter:
     its in-memory window), not race to build one each.
     """
     with _limiters_lock:
-        return _limiter_for(getattr(settings, "REDIS_URL", "") or "")
+        return _limiter_for(settings.REDIS_URL)
 
 
 def reset_limiter() -> None:

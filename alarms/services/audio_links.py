@@ -31,7 +31,7 @@ class AudioLink:
 
 
 def max_age() -> int:
-    return int(getattr(settings, "ALARMS_AUDIO_URL_MAX_AGE", 3600))
+    return int(settings.ALARMS_AUDIO_URL_MAX_AGE)
 
 
 def sign(briefing) -> str:

@@ -79,7 +79,7 @@ def _parse(raw: object) -> dict[str, Budget]:
 
 def budgets() -> dict[str, Budget]:
     """The configured budgets. Raises ImproperlyConfigured naming the setting."""
-    return _parse(getattr(settings, "ALARMS_SPEECH_BUDGETS", "") or {})
+    return _parse(settings.ALARMS_SPEECH_BUDGETS or {})
 
 
 def budget_for(engine: str) -> Budget:
@@ -89,7 +89,7 @@ def budget_for(engine: str) -> Budget:
 
 
 def fallback_share() -> float:
-    return float(getattr(settings, "ALARMS_SPEECH_BUDGET_PERCENT", 90)) / 100
+    return float(settings.ALARMS_SPEECH_BUDGET_PERCENT) / 100
 
 
 def reserve(engine: str, characters: int, requests: int, now: datetime) -> bool:
@@ -183,7 +183,7 @@ def _client_for(url: str):
 
 
 def _redis():
-    url = getattr(settings, "REDIS_URL", "") or ""
+    url = settings.REDIS_URL
     if not url:
         return None
     with _clients_lock:

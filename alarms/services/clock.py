@@ -25,7 +25,7 @@ def _parse(spec: str) -> tuple[float, float, float]:
 
 def now() -> datetime:
     """The current instant (aware, UTC) as the alarms see it."""
-    spec = getattr(settings, "ALARMS_FAKE_CLOCK", "")
+    spec = settings.ALARMS_FAKE_CLOCK
     if not spec:
         return timezone.now()
     real, simulated, speed = _parse(spec)

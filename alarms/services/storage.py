@@ -23,7 +23,7 @@ CONTENT_TYPES = {"wav": "audio/wav", "mp3": "audio/mpeg"}
 
 
 def audio_ttl() -> timedelta:
-    return timedelta(hours=float(getattr(settings, "ALARMS_AUDIO_TTL_HOURS", 48)))
+    return timedelta(hours=float(settings.ALARMS_AUDIO_TTL_HOURS))
 
 
 def random_name(extension: str) -> str:

@@ -20,7 +20,7 @@ MAX_LISTED = 20
 
 
 def _site_url(path: str) -> str:
-    return getattr(settings, "SITE_URL", "").rstrip("/") + path
+    return settings.SITE_URL.rstrip("/") + path
 
 
 def notify_new_conflicts(listing_id: int) -> int:

@@ -4,6 +4,9 @@
 provider name -> {"client": "stockx" | "generic_json", "base_url", "api_key", "token",
 "rate_limit", "allow_loopback"}. Without the setting, two providers point at the local
 simulator (``manage.py marketsim --port 8300``), each limited to 50 requests/s.
+
+The setting is parsed once (again only when it is replaced, as tests do) and checked at
+start-up by the system check market.E001 (market/checks.py).
 """
 
 from __future__ import annotations
@@ -48,9 +51,24 @@ class UnknownProvider(LookupError):
     pass
 
 
+# (the setting's value, its parsed configs): parsed again only when the value is replaced.
+_parsed: tuple[object, dict[str, ProviderConfig]] | None = None
+
+
 def provider_configs() -> dict[str, ProviderConfig]:
     """Every configured provider; ImproperlyConfigured names MARKET_PROVIDERS on a bad value."""
-    raw = getattr(settings, "MARKET_PROVIDERS", None) or DEFAULT_PROVIDERS
+    global _parsed
+    raw = settings.MARKET_PROVIDERS
+    cached = _parsed
+    if cached is None or cached[0] is not raw:
+        cached = _parsed = (raw, parse_providers(raw))
+    return dict(cached[1])
+
+
+def parse_providers(raw: str | dict | None) -> dict[str, ProviderConfig]:
+    """``MARKET_PROVIDERS`` (JSON text or a dict; empty: the simulator's two) as configs.
+    Raises ImproperlyConfigured naming the setting (and the provider) on a bad value."""
+    raw = raw or DEFAULT_PROVIDERS
     if isinstance(raw, str):
         try:
             raw = json.loads(raw)

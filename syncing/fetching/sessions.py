@@ -35,7 +35,7 @@ def session_for(*, filter_ips: bool, allow_loopback: bool) -> requests.Session:
         # No proxies or .netrc from the environment: a proxy would defeat the address
         # check, and .netrc would attach credentials to user-supplied hosts.
         session.trust_env = False
-        session.headers["User-Agent"] = getattr(settings, "FETCH_USER_AGENT", "Syncbeat/1.0")
+        session.headers["User-Agent"] = settings.FETCH_USER_AGENT
         sessions[key] = session
     return session
 

@@ -297,7 +297,7 @@ def notify(alert: Alert, *, resolved: bool) -> bool:
             send_mail(subject, body, None, recipients, fail_silently=True)
     if not resolved:
         _to_sentry(subject)
-    url = rule.webhook_url or getattr(settings, "ALERT_WEBHOOK_URL", "")
+    url = rule.webhook_url or settings.ALERT_WEBHOOK_URL
     if url:
         _to_webhook(url, alert, resolved)
     return True

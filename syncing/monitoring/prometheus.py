@@ -37,7 +37,7 @@ PREFIX = "syncbeat"
 
 def access(request: HttpRequest) -> int | None:
     """None when the request may read the metrics, else the status to answer (401/403)."""
-    token = getattr(settings, "METRICS_TOKEN", "")
+    token = settings.METRICS_TOKEN
     header = request.META.get("HTTP_AUTHORIZATION", "")
     if header:
         scheme, _, given = header.partition(" ")
@@ -54,7 +54,7 @@ def _address_allowed(address: str) -> bool:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return False
-    for entry in getattr(settings, "METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"]):
+    for entry in settings.METRICS_ALLOWED_IPS:
         try:
             if ip in ipaddress.ip_network(entry, strict=False):
                 return True

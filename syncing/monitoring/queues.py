@@ -33,13 +33,13 @@ class QueueDepth:
 
 
 def queue_names() -> list[str]:
-    names = getattr(settings, "CELERY_QUEUES_ALL", "dispatch,urgent,io,cpu,default")
+    names = settings.CELERY_QUEUES_ALL
     return [n.strip() for n in names.split(",") if n.strip()]
 
 
 def queue_depths() -> list[QueueDepth]:
     """Depth and oldest-message age of every queue the workers consume."""
-    url = str(getattr(settings, "CELERY_BROKER_URL", ""))
+    url = str(settings.CELERY_BROKER_URL)
     names = queue_names()
     try:
         if url.startswith(("redis://", "rediss://", "unix://")):
@@ -62,7 +62,7 @@ def _redis_client(url: str):
 
 
 def _redis_keys(name: str) -> list[str]:
-    options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}) or {}
+    options = settings.CELERY_BROKER_TRANSPORT_OPTIONS or {}
     sep = options.get("sep", "\x06\x16")
     steps = options.get("priority_steps", [0, 3, 6, 9])
     prefix = options.get("global_keyprefix", "")
@@ -103,7 +103,7 @@ def _message_age(raw: bytes | str) -> float | None:
 
 
 def _filesystem_depths(names: list[str]) -> list[QueueDepth]:
-    options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}) or {}
+    options = settings.CELERY_BROKER_TRANSPORT_OPTIONS or {}
     folder = Path(options.get("data_folder_in", ""))
     counts = dict.fromkeys(names, 0)
     oldest: dict[str, float] = {}

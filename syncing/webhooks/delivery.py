@@ -35,11 +35,11 @@ BODY_EXCERPT = 2000
 
 
 def retry_window() -> timedelta:
-    return timedelta(seconds=getattr(settings, "WEBHOOK_RETRY_SECONDS", 24 * 3600))
+    return timedelta(seconds=settings.WEBHOOK_RETRY_SECONDS)
 
 
 def disable_after() -> timedelta:
-    return timedelta(seconds=getattr(settings, "WEBHOOK_DISABLE_AFTER_SECONDS", 24 * 3600))
+    return timedelta(seconds=settings.WEBHOOK_DISABLE_AFTER_SECONDS)
 
 
 def backoff(attempts: int) -> timedelta:

@@ -32,7 +32,7 @@ class EspeakEngine:
     audio_format = "wav"
 
     def __init__(self, *, timeout: float | None = None, words_per_minute: int = 165) -> None:
-        self.timeout = timeout or float(getattr(settings, "ALARMS_ESPEAK_TIMEOUT", 30))
+        self.timeout = timeout or float(settings.ALARMS_ESPEAK_TIMEOUT)
         self.words_per_minute = words_per_minute
 
     def identity(self, voice: str) -> tuple[str, str]:

@@ -1,7 +1,8 @@
 """Which speech engine to use: ``settings.ALARMS_TTS_ENGINE``.
 
 ``auto`` (the default): espeak-ng when the binary is installed, else the chime (``tone``).
-``espeak`` (or ``espeak-ng``), ``speech-api`` (or ``speech_api``, ``openai``), ``tone``.
+``espeak``, ``speech-api``, ``tone``: the names config/settings.py accepts (it refuses any
+other at start-up, so aliases here could never be reached).
 """
 
 from __future__ import annotations
@@ -20,17 +21,14 @@ logger = logging.getLogger(__name__)
 
 ENGINES = {
     "espeak": EspeakEngine,
-    "espeak-ng": EspeakEngine,
     "speech-api": SpeechApiEngine,
-    "speech_api": SpeechApiEngine,
-    "openai": SpeechApiEngine,
     "tone": ToneEngine,
 }
 _warned_auto = False
 
 
 def configured_engine_name() -> str:
-    return str(getattr(settings, "ALARMS_TTS_ENGINE", "auto") or "auto").strip().lower()
+    return str(settings.ALARMS_TTS_ENGINE or "auto").strip().lower()
 
 
 def get_engine(name: str | None = None) -> SpeechEngine:

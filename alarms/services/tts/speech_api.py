@@ -28,14 +28,14 @@ class SpeechApiEngine:
     name = "speech-api"
 
     def __init__(self, *, base_url: str | None = None, api_key: str | None = None) -> None:
-        base = base_url if base_url is not None else getattr(settings, "SPEECH_API_BASE_URL", "")
+        base = base_url if base_url is not None else settings.SPEECH_API_BASE_URL
         self.base_url = (base or "").rstrip("/")
-        self.api_key = api_key if api_key is not None else getattr(settings, "SPEECH_API_KEY", "")
-        self.model = getattr(settings, "SPEECH_API_MODEL", "tts-1")
-        self.default_voice = getattr(settings, "SPEECH_API_VOICE", "alloy")
-        self.rate_limit = getattr(settings, "SPEECH_API_RATE_LIMIT", "50/second")
-        self.deadline = float(getattr(settings, "SPEECH_API_DEADLINE", 60))
-        fmt = str(getattr(settings, "SPEECH_API_FORMAT", "mp3") or "mp3").lower()
+        self.api_key = api_key if api_key is not None else settings.SPEECH_API_KEY
+        self.model = settings.SPEECH_API_MODEL
+        self.default_voice = settings.SPEECH_API_VOICE
+        self.rate_limit = settings.SPEECH_API_RATE_LIMIT
+        self.deadline = float(settings.SPEECH_API_DEADLINE)
+        fmt = str(settings.SPEECH_API_FORMAT or "mp3").lower()
         self.audio_format = fmt if fmt in FORMATS else "mp3"
 
     def identity(self, voice: str) -> tuple[str, str]:
