@@ -4,7 +4,9 @@
   in ``LONG_FUNCTIONS`` that are being split (the list only shrinks: an entry whose function
   is short now fails too, so it is removed the day the split lands);
 - dependencies point down: the engine (``syncing``) never imports ``config`` or a domain
-  app, and no service imports a serializer.
+  app, and no service imports a serializer;
+- settings have one home: every ``settings.X`` the code reads is defined in
+  config/settings.py, and nobody restates a default with ``getattr(settings, "X", default)``.
 """
 
 from __future__ import annotations
@@ -124,3 +126,54 @@ def test_no_domain_imports_another():
                 if _top(module) in others:
                     wrong.append(f"{_relative(path)} line {line}: {module}")
     assert not wrong, f"a domain imports another: {wrong}"
+
+
+# getattr(settings, "X", default) calls left, each in a module being changed elsewhere.
+# Remove an entry when its call becomes settings.X; add none.
+SETTINGS_GETATTR = {
+    ("syncing/fetcher.py", "ALLOW_PRIVATE_URLS"),
+    ("syncing/services/leases.py", "DATABASE_POOLER"),
+}
+
+
+def _settings_reads(tree: ast.Module) -> tuple[set[str], set[str]]:
+    """(names read as settings.X, names read as getattr(settings, "X", ...))."""
+    direct, defaulted = set(), set()
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "settings"
+            and node.attr.isupper()
+        ):
+            direct.add(node.attr)
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "getattr"
+            and len(node.args) >= 2
+            and isinstance(node.args[0], ast.Name)
+            and node.args[0].id == "settings"
+            and isinstance(node.args[1], ast.Constant)
+        ):
+            defaulted.add(node.args[1].value)
+    return direct, defaulted
+
+
+def test_settings_are_defined_once_and_read_directly():
+    from django.conf import settings
+
+    undefined, restated = [], set()
+    for path in _sources("syncing", "calendars", "market", "alarms"):
+        direct, defaulted = _settings_reads(_tree(path))
+        missing = sorted(name for name in direct if not hasattr(settings, name))
+        undefined += [f"{_relative(path)}: {name}" for name in missing]
+        restated |= {(_relative(path), name) for name in defaulted}
+    assert not undefined, f"settings read but not defined in config/settings.py: {undefined}"
+    assert restated <= SETTINGS_GETATTR, (
+        "read settings.X (config/settings.py defines every setting), not getattr with a "
+        f"default: {sorted(restated - SETTINGS_GETATTR)}"
+    )
+    assert restated >= SETTINGS_GETATTR, (
+        f"remove from SETTINGS_GETATTR (now read directly): {sorted(SETTINGS_GETATTR - restated)}"
+    )
