@@ -26,6 +26,16 @@ def broker_and_cache(app_configs, **kwargs):
                 id="syncing.W002",
             )
         )
+    cache_backend = settings.CACHES["default"]["BACKEND"]
+    if "replica" in settings.DATABASES and cache_backend.endswith("LocMemCache"):
+        problems.append(
+            Warning(
+                "DATABASE_REPLICA_URL with a per-process cache: the mark that keeps a user's "
+                "reads on the primary after a write is not seen by the other web processes.",
+                hint="Set REDIS_URL (read-your-writes across processes, syncing.replica).",
+                id="syncing.W003",
+            )
+        )
     if settings.CELERY_TASK_TIME_LIMIT >= settings.CELERY_VISIBILITY_TIMEOUT:
         problems.append(
             Error(

@@ -93,15 +93,22 @@ _state_lock = threading.Lock()
 def replica_state(*, fresh: bool = False) -> ReplicaState:
     """Whether reads may go to the replica now (cached ``REPLICA_CHECK_SECONDS``)."""
     global _state
-    state = _state
-    if not fresh and state and time.monotonic() - state.checked_at < settings.REPLICA_CHECK_SECONDS:
-        return state
-    with _state_lock:
+    if not fresh and _is_current(_state):
+        return _state
+    with _state_lock:  # one check at a time; the threads that waited take its answer
+        if not fresh and _is_current(_state):
+            return _state
         state = _check_replica()
         _state = state
     if not state.usable:
         log.warning("replica not used for reads: %s", state.reason)
     return state
+
+
+def _is_current(state: ReplicaState | None) -> bool:
+    if state is None:
+        return False
+    return time.monotonic() - state.checked_at < settings.REPLICA_CHECK_SECONDS
 
 
 def mark_replica_down(reason: str) -> None:

@@ -109,7 +109,13 @@ class ReplicaServer:
         backup = [str(self.bindir / "pg_basebackup"), "-h", self.primary["HOST"] or "127.0.0.1"]
         backup += ["-p", primary_port, "-U", "postgres", "-D", str(self.data)]
         backup += ["-R", "-X", "stream", "-c", "fast", "--no-sync"]
-        subprocess.run(self.as_postgres + backup, check=True, capture_output=True, timeout=120)
+        for _attempt in (1, 2):  # a database dropped during the copy fails it: once more
+            done = subprocess.run(self.as_postgres + backup, capture_output=True, timeout=120)
+            if done.returncode == 0:
+                break
+            shutil.rmtree(self.data, ignore_errors=True)
+        else:
+            raise RuntimeError(f"pg_basebackup failed: {done.stderr.decode(errors='replace')}")
         values = self.sql(
             "SELECT " + ", ".join(f"current_setting('{n}')" for n in COPIED_SETTINGS),
             on_primary=True,
@@ -173,8 +179,9 @@ class ReplicaServer:
         self.stop()
         shutil.rmtree(self.base, ignore_errors=True)
 
-    def caught_up(self, timeout: float = 10) -> None:
-        """Wait until the replica has replayed everything the primary has written."""
+    def caught_up(self, timeout: float = 60) -> None:
+        """Wait until the replica has replayed everything the primary has written (the whole
+        cluster's WAL: another session's bulk load on the same server slows this down)."""
         (lsn,) = self.sql("SELECT pg_current_wal_lsn()", on_primary=True)
         deadline = time.monotonic() + timeout
         while not self.sql("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (lsn,))[0]:
