@@ -117,3 +117,15 @@ def allow_private_urls(settings):
     """Local test servers live on 127.0.0.1: let the fetcher reach them."""
     settings.ALLOW_PRIVATE_URLS = True
     return settings
+
+
+@pytest.fixture
+def temporary_kind():
+    """Register kinds for this test only: ``temporary_kind(Kind(...))`` returns the kind; at
+    teardown each name gets back what it had (nothing, or the real kind a test replaced)."""
+    from contextlib import ExitStack
+
+    from tests.support.kinds import registered_kind
+
+    with ExitStack() as stack:
+        yield lambda kind: stack.enter_context(registered_kind(kind))

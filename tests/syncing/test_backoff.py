@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from syncing import backoff
 from syncing.fetcher import fetch
-from syncing.kinds import Kind, TierSpec, get_kind, register, unregister
+from syncing.kinds import Kind, TierSpec, get_kind
 from syncing.models import Probe, SyncAttempt
 from syncing.services.claims import claim_due_items
 from syncing.services.runs import run_claimed
@@ -58,7 +58,7 @@ def test_three_items_failing_together_are_rescheduled_apart(settings):
 
 
 @pytest.mark.django_db
-def test_a_servers_retry_after_is_honoured_as_the_floor_of_the_reschedule(settings):
+def test_a_servers_retry_after_is_honoured_as_the_floor_of_the_reschedule(settings, temporary_kind):
     """A 429 with Retry-After: 900 (beyond the fetcher's short retries) reschedules the item
     at least 900 s later, whatever the jitter drew."""
     settings.SYNC_BACKOFF_BASE_SECONDS = 60
@@ -70,7 +70,7 @@ def test_a_servers_retry_after_is_honoured_as_the_floor_of_the_reschedule(settin
         def sync(item, ctx):
             fetch(server.url + "/feed", allow_loopback=True, rate_key=f"test-{item.pk}")
 
-        register(
+        temporary_kind(
             Kind(
                 name="tests.retry_after",
                 model="syncing.Probe",
@@ -79,13 +79,10 @@ def test_a_servers_retry_after_is_honoured_as_the_floor_of_the_reschedule(settin
                 default_tier="5m",
             )
         )
-        try:
-            probes = make_probes(3)
-            before = timezone.now()
-            claim = claim_due_items(get_kind("tests.retry_after"), "5m", 10)
-            run_claimed("tests.retry_after", claim.token, claim.pks)
-        finally:
-            unregister("tests.retry_after")
+        probes = make_probes(3)
+        before = timezone.now()
+        claim = claim_due_items(get_kind("tests.retry_after"), "5m", 10)
+        run_claimed("tests.retry_after", claim.token, claim.pks)
     for probe in Probe.objects.filter(pk__in=[p.pk for p in probes]):
         assert probe.consecutive_failures == 1
         assert probe.next_sync_at >= before + timedelta(seconds=900)

@@ -114,10 +114,9 @@ def test_the_claim_uses_the_due_index_not_a_table_scan():
 
 
 @pytest.mark.django_db
-def test_dispatch_claims_batch_after_batch_only_for_kinds_that_adapt_to_the_backlog():
+def test_dispatch_claims_batch_after_batch_only_for_kinds_that_adapt_to_the_backlog(temporary_kind):
     from dataclasses import replace
 
-    from syncing.kinds import register
     from syncing.models import Tier
     from syncing.services.dispatch import dispatch_tier
 
@@ -125,8 +124,5 @@ def test_dispatch_claims_batch_after_batch_only_for_kinds_that_adapt_to_the_back
     make_probes(35)
     assert dispatch_tier(PROBE, "5m").claimed == 10  # batch_limit is a hard cap by default
     original = get_kind(PROBE)
-    register(replace(original, max_batches_per_dispatch=5))
-    try:
-        assert dispatch_tier(PROBE, "5m").claimed == 25  # full, full, then 5: drained
-    finally:
-        register(original)
+    temporary_kind(replace(original, max_batches_per_dispatch=5))
+    assert dispatch_tier(PROBE, "5m").claimed == 25  # full, full, then 5: drained

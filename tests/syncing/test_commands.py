@@ -77,25 +77,22 @@ def test_a_bad_setting_stops_start_up_naming_the_variable(tmp_path, variable, va
 
 
 @pytest.mark.django_db
-def test_a_plan_change_moves_the_owners_items_to_the_plans_tier(alice, bob):
+def test_a_plan_change_moves_the_owners_items_to_the_plans_tier(alice, bob, temporary_kind):
     from dataclasses import replace
     from datetime import timedelta
 
     from django.utils import timezone
 
-    from syncing.kinds import get_kind, register
+    from syncing.kinds import get_kind
     from syncing.models import Probe
     from syncing.plans import account_set_plan
 
     original = get_kind("syncing.probe")
-    register(replace(original, plan_tiers={"free": "1h", "business": "1m"}))
-    try:
-        far = timezone.now() + timedelta(minutes=50)
-        mine = make_probes(3, tier="1h", owner=alice, due=far)
-        theirs = make_probes(1, tier="1h", owner=bob, due=far)[0]
-        account_set_plan(alice, "business")
-    finally:
-        register(original)
+    temporary_kind(replace(original, plan_tiers={"free": "1h", "business": "1m"}))
+    far = timezone.now() + timedelta(minutes=50)
+    mine = make_probes(3, tier="1h", owner=alice, due=far)
+    theirs = make_probes(1, tier="1h", owner=bob, due=far)[0]
+    account_set_plan(alice, "business")
     assert Account.objects.get(user=alice).plan == "business"
     soon = timezone.now() + timedelta(minutes=1, seconds=1)
     for probe in Probe.objects.filter(pk__in=[p.pk for p in mine]):

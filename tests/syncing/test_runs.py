@@ -4,7 +4,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from syncing.kinds import Kind, TierSpec, get_kind, register, unregister
+from syncing.kinds import Kind, TierSpec, get_kind
 from syncing.models import Probe, SyncAttempt
 from syncing.results import SyncResult, TransientSyncError
 from syncing.services.claims import claim_due_items, claim_one
@@ -126,7 +126,7 @@ def test_a_stale_or_duplicate_message_is_dropped_and_says_so(caplog):
 
 
 @pytest.mark.django_db
-def test_one_failing_item_never_fails_its_chunk():
+def test_one_failing_item_never_fails_its_chunk(temporary_kind):
     def sync(item, ctx):
         if item.name == "boom":
             raise RuntimeError("a bug in a sync function")
@@ -136,7 +136,7 @@ def test_one_failing_item_never_fails_its_chunk():
             )
         return SyncResult(items_changed=1)
 
-    register(
+    temporary_kind(
         Kind(
             name="tests.mixed",
             model="syncing.Probe",
@@ -145,14 +145,11 @@ def test_one_failing_item_never_fails_its_chunk():
             default_tier="5m",
         )
     )
-    try:
-        probes = make_probes(3)
-        Probe.objects.filter(pk=probes[0].pk).update(name="boom")
-        Probe.objects.filter(pk=probes[1].pk).update(name="flaky")
-        claim = claim_due_items(get_kind("tests.mixed"), "5m", 10)
-        report = run_claimed("tests.mixed", claim.token, claim.pks)
-    finally:
-        unregister("tests.mixed")
+    probes = make_probes(3)
+    Probe.objects.filter(pk=probes[0].pk).update(name="boom")
+    Probe.objects.filter(pk=probes[1].pk).update(name="flaky")
+    claim = claim_due_items(get_kind("tests.mixed"), "5m", 10)
+    report = run_claimed("tests.mixed", claim.token, claim.pks)
 
     assert report.ran == 3
     by_item = {a.item_id: a for a in SyncAttempt.objects.filter(kind="tests.mixed")}
@@ -167,9 +164,9 @@ def test_one_failing_item_never_fails_its_chunk():
 
 
 @pytest.mark.django_db
-def test_a_sync_function_may_set_the_next_due_time_itself():
+def test_a_sync_function_may_set_the_next_due_time_itself(temporary_kind):
     wanted = timezone.now() + timedelta(hours=7)
-    register(
+    temporary_kind(
         Kind(
             name="tests.own_due",
             model="syncing.Probe",
@@ -178,12 +175,9 @@ def test_a_sync_function_may_set_the_next_due_time_itself():
             default_tier="5m",
         )
     )
-    try:
-        probe = make_probes(1)[0]
-        claim = claim_due_items(get_kind("tests.own_due"), "5m", 10)
-        run_claimed("tests.own_due", claim.token, claim.pks)
-    finally:
-        unregister("tests.own_due")
+    probe = make_probes(1)[0]
+    claim = claim_due_items(get_kind("tests.own_due"), "5m", 10)
+    run_claimed("tests.own_due", claim.token, claim.pks)
     probe.refresh_from_db()
     assert probe.next_sync_at == wanted
 
@@ -203,14 +197,14 @@ def test_a_lost_lease_keeps_the_newer_claim_intact():
 
 
 @pytest.mark.django_db
-def test_validators_from_the_context_are_saved_on_success():
+def test_validators_from_the_context_are_saved_on_success(temporary_kind):
     def sync(item, ctx):
         ctx.remember_validators(
             etag='"v2"', last_modified="Tue, 24 Nov 2026 04:00:00 GMT", content_hash="ab" * 32
         )
         return SyncResult()
 
-    register(
+    temporary_kind(
         Kind(
             name="tests.validators",
             model="syncing.Probe",
@@ -219,12 +213,9 @@ def test_validators_from_the_context_are_saved_on_success():
             default_tier="5m",
         )
     )
-    try:
-        probe = make_probes(1)[0]
-        claim = claim_due_items(get_kind("tests.validators"), "5m", 10)
-        run_claimed("tests.validators", claim.token, claim.pks)
-    finally:
-        unregister("tests.validators")
+    probe = make_probes(1)[0]
+    claim = claim_due_items(get_kind("tests.validators"), "5m", 10)
+    run_claimed("tests.validators", claim.token, claim.pks)
     probe.refresh_from_db()
     assert probe.etag == '"v2"' and probe.content_hash == "ab" * 32
 
@@ -247,7 +238,7 @@ def test_the_owner_is_told_in_words_when_an_item_is_paused(
 
 
 @pytest.mark.django_db
-def test_at_the_soft_time_limit_finished_items_are_kept_and_the_rest_handed_back():
+def test_at_the_soft_time_limit_finished_items_are_kept_and_the_rest_handed_back(temporary_kind):
     from celery.exceptions import SoftTimeLimitExceeded
 
     def sync(item, ctx):
@@ -255,7 +246,7 @@ def test_at_the_soft_time_limit_finished_items_are_kept_and_the_rest_handed_back
             raise SoftTimeLimitExceeded()
         return SyncResult()
 
-    register(
+    temporary_kind(
         Kind(
             name="tests.soft_limit",
             model="syncing.Probe",
@@ -264,14 +255,11 @@ def test_at_the_soft_time_limit_finished_items_are_kept_and_the_rest_handed_back
             default_tier="5m",
         )
     )
-    try:
-        first, slow, last = make_probes(3, spread=timedelta(seconds=1))
-        Probe.objects.filter(pk=slow.pk).update(name="slow")
-        claim = claim_due_items(get_kind("tests.soft_limit"), "5m", 10)
-        assert claim.pks == [first.pk, slow.pk, last.pk]
-        report = run_claimed("tests.soft_limit", claim.token, claim.pks)
-    finally:
-        unregister("tests.soft_limit")
+    first, slow, last = make_probes(3, spread=timedelta(seconds=1))
+    Probe.objects.filter(pk=slow.pk).update(name="slow")
+    claim = claim_due_items(get_kind("tests.soft_limit"), "5m", 10)
+    assert claim.pks == [first.pk, slow.pk, last.pk]
+    report = run_claimed("tests.soft_limit", claim.token, claim.pks)
     assert report.ran == 1
     assert list(SyncAttempt.objects.values_list("item_id", flat=True)) == [first.pk]
     for probe in Probe.objects.filter(pk__in=[slow.pk, last.pk]):
