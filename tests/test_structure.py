@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -177,3 +178,13 @@ def test_settings_are_defined_once_and_read_directly():
     assert restated >= SETTINGS_GETATTR, (
         f"remove from SETTINGS_GETATTR (now read directly): {sorted(SETTINGS_GETATTR - restated)}"
     )
+
+
+def test_every_path_of_the_readme_map_exists():
+    """README's "Where things live" answers each question with a file that is there."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Where things live", 1)[1].split("\n## ", 1)[0]
+    paths = re.findall(r"`([a-z_]+/[a-z_/.0-9]*)`", section)
+    assert len(paths) >= 15
+    missing = [path for path in paths if not (ROOT / path).exists()]
+    assert not missing, f"README's map names files that are not there: {missing}"
