@@ -29,7 +29,10 @@ def _answers(url: str, default_port: int) -> bool:
 
 
 _pg_url = os.environ.get("DATABASE_URL") or DEFAULT_PG_URL
-_redis_url = os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
+# The suite's REDIS_URL is handed on as TEST_REDIS_URL to the workers and beats it starts
+# (their REDIS_URL is unset below), so that they find the same Redis and broker.
+_redis_url = os.environ.get("REDIS_URL") or os.environ.get("TEST_REDIS_URL") or DEFAULT_REDIS_URL
+os.environ["TEST_REDIS_URL"] = _redis_url
 POSTGRES_AVAILABLE = _pg_url.startswith("postgres") and _answers(_pg_url, 5432)
 REDIS_AVAILABLE = _answers(_redis_url, 6379)
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES", "") in ("1", "true", "yes")
@@ -48,19 +51,36 @@ os.environ["DATABASE_URL"] = (
 )
 # The REDIS_URL the app sees stays unset: the suite runs with the embedded defaults
 # (local-memory cache and limits); tests that need Redis ask for it explicitly.
+# TEST_APP_REDIS=1 (set by tests/support/worker.py for a child that needs it) gives the app
+# the suite's Redis: worker heartbeats and the beat lock, when the broker is not Redis.
 os.environ.pop("REDIS_URL", None)
+if os.environ.get("TEST_APP_REDIS") == "1":
+    os.environ["REDIS_URL"] = _redis_url
 os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 40)
 os.environ.setdefault("ALLOW_PRIVATE_URLS", "false")
 os.environ["DATABASE_POOL"] = "false"
 # Tests that start a real worker share a broker with it: Redis (database 15) when it
 # answers, else the filesystem transport under the test's own directory.
 # TEST_BROKER_DB lets two suites share one Redis without taking each other's messages.
+# TEST_BROKER=rabbitmq runs them on RabbitMQ instead (TEST_AMQP_URL; give each suite a
+# vhost of its own), on quorum queues as production declares them
+# (TEST_RABBITMQ_QUEUE_TYPE=classic for the other type): `pytest -m broker` is that run.
+TEST_BROKER = os.environ.get("TEST_BROKER", "") or ("redis" if REDIS_AVAILABLE else "filesystem")
+TEST_AMQP_URL = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 _broker_db = os.environ.get("TEST_BROKER_DB", "15")
-TEST_BROKER_URL = (
-    urlsplit(_redis_url)._replace(path=f"/{_broker_db}").geturl()
-    if REDIS_AVAILABLE
-    else "filesystem://"
-)
+if TEST_BROKER == "rabbitmq":
+    if not _answers(TEST_AMQP_URL, 5672):
+        raise ImproperlyConfigured(f"TEST_BROKER=rabbitmq but nothing answers at {TEST_AMQP_URL}")
+    TEST_BROKER_URL = TEST_AMQP_URL
+    os.environ["CELERY_RABBITMQ_QUEUE_TYPE"] = os.environ.get("TEST_RABBITMQ_QUEUE_TYPE", "quorum")
+elif TEST_BROKER == "redis" and REDIS_AVAILABLE:
+    TEST_BROKER_URL = urlsplit(_redis_url)._replace(path=f"/{_broker_db}").geturl()
+elif TEST_BROKER in ("redis", "filesystem"):
+    TEST_BROKER_URL = "filesystem://"
+else:
+    raise ImproperlyConfigured(
+        f"TEST_BROKER: expected redis, rabbitmq or filesystem: {TEST_BROKER}"
+    )
 os.environ["CELERY_BROKER_URL"] = TEST_BROKER_URL
 
 from config.settings import *  # noqa: E402,F403

@@ -17,6 +17,10 @@ def pytest_collection_modifyitems(config, items):
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     espeak = shutil.which("espeak-ng")
     for item in items:
+        # Everything that starts a real Celery worker, beat or the fault suite talks to the
+        # broker: `pytest -m broker` runs them again on another one (TEST_BROKER=rabbitmq).
+        if "worker" in item.keywords or "faults" in item.keywords:
+            item.add_marker(pytest.mark.broker)
         if "postgres" in item.keywords and not settings.POSTGRES_AVAILABLE:
             _skipped_for["PostgreSQL"] += 1
             item.add_marker(pytest.mark.skip(reason="needs PostgreSQL (not answering)"))

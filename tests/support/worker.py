@@ -11,6 +11,7 @@ import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 from django.db import connection
@@ -29,17 +30,84 @@ def test_database_url() -> str:
     return f"sqlite:///{db['NAME']}"
 
 
+def on_rabbitmq() -> bool:
+    return settings.TEST_BROKER_URL.startswith("amqp")
+
+
+def app_redis_env() -> dict:
+    """Env for a worker or beat that needs the app's Redis (heartbeats, the beat lock): the
+    broker's own Redis serves them when the test broker is Redis, the suite's otherwise."""
+    return {"TEST_APP_REDIS": "1"} if on_rabbitmq() else {}
+
+
 def purge_broker() -> None:
     from config.celery_app import app
 
     with app.connection_for_write() as conn:
         for queue in settings.CELERY_QUEUES_ALL.split(","):
+            # A channel per queue: on RabbitMQ a failed purge (no such queue yet) closes it.
+            channel = conn.channel()
             with contextlib.suppress(Exception):  # the queue may not exist yet
-                conn.default_channel.queue_purge(queue)
+                channel.queue_purge(queue)
+            with contextlib.suppress(Exception):
+                channel.close()
     if settings.TEST_BROKER_URL.startswith("redis"):
         import redis
 
         redis.Redis.from_url(settings.TEST_BROKER_URL).flushdb()
+
+
+def broker_depth(queue: str) -> int:
+    """Messages waiting (not delivered) on ``queue`` of the test broker, on either broker."""
+    if settings.TEST_BROKER_URL.startswith("redis"):
+        import redis
+
+        broker = redis.Redis.from_url(settings.TEST_BROKER_URL)
+        # kombu keeps one list per priority step: "queue" and "queue:<step>".
+        keys = [queue, *(k.decode() for k in broker.keys(f"{queue}:*"))]
+        return sum(broker.llen(k) for k in keys if broker.type(k) == b"list")
+    from config.celery_app import app
+
+    with app.connection_for_write() as conn:
+        channel = conn.channel()
+        try:
+            return channel.queue_declare(queue, passive=True).message_count
+        except Exception:  # not declared yet: nothing waits on it
+            return 0
+        finally:
+            with contextlib.suppress(Exception):
+                channel.close()
+
+
+def broker_unacked() -> int:
+    """Messages delivered to a worker and not yet acknowledged, on either broker.
+
+    RabbitMQ says so only through ``rabbitmqctl`` (AMQP does not): -1 when it cannot be read.
+    """
+    if settings.TEST_BROKER_URL.startswith("redis"):
+        import redis
+
+        return redis.Redis.from_url(settings.TEST_BROKER_URL).hlen("unacked")
+    if not settings.TEST_BROKER_URL.startswith("amqp"):
+        return 0
+    vhost = urlsplit(settings.TEST_BROKER_URL).path[1:] or "/"
+    out = subprocess.run(
+        [
+            "rabbitmqctl",
+            "-q",
+            "--no-table-headers",
+            "list_queues",
+            "-p",
+            unquote(vhost),
+            "messages_unacknowledged",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    if out.returncode != 0:
+        return -1
+    return sum(int(n) for n in out.stdout.split() if n.isdigit())
 
 
 class Worker:

@@ -8,7 +8,7 @@ import time
 import pytest
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from tests.support.worker import celery_beat, purge_broker
+from tests.support.worker import app_redis_env, celery_beat, purge_broker
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 SENT = "Sending due task beatlock-probe"
@@ -32,6 +32,7 @@ def every_second_task() -> None:
 def test_a_second_beat_waits_and_takes_over_when_the_first_dies(mode):
     every_second_task()
     env = {"BEAT_LOCK": mode, "BEAT_LOCK_RETRY_SECONDS": "0.3", "BEAT_LOCK_TTL_SECONDS": "3"}
+    env.update(app_redis_env() if mode == "redis" else {})
     try:
         with celery_beat(env=env) as first:
             first.wait_for("beat lock: acquired", timeout=60)

@@ -8,7 +8,13 @@ from django.utils import timezone
 
 from syncing.models import Probe, SyncAttempt
 from syncing.services.dispatch import dispatch_tier, sync_now
-from tests.support.worker import celery_beat, celery_worker, purge_broker
+from tests.support.worker import (
+    app_redis_env,
+    celery_beat,
+    celery_worker,
+    on_rabbitmq,
+    purge_broker,
+)
 from tests.syncing.factories import make_probes
 
 pytestmark = [
@@ -78,6 +84,9 @@ def test_a_worker_killed_mid_sync_loses_nothing(settings):
         worker.kill_hard()
     assert not SyncAttempt.objects.filter(item_id=probe.pk).exists()
     Probe.objects.filter(pk=probe.pk).update(sleep_ms=0)
+    # The new claim's message lives as long as its lease (RabbitMQ drops it then): long
+    # enough for the new worker to start on a busy machine.
+    settings.SYNC_LEASE_SECONDS = 60
     assert wait_until(
         lambda: dispatch_tier("syncing.probe", "5m").claimed == 1, timeout=10, interval=0.5
     ), "the item should be due again once its lease expired"
@@ -140,10 +149,12 @@ def test_beat_fires_dispatch_which_claims_and_the_worker_syncs():
     assert "syncing.dispatch" in beat.log
 
 
-def test_live_workers_announce_themselves_and_leave_on_shutdown():
+def test_live_workers_announce_themselves_and_leave_on_shutdown(settings):
     from syncing.monitoring.workers import live_workers
 
-    with celery_worker(queues="io,default"):
+    if on_rabbitmq():  # heartbeats live in the app's Redis when the broker is not Redis
+        settings.REDIS_URL = settings.TEST_REDIS_URL
+    with celery_worker(queues="io,default", env=app_redis_env()):
         assert wait_until(lambda: len(live_workers() or []) == 1, timeout=15)
         (worker,) = live_workers()
         assert worker["queues"] == ["default", "io"]
