@@ -7,7 +7,10 @@ Method (Little's law plus a CPU ceiling), sized for the **peak**:
   from its own due-time distribution; alarms: the rings of the busiest lead window), and
   the answer says which; attempts per second add the measured failure share (a failed
   attempt is retried, so each failure costs one more attempt);
-- syncs in flight = attempts/s x mean duration (p95 for the headroom figure);
+- syncs in flight = attempts/s x a slot's time per attempt: the mean duration (p95 for the
+  headroom figure) plus the engine's own time between two syncs of one chunk (leases,
+  finishing, adaptive polling: ``gap_ms``), read from the attempts themselves (see
+  ``between_syncs_ms``); without it a slot looked twice as fast as it is;
 - per process: a threads pool runs ``concurrency`` syncs at once (io queue), a prefork
   child one (cpu queue); a process also tops out on CPU: measured ``counts["cpu_ms"]``
   when sync functions record it, else the design ceiling (~500 fetches/s per core for io,
@@ -93,6 +96,7 @@ class Estimate:
     peak_per_second: float | None = None
     peak_label: str = ""
     basis: str = "average"  # which figure the answer is sized for: "average" or "peak"
+    gap_ms: float = 0.0  # the engine's own time per attempt between syncs (see measured)
 
 
 def parse_interval(text: str) -> timedelta:
@@ -142,7 +146,38 @@ def measured(kind_name: str) -> dict:
     ]
     row["cpu_ms"] = sum(cpu) / len(cpu) if cpu else None
     row["p95"] = percentile_cont(durations, 0.95) or 0.0
+    row["gap"] = between_syncs_ms(kind_name, since)
     return row
+
+
+BETWEEN_SYNCS_SQL = """
+    WITH recent AS (
+        SELECT id, started_at, duration_ms FROM {table}
+        WHERE kind = %s AND started_at >= %s AND outcome <> %s
+        ORDER BY started_at DESC LIMIT 10000
+    ), pairs AS (
+        SELECT started_at + duration_ms * interval '1 millisecond' AS ended,
+               lead(started_at) OVER (ORDER BY id) AS next_started
+        FROM recent
+    )
+    SELECT avg(extract(epoch FROM next_started - ended) * 1000) FROM pairs
+    WHERE next_started >= ended AND next_started < ended + interval '1 second'
+"""
+
+
+def between_syncs_ms(kind_name: str, since) -> float:
+    """The engine's own time per attempt between two syncs in one slot (ms), from the
+    attempts: a chunk's items run one after the other and their attempts are inserted
+    together in that order, so an attempt and the next by id that starts within a second
+    after it ended are neighbours in a chunk, and the wait between them is the engine's
+    (lease check, finishing, adaptive polling). 0 without such pairs."""
+    from django.db import connection
+
+    sql = BETWEEN_SYNCS_SQL.format(table=SyncAttempt._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [kind_name, since, Outcome.SKIPPED])
+        value = cursor.fetchone()[0]
+    return float(value or 0.0)
 
 
 def estimate(
@@ -159,8 +194,8 @@ def estimate(
     basis = "peak" if peak is not None and peak > average else "average"
     syncs = peak if basis == "peak" else average
     per_second = syncs / max(0.05, 1 - failure)
-    in_flight = per_second * (row["mean"] or 0) / 1000
-    in_flight_p95 = per_second * p95 / 1000
+    in_flight = per_second * ((row["mean"] or 0) + row["gap"]) / 1000
+    in_flight_p95 = per_second * (p95 + row["gap"]) / 1000
     slots = concurrency or DEFAULT_CONCURRENCY.get(kind.queue, 8)
     if cpu_ms:
         ceiling = 1000 / cpu_ms
@@ -179,6 +214,7 @@ def estimate(
         attempts_measured=row["n"],
         mean_ms=row["mean"] or 0.0,
         p95_ms=p95,
+        gap_ms=row["gap"],
         failure_share=failure,
         cpu_ms=cpu_ms,
         syncs_per_second=syncs,
@@ -223,7 +259,8 @@ def describe(e: Estimate) -> list[str]:
         f"with {e.failure_share:.1%} failing.",
         basis,
         f"Measured here: {e.attempts_measured:,} attempts in the last {LOOKBACK.days} days, "
-        f"mean {e.mean_ms:,.0f} ms, p95 {e.p95_ms:,.0f} ms; {cpu}.",
+        f"mean {e.mean_ms:,.0f} ms, p95 {e.p95_ms:,.0f} ms, plus {e.gap_ms:,.1f} ms of the "
+        f"engine's own between syncs; {cpu}.",
         f"Worker processes: {e.processes} (about {e.in_flight:,.1f} syncs in flight on "
         f"average, {e.concurrency} per process, {HEADROOM - 1:.0%} headroom).",
         f"Broker: {e.broker_messages_per_second:,.1f} messages/s.",
@@ -252,20 +289,23 @@ class Throughput:
     mean_ms: float
     cpu_ms: float | None
     attempts_measured: int
+    gap_ms: float = 0.0
 
 
 def throughput(
     kind_name: str, processes: int, *, concurrency: int | None = None, cores: int | None = None
 ) -> Throughput:
     """Syncs/s that ``processes`` worker processes of ``concurrency`` slots sustain, from
-    the measured attempts: the lower of the slots' limit (slots / mean duration) and the
+    the measured attempts: the lower of the slots' limit (slots / (mean duration + the
+    engine's time between syncs)) and the
     CPU's (1000 / CPU ms per attempt, on at most ``cores`` busy cores: a process uses one
     core at most). Raises UnknownKind or NotEnoughData."""
     kind = get_kind(kind_name)
     row = measured(kind_name)
     slots = concurrency or DEFAULT_CONCURRENCY.get(kind.queue, 8)
     mean = row["mean"] or 0.0
-    by_slots = processes * slots * 1000 / mean if mean else math.inf
+    slot_ms = mean + row["gap"]
+    by_slots = processes * slots * 1000 / slot_ms if slot_ms else math.inf
     cpu_ms = row["cpu_ms"]
     by_cpu = None
     if cpu_ms:
@@ -282,6 +322,7 @@ def throughput(
         mean_ms=mean,
         cpu_ms=cpu_ms,
         attempts_measured=row["n"],
+        gap_ms=row["gap"],
     )
 
 
@@ -291,7 +332,8 @@ def describe_throughput(t: Throughput, items: int) -> list[str]:
     return [
         f"{t.processes} process(es) of {t.concurrency} slot(s) on {t.cores} core(s): "
         f"{t.syncs_per_second:,.1f} syncs/s ({limit} bound; measured per attempt: mean "
-        f"{t.mean_ms:,.1f} ms, {cpu}, over {t.attempts_measured:,} attempts).",
+        f"{t.mean_ms:,.1f} ms plus {t.gap_ms:,.1f} ms between syncs, {cpu}, over "
+        f"{t.attempts_measured:,} attempts).",
         f"A round of {items:,} items due at once takes about {items / t.syncs_per_second:,.1f} s.",
     ]
 

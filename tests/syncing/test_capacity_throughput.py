@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from syncing.models import SyncAttempt
-from syncing.monitoring.capacity import throughput, web_estimate
+from syncing.monitoring.capacity import estimate, throughput, web_estimate
 
 PROBE = "syncing.probe"
 
@@ -27,6 +27,28 @@ def seed(n, *, duration_ms, cpu_ms=None):
         )
         for i in range(n)
     )
+
+
+def seed_chunks(chunks, *, size=10, duration_ms=10, between_ms=5):
+    """Attempts as a chunk writes them: one after the other, ids in run order."""
+    start = timezone.now() - timedelta(minutes=10)
+    rows = []
+    for c in range(chunks):
+        at = start + timedelta(seconds=2 * c)  # chunks apart: no pair across them
+        for i in range(size):
+            rows.append(
+                SyncAttempt(
+                    kind=PROBE,
+                    item_id=c * size + i,
+                    tier="5m",
+                    started_at=at,
+                    duration_ms=duration_ms,
+                    outcome="not_modified",
+                    counts={"cpu_ms": 1.0},
+                )
+            )
+            at += timedelta(milliseconds=duration_ms + between_ms)
+    SyncAttempt.objects.bulk_create(rows)
 
 
 def run(*args):
@@ -65,3 +87,17 @@ def test_web_machines_from_the_measured_rate_with_headroom():
         run("--requests", "2000")
     with pytest.raises(CommandError, match="--kind and --items"):
         run("--items", "5")
+
+
+@pytest.mark.django_db
+def test_a_slot_also_spends_the_engines_time_between_syncs():
+    # 10 chunks of 10: each sync 10 ms, 5 ms of the engine's own before the next one.
+    seed_chunks(10, duration_ms=10, between_ms=5)
+    t = throughput(PROBE, 2, concurrency=1, cores=2)
+    assert t.gap_ms == pytest.approx(5, abs=0.01)
+    # 2 slots / 15 ms = 133/s, not 2 / 10 ms = 200/s; the CPU (2 x 1,000/s) does not bind.
+    assert t.syncs_per_second == pytest.approx(2000 / 15, rel=0.01)
+    # Little's law sizes the processes with the same 15 ms per attempt.
+    assert estimate(PROBE, 90_000, "5m", concurrency=1).in_flight == pytest.approx(
+        300 * 0.015, rel=0.01
+    )
