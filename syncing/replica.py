@@ -298,6 +298,7 @@ class ReplicaReadsMiddleware:
             or not scope.used_replica
             or scope.view is None
             or not isinstance(exception, (OperationalError, InterfaceError))
+            or not connections[REPLICA].errors_occurred  # the primary failed: not ours
         ):
             return None
         mark_replica_down(f"a read failed: {exception}".strip())
