@@ -210,9 +210,43 @@ def _series_days(span: tuple[int, int], rules: list[str]) -> tuple[int, int] | N
     rule = rules[names.index("RRULE")].upper()
     until = _UNTIL.search(rule)
     if until is None:
-        return span[0], date.max.toordinal()
+        days = count_days(rule)
+        return span[0], date.max.toordinal() if days is None else span[1] + days
     last = _day(until[1])
     return None if last is None else (span[0], max(span[1], last + span[1] - span[0] + 1))
+
+
+# Days per occurrence at most, per FREQ, for ``count_days``: a MONTHLY rule on the 31st
+# skips the shorter months, a YEARLY one on February 29 waits up to 8 years (2096-2104).
+_PERIOD_DAYS = {"DAILY": 1, "WEEKLY": 7, "MONTHLY": 62, "YEARLY": 366 * 8}
+_WEEKDAYS = frozenset({"MO", "TU", "WE", "TH", "FR", "SA", "SU"})
+
+
+def count_days(rule: str) -> int | None:
+    """How many days past DTSTART a COUNT-limited ``RRULE:...`` line (upper case) surely
+    has its last occurrence start by, plus a day; None when unsure: no COUNT, an odd value,
+    or BY... parts other than plain weekdays on a DAILY or WEEKLY rule (BYDAY on a DAILY
+    rule: an occurrence at least every 7 * INTERVAL days)."""
+    name, separator, value = rule.partition(":")
+    if name != "RRULE" or not separator:
+        return None
+    parts = dict(part.partition("=")[::2] for part in value.split(";") if part)
+    freq, count, interval = (
+        parts.pop("FREQ", ""),
+        parts.pop("COUNT", ""),
+        parts.pop("INTERVAL", "1"),
+    )
+    parts.pop("WKST", None)
+    if freq not in _PERIOD_DAYS or not count.isdigit() or not interval.isdigit():
+        return None
+    period = _PERIOD_DAYS[freq]
+    if "BYDAY" in parts and freq in ("DAILY", "WEEKLY"):
+        if not set(parts.pop("BYDAY").split(",")) <= _WEEKDAYS:
+            return None
+        period = 7
+    if parts or not 0 < int(count) <= 100_000 or int(interval) < 1:
+        return None
+    return int(count) * int(interval) * period + 1
 
 
 def _day(value: str | None) -> int | None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from datetime import UTC, date, datetime, tzinfo
 
 import x_wr_timezone
@@ -52,6 +52,9 @@ OCCURRENCE_FACTOR = 2
 # Part of every parse context digest: bump it when normalising a VEVENT changes, so that
 # the next import of every feed decodes all its blocks again.
 PARSER_VERSION = "2"
+# Blocks decoded together: icalendar's components of one chunk at a time are in memory (a
+# 10,000-event feed held ~30 MB of them at once).
+CHUNK_BLOCKS = 500
 
 _BEGIN = re.compile(rb"\A\s*BEGIN:VCALENDAR\s*$", re.IGNORECASE | re.MULTILINE)
 _END = re.compile(rb"^END:VCALENDAR[ \t]*\r?$", re.IGNORECASE | re.MULTILINE)
@@ -101,12 +104,18 @@ def parse_feed(
         unknown_tzids=tzids.unknown,
         unchanged_uids=[raw.blocks[index].uid for index in plan.unchanged] if raw else [],
     )
-    lines = raw.lines(plan.undecoded) if raw is not None else _capped_lines(text, max_raw, plan)
-    calendars = _decode(lines, tzids)
-    feed.calendar_name = _calendar_name(calendars[0])
+    reading = _Reading(feed, echo, listing_zone)
+    for number, lines in enumerate(_chunks(raw, plan, text, max_raw)):
+        calendars = _decode(lines, tzids)
+        del lines
+        if number == 0:
+            feed.calendar_name = _calendar_name(calendars[0])
+        reading.collect(calendars)
+        del calendars
+    del text, raw
     cap = Cap(max_events - len(feed.unchanged_uids), listing_zone)
     cap.lower_cut(plan.cut, plan.left_out)
-    unexpanded = _read(calendars, feed, cap, listing_zone, echo, window, max_raw)
+    unexpanded = reading.finish(cap, window, max_raw)
     cap.left_out += unexpanded
     _close(feed, cap, window[0] if plan.covers_nothing or unexpanded else None)
     if feed.unchanged_uids and feed.truncated:
@@ -125,45 +134,79 @@ def _close(feed: ParsedFeed, cap: Cap, covered_until: datetime | None) -> None:
     feed.truncated = feed.left_out > 0
 
 
-def _read(
-    calendars, feed: ParsedFeed, cap: Cap, floating: tzinfo, echo, window, max_raw: int
-) -> int:
-    """Normalise every VEVENT of ``calendars`` into ``cap`` (skips into ``feed.skipped``).
-    Returns how many recurring series were left unexpanded: past OCCURRENCE_FACTOR *
-    ``max_raw`` occurrences (hostile input), the rest is not read."""
-    plain: dict[str, list[tuple[tuple, ParsedEvent]]] = {}
-    series: dict[str, dict[str, tuple[tuple, object]]] = {}
-    for calendar in calendars:
-        xwr = calendar.get("X-WR-TIMEZONE")
-        if xwr:
-            floating = zone(str(xwr), floating)
-            calendar = _standardise(calendar, floating)
-        for component in calendar.walk("VEVENT"):
-            feed.decoded += 1
-            uid = raw_uid(component)
-            if echo(uid):
-                feed.skipped.append((fit_uid(uid), "own_export"))
-            elif is_recurring(component):
-                _add_version(series, uid, component, feed.skipped, (*sort_key(component), 0))
-            else:
-                event = _plain_event(component, uid, floating, feed.skipped)
-                if event is not None:
-                    plain.setdefault(uid, []).append((sort_key(component), event))
-    listing_zone = cap.zone
-    for uid, copies in plain.items():
-        for event in choose_copies(uid, copies):
-            if overlaps(event, window, listing_zone):
-                cap.add(event)
-    budget = OCCURRENCE_FACTOR * max_raw
-    for done, (uid, versions) in enumerate(series.items()):
-        if budget <= 0:
-            return len(series) - done
-        components = [component for _, component in versions.values()]
-        for event in expand_series(uid, components, window, floating, feed.skipped):
-            budget -= 1
-            if overlaps(event, window, listing_zone):
-                cap.add(event)
-    return 0
+class _Reading:
+    """Normalises the VEVENTs of the decoded calendars, one chunk of blocks at a time
+    (``collect``), then keeps what the window and the cap allow (``finish``). A plain
+    event is kept as its ParsedEvent only, so its icalendar component is freed with its
+    chunk; recurring series keep their components until they are expanded."""
+
+    def __init__(self, feed: ParsedFeed, echo, listing_zone: tzinfo):
+        self.feed, self.echo, self.listing_zone = feed, echo, listing_zone
+        self.floating = listing_zone
+        self.plain: dict[str, list[tuple[tuple, ParsedEvent]]] = {}
+        self.series: dict[str, dict[str, tuple[tuple, object]]] = {}
+
+    def collect(self, calendars) -> None:
+        """Read every VEVENT of ``calendars`` (one chunk: the whole feed but for the blocks
+        of other chunks); skips go to ``feed.skipped``."""
+        floating, feed = self.listing_zone, self.feed  # each chunk holds every VCALENDAR
+        for calendar in calendars:
+            xwr = calendar.get("X-WR-TIMEZONE")
+            if xwr:
+                floating = zone(str(xwr), floating)
+                calendar = _standardise(calendar, floating)
+            for component in calendar.walk("VEVENT"):
+                feed.decoded += 1
+                uid = raw_uid(component)
+                if self.echo(uid):
+                    feed.skipped.append((fit_uid(uid), "own_export"))
+                elif is_recurring(component):
+                    rank = (*sort_key(component), 0)
+                    _add_version(self.series, uid, component, feed.skipped, rank)
+                else:
+                    event = _plain_event(component, uid, floating, feed.skipped)
+                    if event is not None:
+                        self.plain.setdefault(uid, []).append((sort_key(component), event))
+        self.floating = floating
+
+    def finish(self, cap: Cap, window, max_raw: int) -> int:
+        """Offer the events to ``cap``, expanding the series inside the window. Returns how
+        many recurring series were left unexpanded: past OCCURRENCE_FACTOR * ``max_raw``
+        occurrences (hostile input), the rest is not read."""
+        listing_zone, skipped = cap.zone, self.feed.skipped
+        for uid, copies in self.plain.items():
+            for event in choose_copies(uid, copies):
+                if overlaps(event, window, listing_zone):
+                    cap.add(event)
+        budget = OCCURRENCE_FACTOR * max_raw
+        for done, (uid, versions) in enumerate(self.series.items()):
+            if budget <= 0:
+                return len(self.series) - done
+            components = [component for _, component in versions.values()]
+            for event in expand_series(uid, components, window, self.floating, skipped):
+                budget -= 1
+                if overlaps(event, window, listing_zone):
+                    cap.add(event)
+        return 0
+
+
+def _chunks(raw: RawFeed | None, plan: Plan, text: str, max_raw: int) -> Iterator[list[str]]:
+    """The content lines to decode, in chunks of at most CHUNK_BLOCKS blocks: each chunk is
+    the whole feed without the undecoded blocks and those of the other chunks (so every
+    chunk keeps the VCALENDARs, their properties and VTIMEZONEs). One chunk when the feed
+    could not be split, or when the rest is too large to read again per chunk."""
+    if raw is None:
+        yield _capped_lines(text, max_raw, plan)
+        return
+    skipped = set(plan.undecoded)
+    decoded = [index for index in range(len(raw.blocks)) if index not in skipped]
+    in_blocks = sum(block.stop - block.start for block in raw.blocks)
+    if len(decoded) <= CHUNK_BLOCKS or len(raw.text) - in_blocks > len(raw.text) // 4:
+        yield raw.lines(skipped)
+        return
+    for first in range(0, len(decoded), CHUNK_BLOCKS):
+        keep = set(decoded[first : first + CHUNK_BLOCKS])
+        yield raw.lines([index for index in range(len(raw.blocks)) if index not in keep])
 
 
 def _plain_event(component, uid: str, floating: tzinfo, skipped: list) -> ParsedEvent | None:

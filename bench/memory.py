@@ -1,0 +1,212 @@
+"""Benchmark: memory and time of one big feed (issue 13 goal 3).
+
+    .venv/bin/python bench/memory.py --port 18420          # farm on 127.0.0.1:18420
+    .venv/bin/python bench/memory.py --trace               # + the top allocation sites
+
+1. ``import``: in a fresh process (Django set up, the import's modules loaded, as a worker
+   is before its first task), one ``--events`` feed of the farm (Airbnb style) imported
+   inline through the engine (claim, fetch, parse, upsert, attempt): peak RSS (``VmHWM``)
+   after start-up and at the end, and CPU. Twice: a new feed, then the same feed changed
+   (``--changed``: the farm's next version).
+2. ``parse``: the ``--files`` largest files of ``--corpus`` (real-world feeds, read in
+   place), each parsed in a fresh process with ``parse_feed`` (the import's settings):
+   wall time (best of 3), events, peak RSS over the process after start-up.
+
+Uses the bench database (``BENCH_DB``) and the Redis of bench/_setup.py; writes
+bench/reports/memory.json. Not run by CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._setup import ROOT, bench_env, setup_django, write_report  # noqa: E402
+
+CORPUS = Path("/work/shared/realworld-ics")
+KIND = "calendars.feed"
+
+
+def peak_rss_mb() -> float:
+    """This process's own peak RSS (VmHWM; ru_maxrss carries the parent's over fork)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM")
+
+
+def _top_sites(snapshot, limit: int = 12) -> list[str]:
+    stats = snapshot.statistics("lineno")
+    return [f"{stat.size / 1e6:.1f} MB {stat.traceback[0]}" for stat in stats[:limit]]
+
+
+def child_import(url: str, trace: bool) -> dict:
+    """Import ``url`` as a new feed, then again after the farm moved on (see the module)."""
+    import django
+
+    os.environ.update(bench_env())
+    django.setup()
+    from django.contrib.auth import get_user_model
+
+    import calendars.ics.parse  # noqa: F401 - loaded before the baseline, as in a worker
+    import calendars.services.feed_sync  # noqa: F401
+    from calendars.models import Feed, Listing
+    from syncing.kinds import get_kind
+    from syncing.services.claims import claim_one
+    from syncing.services.runs import run_claimed
+
+    owner, _ = get_user_model().objects.get_or_create(username="bench-memory@example.com")
+    Listing.objects.filter(owner=owner).delete()
+    listing = Listing.objects.create(owner=owner, name="Memory", timezone="Europe/Paris")
+    feed = Feed.objects.create(listing=listing, url=url, source="airbnb")
+    if trace:
+        import tracemalloc
+
+        tracemalloc.start(1)
+    result = {"baseline_mb": round(peak_rss_mb(), 1)}
+    for label in ("new", "changed"):
+        if label == "changed":
+            import requests
+
+            requests.post(url.split("/feeds/")[0] + "/control/advance", timeout=10)
+        start = time.process_time()
+        claim = claim_one(get_kind(KIND), feed.pk, force=True)
+        attempt = run_claimed(KIND, claim.token, claim.pks).attempts[0]
+        result[label] = {
+            "peak_mb": round(peak_rss_mb(), 1),
+            "cpu_s": round(time.process_time() - start, 2),
+            "outcome": attempt.outcome,
+            "counts": {k: v for k, v in attempt.counts.items() if k != "skipped_reasons"},
+        }
+        if trace:
+            result[label]["traced_peak_mb"] = round(tracemalloc.get_traced_memory()[1] / 1e6, 1)
+            result[label]["top"] = _top_sites(tracemalloc.take_snapshot())
+            tracemalloc.reset_peak()
+    listing.delete()
+    return result
+
+
+def child_parse(path: str, trace: bool) -> dict:
+    """Parse one file as the import would (its zone, cap and own domain)."""
+    import django
+
+    os.environ.update(bench_env())
+    django.setup()
+    from calendars.ics.parse import parse_feed
+    from calendars.models import EXPORT_DOMAIN
+    from calendars.services.feed_sync import MAX_EVENTS
+
+    body = Path(path).read_bytes()
+    baseline = peak_rss_mb()
+    if trace:
+        import tracemalloc
+
+        tracemalloc.start(1)
+    times = []
+    for _ in range(3):
+        started = time.perf_counter()
+        feed = parse_feed(
+            body, default_tz="Europe/Paris", max_events=MAX_EVENTS, own_domain=EXPORT_DOMAIN
+        )
+        times.append(time.perf_counter() - started)
+        del feed
+    feed = parse_feed(
+        body, default_tz="Europe/Paris", max_events=MAX_EVENTS, own_domain=EXPORT_DOMAIN
+    )
+    result = {
+        "file": Path(path).name,
+        "bytes": len(body),
+        "vevents": body.count(b"BEGIN:VEVENT"),
+        "events": len(feed.events),
+        "decoded": feed.decoded,
+        "best_s": round(min(times), 3),
+        "baseline_mb": round(baseline, 1),
+        "peak_delta_mb": round(peak_rss_mb() - baseline, 1),
+    }
+    if trace:
+        result["top"] = _top_sites(tracemalloc.take_snapshot())
+    return result
+
+
+def run_child(*args: str) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", *args],
+        cwd=ROOT,
+        env={**os.environ, **bench_env()},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    if out.returncode:
+        raise RuntimeError(f"child failed: {out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def measure_import(port: int, events: int, trace: bool) -> dict:
+    from calendars.feedfarm.server import make_server
+    from syncing.serving import serving
+
+    farm = make_server(port, 1, change_fraction=1.0, cache_bytes=256 * 1024**2)
+    with serving(farm, name="feedfarm") as server:
+        url = f"{server.base_url}/feeds/1.ics?style=airbnb&events={events}"
+        result = run_child("import", url, *(["--trace"] if trace else []))
+    result["events_in_feed"] = events
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--port", type=int, default=0, help="the feed farm's (0: any free)")
+    parser.add_argument("--events", type=int, default=10_000)
+    parser.add_argument("--files", type=int, default=2)
+    parser.add_argument("--corpus", default=str(CORPUS))
+    parser.add_argument("--trace", action="store_true", help="tracemalloc's top sites")
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        kind, target = args.child[0], args.child[1]
+        trace = args.trace
+        call = child_import if kind == "import" else child_parse
+        print(json.dumps(call(target, trace)))
+        return
+    setup_django()
+    report = {
+        "command": " ".join([".venv/bin/python", "bench/memory.py", *sys.argv[1:]]),
+        "load_average_at_start": os.getloadavg(),
+        "import": measure_import(args.port, args.events, args.trace),
+    }
+    imported = report["import"]
+    for label in ("new", "changed"):
+        row = imported[label]
+        print(
+            f"import of a {args.events:,}-event feed ({label}): peak {row['peak_mb']} MB "
+            f"(after start-up {imported['baseline_mb']} MB: +"
+            f"{row['peak_mb'] - imported['baseline_mb']:.1f}), {row['cpu_s']} s CPU, "
+            f"{row['outcome']} {row['counts']}"
+        )
+        for line in row.get("top", []):
+            print("   ", line)
+    files = sorted(Path(args.corpus).glob("*.ics"), key=lambda p: p.stat().st_size)
+    report["parse"] = []
+    for path in reversed(files[-args.files :] if args.files else []):
+        row = run_child("parse", str(path), *(["--trace"] if args.trace else []))
+        report["parse"].append(row)
+        print(
+            f"parse {row['file']} ({row['bytes'] / 1e6:.1f} MB, {row['vevents']} VEVENTs): "
+            f"{row['best_s']} s, {row['events']} events, +{row['peak_delta_mb']} MB"
+        )
+        for line in row.get("top", []):
+            print("   ", line)
+    report["load_average_at_end"] = os.getloadavg()
+    print(f"load average {report['load_average_at_end']}; report: {write_report('memory', report)}")
+
+
+if __name__ == "__main__":
+    main()
