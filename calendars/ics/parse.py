@@ -105,13 +105,7 @@ def parse_feed(
         unchanged_uids=[raw.blocks[index].uid for index in plan.unchanged] if raw else [],
     )
     reading = _Reading(feed, echo, listing_zone)
-    for number, lines in enumerate(_chunks(raw, plan, text, max_raw)):
-        calendars = _decode(lines, tzids)
-        del lines
-        if number == 0:
-            feed.calendar_name = _calendar_name(calendars[0])
-        reading.collect(calendars)
-        del calendars
+    reading.read(_chunks(raw, plan, text, max_raw), tzids)
     del text, raw
     cap = Cap(max_events - len(feed.unchanged_uids), listing_zone)
     cap.lower_cut(plan.cut, plan.left_out)
@@ -145,6 +139,17 @@ class _Reading:
         self.floating = listing_zone
         self.plain: dict[str, list[tuple[tuple, ParsedEvent]]] = {}
         self.series: dict[str, dict[str, tuple[tuple, object]]] = {}
+
+    def read(self, chunks: Iterator[list[str]], tzids: FeedTzids) -> None:
+        """Decode and collect each chunk in turn (the feed's name from the first); raises
+        InvalidCalendar as ``_decode`` does."""
+        for number, lines in enumerate(chunks):
+            calendars = _decode(lines, tzids)
+            del lines
+            if number == 0:
+                self.feed.calendar_name = _calendar_name(calendars[0])
+            self.collect(calendars)
+            del calendars
 
     def collect(self, calendars) -> None:
         """Read every VEVENT of ``calendars`` (one chunk: the whole feed but for the blocks
