@@ -21,7 +21,7 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import connection
+from django.db import OperationalError, connection
 from django.db.models import Count, Max
 from django.urls import reverse
 
@@ -29,8 +29,9 @@ from syncing.kinds import Kind, TierSpec, get_kind, register, unregister
 from syncing.models import Probe, SyncAttempt
 from syncing.results import SyncResult
 from syncing.services.claims import claim_due_items
-from syncing.services.runs import run_claimed
+from syncing.services.runs import ChunkInterrupted, run_claimed
 from syncing.tasks import sync_items
+from tests.conftest import api_client_for, make_owner
 from tests.support.pgbouncer import PGBOUNCER, pgbouncer, stats
 from tests.support.worker import ROOT, celery_worker, purge_broker
 from tests.syncing.factories import make_probes
@@ -38,6 +39,7 @@ from tests.syncing.factories import make_probes
 pytestmark = pytest.mark.postgres
 through_threads = pytest.mark.django_db(transaction=True)  # other threads must see the rows
 PROBE = "syncing.probe"
+STOLEN = "11111111-1111-1111-1111-111111111111"
 
 
 @dataclass
@@ -141,7 +143,7 @@ def test_two_claimers_through_pgbouncer_never_get_the_same_item(via_pgbouncer):
 
 
 @through_threads
-def test_a_message_delivered_twice_at_once_runs_each_item_once(via_pgbouncer):
+def test_a_message_delivered_twice_at_once_runs_each_item_once(via_pgbouncer, settings):
     make_probes(40, mode=Probe.Mode.SLOW, sleep_ms=15)
     claim = claim_due_items(get_kind(PROBE), "5m", 100)
     reports = []
@@ -153,11 +155,8 @@ def test_a_message_delivered_twice_at_once_runs_each_item_once(via_pgbouncer):
     assert not Probe.objects.filter(lease_token__isnull=False).exists()
     assert advisory_locks_held() == 0  # no session state left in PgBouncer's sessions
 
-
-@through_threads
-def test_the_session_lock_guard_is_wrong_behind_a_transaction_pooler(via_pgbouncer, settings):
-    """Why the switch exists: the direct-connection path (session advisory locks), run here
-    with every client on one server session, lets both deliveries take the same locks."""
+    # Why the switch exists: the direct-connection path (session advisory locks), run here
+    # with every client on one server session, lets both deliveries take the same locks.
     settings.DATABASE_POOLER = ""
     sd = connection.settings_dict
     name = sd["NAME"]
@@ -167,7 +166,8 @@ def test_the_session_lock_guard_is_wrong_behind_a_transaction_pooler(via_pgbounc
         make_probes(20, mode=Probe.Mode.SLOW, sleep_ms=30)
         claim = claim_due_items(get_kind(PROBE), "5m", 100)
         in_threads(lambda i: run_claimed(PROBE, claim.token, claim.pks))
-        assert Probe.objects.aggregate(most=Max("runs"))["most"] == 2  # ran twice
+        runs = Probe.objects.filter(pk__in=claim.pks).aggregate(most=Max("runs"))
+        assert runs["most"] == 2, "the session-lock guard held here: the test proves nothing"
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock_all()")
     finally:
@@ -175,35 +175,59 @@ def test_the_session_lock_guard_is_wrong_behind_a_transaction_pooler(via_pgbounc
         sd["NAME"] = name
 
 
-@through_threads
-def test_an_item_whose_lease_was_lost_is_neither_run_nor_recorded(via_pgbouncer, settings):
-    settings.SYNC_LEASE_SECONDS = 3  # renewed once a second
-    stolen = "11111111-1111-1111-1111-111111111111"
-    ran = []
+def steal_second_item(item, ctx):
+    if item.name == "probe-0":
+        time.sleep(1.1)
+        Probe.objects.filter(name="probe-1").update(lease_token=STOLEN)
+    return SyncResult()
 
-    def sync(item, ctx):
-        ran.append(item.name)
-        if item.name == "probe-0":
-            time.sleep(1.1)
-            Probe.objects.filter(name="probe-1").update(lease_token=stolen)
-        return SyncResult()
 
+def fail_second_item_once(item, ctx):
+    if item.name == "probe-1" and not Probe.objects.filter(pk=item.pk, runs__gt=0).exists():
+        Probe.objects.filter(pk=item.pk).update(runs=1)
+        raise OperationalError("server closed the connection unexpectedly")
+    return SyncResult()
+
+
+@pytest.fixture
+def lease_test_kinds():
     tiers = (TierSpec("5m", timedelta(minutes=5)),)
-    register(
-        Kind(name="tests.steal", model="syncing.Probe", sync=sync, tiers=tiers, default_tier="5m")
-    )
-    try:
-        make_probes(3, spread=timedelta(seconds=1))
-        claim = claim_due_items(get_kind("tests.steal"), "5m", 10)
-        report = run_claimed("tests.steal", claim.token, claim.pks)
-    finally:
-        unregister("tests.steal")
-    assert ran == ["probe-0", "probe-2"]
-    assert report.ran == 2 and len(report.lost_lease) == 1
+    for name, sync in (("tests.steal", steal_second_item), ("tests.cut", fail_second_item_once)):
+        register(Kind(name=name, model="syncing.Probe", sync=sync, tiers=tiers, default_tier="5m"))
+    yield
+    unregister("tests.steal")
+    unregister("tests.cut")
+
+
+@through_threads
+def test_a_lost_lease_records_nothing_and_a_cut_off_chunk_retries_with_the_runs_token(
+    via_pgbouncer, settings, lease_test_kinds
+):
+    settings.SYNC_LEASE_SECONDS = 3  # renewed once a second
+    make_probes(3, spread=timedelta(seconds=1))
+    claim = claim_due_items(get_kind("tests.steal"), "5m", 10)
+    report = run_claimed("tests.steal", claim.token, claim.pks)
+    assert report.ran == 2 and report.lost_lease == [claim.pks[1]]
     assert sorted(SyncAttempt.objects.values_list("item_id", flat=True)) == sorted(
         Probe.objects.exclude(name="probe-1").values_list("pk", flat=True)
     )
-    assert str(Probe.objects.get(name="probe-1").lease_token) == stolen
+    assert str(Probe.objects.get(name="probe-1").lease_token) == STOLEN
+
+    # A database error mid-chunk: sync_items retries with ``exc.token``, the run's own, which
+    # runs the unfinished items once; the claim's token, moved on, runs nothing.
+    Probe.objects.all().delete()
+    SyncAttempt.objects.all().delete()
+    make_probes(3, spread=timedelta(seconds=1))
+    claim = claim_due_items(get_kind("tests.cut"), "5m", 10)
+    with pytest.raises(ChunkInterrupted) as cut:
+        run_claimed("tests.cut", claim.token, claim.pks)
+    interrupted = cut.value
+    # Nothing was flushed yet: all three are unfinished, still leased with the run's token.
+    assert interrupted.token != claim.token and interrupted.unfinished == claim.pks
+    assert run_claimed("tests.cut", claim.token, interrupted.unfinished).ran == 0
+    assert run_claimed("tests.cut", interrupted.token, interrupted.unfinished).ran == 3
+    per_item = SyncAttempt.objects.values("item_id").annotate(n=Count("id"))
+    assert len(per_item) == 3 and {row["n"] for row in per_item} == {1}
 
 
 @pytest.mark.worker
@@ -233,7 +257,9 @@ def test_a_worker_through_pgbouncer_runs_a_duplicated_message_once(via_pgbouncer
 
 
 @through_threads
-def test_owner_pages_and_the_api_work_through_pgbouncer(via_pgbouncer, client, alice, alice_api):
+def test_owner_pages_and_the_api_work_through_pgbouncer(via_pgbouncer, client):
+    alice = make_owner("alice@example.com")
+    alice_api = api_client_for(alice)
     make_probes(3, owner=alice)
     before = via_pgbouncer.xacts()
     client.force_login(alice)
@@ -247,7 +273,7 @@ def test_database_pooler_transaction_switches_the_settings_together():
     """No psycopg pool, no server-side cursors, no prepared statements; a session beat lock
     is refused."""
     code = (
-        "import json, django; from django.conf import settings; django.setup(); "
+        "import json; from config import settings; "
         "db = settings.DATABASES['default']; print(json.dumps({'options': db['OPTIONS'], "
         "'ssc': db.get('DISABLE_SERVER_SIDE_CURSORS'), 'age': db.get('CONN_MAX_AGE')}))"
     )
