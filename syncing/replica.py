@@ -46,11 +46,12 @@ PRIMARY_ONLY_APPS = frozenset(
 )
 STICKY_KEY = "replica-sticky:{}"
 # Lag as the replica sees it: 0 while it has replayed all it received from a connected
-# primary, else the age of the last transaction it replayed.
+# primary, else the age of the last transaction it replayed. Any role may run it (without
+# pg_read_all_stats, pg_stat_wal_receiver shows only the receiver's pid, not its status).
 LAG_SQL = """
 SELECT pg_is_in_recovery(),
        CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()
-                 AND EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming')
+                 AND EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE pid IS NOT NULL)
             THEN 0
             ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 1e9)
        END

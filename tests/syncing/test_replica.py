@@ -76,7 +76,8 @@ class ReplicaServer:
             host=host, port=port, user=self.primary["USER"] or "postgres", dbname="postgres",
             autocommit=True, connect_timeout=5,
         ) as conn:  # fmt: skip
-            return conn.execute(query, params).fetchone()
+            cursor = conn.execute(query, params)
+            return cursor.fetchone() if cursor.description else None
 
     def cannot_run(self) -> str | None:
         """Why no replica can be started here (None: it can)."""
@@ -402,27 +403,38 @@ print(json.dumps({
 
 
 def test_the_environment_alone_configures_the_replica(fresh, tmp_path):
-    """DATABASE_REPLICA_URL, as a web process reads it: a pooled replica alias, the router."""
+    """DATABASE_REPLICA_URL, as a web process reads it: a pooled replica alias, the router,
+    and a replica check that works for a role without superuser or monitoring rights."""
     primary = connections["default"].settings_dict
+    reader = f"syncbeat_replica_reader_{os.getpid()}"
+    fresh.sql(f"CREATE ROLE {reader} LOGIN", on_primary=True)
+    fresh.caught_up()
+    # The last replayed transaction is older than the lag limit by the time the child looks:
+    # an idle primary must not read as a lagging replica.
+    time.sleep(1.5)
     url = "postgres://{USER}@127.0.0.1:{port}/{NAME}"
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DATABASE_URL": url.format(port=primary["PORT"] or 5432, **primary),
-        "DATABASE_REPLICA_URL": url.format(port=fresh.port, **primary),
+        "DATABASE_REPLICA_URL": url.format(port=fresh.port, **{**primary, "USER": reader}),
         "DATABASE_POOL": "true",
+        "REPLICA_MAX_LAG_SECONDS": "1",
         "SYNCBEAT_VAR_DIR": str(tmp_path),
         "SECRET_KEY": "replica-test-" + "x" * 40,
         "CELERY_BROKER_URL": "filesystem://",
     }
     env.pop("REDIS_URL", None)
-    done = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()\n" + CHILD],
-        cwd=Path(__file__).resolve().parents[2],
-        env=env,
-        capture_output=True,
-        timeout=60,
-    )
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", "import django; django.setup()\n" + CHILD],
+            cwd=Path(__file__).resolve().parents[2],
+            env=env,
+            capture_output=True,
+            timeout=60,
+        )
+    finally:
+        fresh.sql(f"DROP ROLE {reader}", on_primary=True)
     assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
     seen = json.loads(done.stdout.decode().strip().splitlines()[-1])
     assert seen["alias"] == "replica" and seen["in_recovery"] is True
