@@ -250,8 +250,11 @@ def _send(
     """Wait for the limiter, send one request (no redirects followed), map failures."""
     shown = safe_url(url)
     key = call.rate_key or host_key(url)
+    limiter = get_limiter()
     try:
-        get_limiter().acquire(key, call.rate_limit, deadline_at=call.deadline_at)
+        # Tracked until its answer is back (see syncing.ratelimit): the provider counts the
+        # request when it arrives, which our check cannot see.
+        ticket = limiter.acquire_request(key, call.rate_limit, deadline_at=call.deadline_at)
     except RateLimitWait as wait:
         why = "cooling down after a 429" if wait.cooling_down else "rate limit reached"
         raise TransientFetchError(
@@ -260,6 +263,17 @@ def _send(
             url=shown,
             retry_after=round(wait.wait, 3),
         )
+    try:
+        return _request(call, method, url, headers, params, body_kwargs)
+    finally:
+        limiter.answered(key, call.rate_limit, ticket)
+
+
+def _request(
+    call: _Call, method: str, url: str, headers: dict, params: Any, body_kwargs: dict
+) -> requests.Response:
+    """Send one request within the call's deadline; failures mapped to the fetcher's errors."""
+    shown = safe_url(url)
     remaining = call.remaining()
     if remaining <= 0:
         raise TransientFetchError("deadline", f"{shown}: deadline passed", url=shown)

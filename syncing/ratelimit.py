@@ -21,6 +21,7 @@ rate limit is politeness, not a reason to stop syncing.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from functools import lru_cache
@@ -63,21 +64,33 @@ return tostring(slot - now)
 PACE_PREFIX = "syncbeat:fetch:pace:"
 # Requests are spaced a little wider than the limit allows: a burst sent at the very start of
 # a window reaches a provider spread by network and scheduling jitter, and a provider that
-# counts over its own sliding window would see a few too many. 4% below the limit avoids that.
+# counts over its own sliding window would see a few too many. 4% below the limit avoids most
+# of that for a plain ``acquire``; tracked requests (``acquire_request``) cannot be counted
+# twice in a window whatever the spread (see _ACQUIRE_SCRIPT), so they are paced only 1%
+# below it, and the window holds them back when answers are slow.
 PACE_HEADROOM = 1.04
+TRACKED_HEADROOM = 1.01
 # Only fast limits are paced; a limit of one call per second or slower bursts freely.
 PACE_MAX_STEP = 1.0
 
-# One round trip per acquire on Redis: the cooldown, the paced slot and the moving window
-# (a list of the last ``amount`` slot times, newest first) are read and taken in one script.
+# One round trip per acquire on Redis: the cooldown, the paced slot and the window are read
+# and taken in one script. The window is a sorted set of the requests that may still count:
+# each scored with the latest time it can have reached the provider. A plain ``acquire``
+# scores its slot time; a tracked request (``acquire_request``) is scored ``slot + hold``
+# while it is in flight and, once its answer is back, the time the answer came
+# (``answered``): the provider counted it before it answered, so no spread between our
+# check and its arrival (a late thread, a slow send, the provider's own queue) can put
+# ``amount + 1`` arrivals in one of its sliding windows.
 # Returns {status, seconds}: 0 = taken, sleep ``seconds`` then go (the paced slot);
-# 1 = cooling down for ``seconds``; 2 = nothing taken, the next slot is ``seconds`` away.
+# 1 = cooling down for ``seconds``; 2 = nothing taken, the next slot is ``seconds`` away;
+# 3 = nothing taken, requests still in flight fill the window: look again in ``seconds``.
 _ACQUIRE_SCRIPT = """
 local now = tonumber(ARGV[1])
 local step = tonumber(ARGV[2])
 local amount = tonumber(ARGV[3])
 local expiry = tonumber(ARGV[4])
 local remaining = tonumber(ARGV[5])
+local hold = tonumber(ARGV[8])
 local cool = tonumber(redis.call('GET', KEYS[1]) or '0')
 if cool > now then
   return {1, tostring(cool - now)}
@@ -86,29 +99,50 @@ local slot = now
 if step > 0 then
   slot = math.max(now, tonumber(redis.call('GET', KEYS[2]) or '0'))
 end
-local oldest = redis.call('LINDEX', KEYS[3], amount - 1)
-if oldest and tonumber(oldest) > slot - expiry then
-  return {2, tostring(tonumber(oldest) + expiry - now)}
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', tostring(now - expiry))
+local since = '(' .. tostring(slot - expiry)
+local counted = redis.call('ZCOUNT', KEYS[3], since, '+inf')
+if counted >= amount then
+  local first = redis.call('ZRANGEBYSCORE', KEYS[3], since, '+inf', 'WITHSCORES', 'LIMIT',
+    counted - amount, 1)
+  local latest = tonumber(first[2])
+  if latest > now then
+    return {3, tostring(math.max(step, 0.005))}
+  end
+  return {2, tostring(latest + expiry - now)}
 end
 if slot - now > remaining then
   return {2, tostring(slot - now)}
 end
-redis.call('LPUSH', KEYS[3], tostring(slot))
-redis.call('LTRIM', KEYS[3], 0, amount - 1)
-redis.call('PEXPIRE', KEYS[3], math.ceil((expiry + slot - now) * 1000) + 1000)
+redis.call('ZADD', KEYS[3], tostring(slot + hold), ARGV[7])
+redis.call('PEXPIRE', KEYS[3], math.ceil((expiry + hold + slot - now) * 1000) + 1000)
 if step > 0 then
   redis.call('SET', KEYS[2], tostring(slot + step), 'PX', ARGV[6])
 end
 return {0, tostring(slot - now)}
 """
-WINDOW_PREFIX = "syncbeat:fetch:window:"
-# A caller that wakes this late for its paced slot (a share of the headroom: the GIL, a loaded
-# machine) takes a new slot instead: sent now, it would reach the provider together with the
-# callers of the next slots, and a provider's sliding window counts arrivals, not our slots.
-# Compression past the limit needs a spread of expiry * (PACE_HEADROOM - 1) (40 ms for a
-# per-second limit); half of it is tolerated, the other half is for the send itself.
+# The answer to a tracked request came back: it reached the provider before ``now``.
+_ANSWERED_SCRIPT = """
+redis.call('ZADD', KEYS[1], 'XX', ARGV[1], ARGV[2])
+return 1
+"""
+WINDOW_PREFIX = "syncbeat:fetch:sent:"
+# A caller of a plain ``acquire`` that wakes this late for its paced slot (a share of the
+# headroom: the GIL, a loaded machine) takes a new slot instead: sent now, it would reach the
+# provider together with the callers of the next slots. Tracked requests need no such
+# guess: their answer time bounds their arrival.
 LATE_SHARE = 0.5
 MAX_LATE_RETRIES = 5
+
+
+def _pace_step(item: RateLimitItem, headroom: float = PACE_HEADROOM) -> float:
+    """Seconds between two paced requests under ``item`` (0: a slow limit, not paced)."""
+    step = item.get_expiry() / item.amount * headroom
+    return step if step < PACE_MAX_STEP else 0.0
+
+
+def _window_key(key: str, item: RateLimitItem) -> str:
+    return f"{WINDOW_PREFIX}{key}:{item.amount}/{item.get_expiry()}"
 
 
 class RateLimitWait(Exception):
@@ -138,6 +172,7 @@ class HostLimiter:
             self._cooldown_script = connection.register_script(_COOLDOWN_SCRIPT)
             self._pace_script = connection.register_script(_PACE_SCRIPT)
             self._acquire_script = connection.register_script(_ACQUIRE_SCRIPT)
+            self._answered_script = connection.register_script(_ANSWERED_SCRIPT)
 
     # --- cooldowns ---------------------------------------------------------------------
     def cool_down(self, key: str, seconds: float) -> None:
@@ -203,38 +238,76 @@ class HostLimiter:
                 raise RateLimitWait(key, wait)
             time.sleep(wait)
 
-    def _acquire_on_redis(self, key: str, item: RateLimitItem, *, deadline_at: float) -> float:
+    def acquire_request(
+        self, key: str, limit: str | RateLimitItem, *, deadline_at: float
+    ) -> str | None:
+        """``acquire`` for one request whose answer the caller reports with ``answered``.
+
+        Until then the request counts as possibly arriving at any time up to its deadline;
+        afterwards, up to the time its answer came. Returns the ticket for ``answered``
+        (None when nothing is tracked: the memory backend, or a limit slower than
+        PACE_MAX_STEP, where a plain acquire is used). Raises as ``acquire``.
+        """
+        item = parse(limit) if isinstance(limit, str) else limit
+        if not self._is_redis or _pace_step(item) == 0.0:
+            self.acquire(key, item, deadline_at=deadline_at)
+            return None
+        ticket = os.urandom(8).hex()
+        hold = max(0.0, deadline_at - time.monotonic()) + 1.0
+        self._acquire_on_redis(key, item, deadline_at=deadline_at, ticket=ticket, hold=hold)
+        return ticket
+
+    def answered(self, key: str, limit: str | RateLimitItem, ticket: str | None) -> None:
+        """The answer to ``ticket``'s request came back now: it counts until now + window."""
+        if ticket is None:
+            return
+        item = parse(limit) if isinstance(limit, str) else limit
+        try:
+            self._answered_script(keys=[_window_key(key, item)], args=[time.time(), ticket])
+        except Exception as exc:  # fail open: the entry expires with its hold
+            logger.warning("rate limiter: cannot record an answer for %s: %r", key, exc)
+
+    def _acquire_on_redis(
+        self,
+        key: str,
+        item: RateLimitItem,
+        *,
+        deadline_at: float,
+        ticket: str | None = None,
+        hold: float = 0.0,
+    ) -> float:
         """acquire() on Redis: one script call per try (cooldown, pace and window at once)."""
         started = time.monotonic()
         expiry = item.get_expiry()
-        step = expiry / item.amount * PACE_HEADROOM
-        step = step if step < PACE_MAX_STEP else 0.0
-        window = f"{WINDOW_PREFIX}{key}:{item.amount}/{expiry}"
+        step = _pace_step(item, TRACKED_HEADROOM if ticket else PACE_HEADROOM)
+        keys = [COOLDOWN_PREFIX + key, PACE_PREFIX + key, _window_key(key, item)]
         late_tolerance = expiry * (PACE_HEADROOM - 1) * LATE_SHARE
         late_retries = 0
         while True:
             remaining = deadline_at - time.monotonic()
             now = time.time()
+            member = ticket or os.urandom(8).hex()
             try:
                 status, wait = self._acquire_script(
-                    keys=[COOLDOWN_PREFIX + key, PACE_PREFIX + key, window],
-                    args=[now, step, item.amount, expiry, remaining, 60_000],
+                    keys=keys,
+                    args=[now, step, item.amount, expiry, remaining, 60_000, member, hold],
                 )
             except Exception as exc:  # fail open: see the module docstring
                 logger.warning("rate limiter unavailable for %s, not limiting: %r", key, exc)
                 return time.monotonic() - started
-            wait = max(0.0, float(wait))
-            if int(status) == 0:
+            status, wait = int(status), max(0.0, float(wait))
+            if status == 0:
                 if wait > 0:
                     time.sleep(wait)
                 late = time.time() - (now + wait)
-                if step and late > late_tolerance and late_retries < MAX_LATE_RETRIES:
+                retry = ticket is None and step and late_retries < MAX_LATE_RETRIES
+                if retry and late > late_tolerance:
                     late_retries += 1  # the missed slot stays counted: never over the limit
                     continue
                 return time.monotonic() - started
             if wait > remaining:
-                raise RateLimitWait(key, wait, cooling_down=int(status) == 1)
-            time.sleep(max(wait, MIN_SLEEP))
+                raise RateLimitWait(key, wait, cooling_down=status == 1)
+            time.sleep(max(wait, MIN_SLEEP) if status != 3 else wait)
 
     def _reserve_paced_slot(self, key: str, item: RateLimitItem) -> float:
         """Seconds to wait for this caller's evenly spaced slot (the window stays the cap).

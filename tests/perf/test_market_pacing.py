@@ -57,3 +57,25 @@ def test_24_threads_at_the_limit_draw_no_429_from_the_simulator(redis_limiter):
     assert stats["total_rate_limited"] == 0 and not errors, (stats, errors)
     served = stats["served"].get(key, 0)
     assert served >= 0.85 * LIMIT * elapsed, (served, elapsed)  # the limit is used, too
+
+
+@pytest.mark.redis
+def test_a_tracked_request_counts_until_its_answer_came_back(redis_limiter):
+    """However late a request reaches the provider after our check, it arrived before its
+    answer: the window counts it until answer + period, not slot + period."""
+    from syncing.ratelimit import RateLimitWait, get_limiter
+
+    key = f"test-tracked-{uuid.uuid4().hex[:8]}"
+    limiter = get_limiter()
+    tickets = [
+        limiter.acquire_request(key, "4/second", deadline_at=time.monotonic() + 5) for _ in range(4)
+    ]
+    assert all(tickets)
+    with pytest.raises(RateLimitWait):  # four in flight: no fifth, however long we wait
+        limiter.acquire_request(key, "4/second", deadline_at=time.monotonic() + 1.5)
+    answered_at = time.monotonic()
+    for ticket in tickets:
+        limiter.answered(key, "4/second", ticket)
+    limiter.acquire_request(key, "4/second", deadline_at=time.monotonic() + 5)
+    waited = time.monotonic() - answered_at
+    assert 0.9 <= waited < 1.5, waited  # a period after the answers, not after the slots
