@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/hosts.py                       # 1, 2 and 4 hosts, 30,000 items each
     .venv/bin/python bench/hosts.py --processes 1 2 --items 10000 --no-netns
+    .venv/bin/python bench/hosts.py --pgbouncer    # workers through PgBouncer (transaction mode)
 
 Each "host" is a Celery worker with one pool process, its own node name
 (``worker@hostN``) and its own directory (cwd and SYNCBEAT_VAR_DIR); as root each runs in
@@ -13,12 +14,13 @@ limit. This process dispatches (claims and publishes, as beat's dispatch task wo
 no-op kind; the figure is items/s from the first claim to the last attempt written.
 Everything it made (namespaces, veths, processes, the data directory) is removed at the
 end, on Ctrl-C and on an error. Bounded: ``--max-seconds`` per round (default 120).
-Writes bench/reports/hosts.json. Not run by CI.
+Writes bench/reports/hosts.json (hosts-pgbouncer.json with ``--pgbouncer``). Not run by CI.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -43,6 +45,7 @@ from bench._hosts_net import (  # noqa: E402
 )
 
 BENCH_DB = "syncbeat_hosts"
+PGBOUNCER_PORT = int(os.environ.get("BENCH_HOSTS_PGBOUNCER_PORT", "18312"))
 os.environ.setdefault("BENCH_PG_ADMIN_URL", f"postgres://postgres@127.0.0.1:{PG_PORT}/postgres")
 os.environ.setdefault("BENCH_DB", BENCH_DB)
 os.environ.setdefault("BENCH_BROKER_URL", f"redis://127.0.0.1:{REDIS_PORT}/14")
@@ -52,13 +55,31 @@ from bench._setup import ROOT, purge, setup_django, write_report  # noqa: E402
 from bench.dispatch import reset_probes  # noqa: E402
 
 
-def start_worker(host: Host) -> subprocess.Popen:
+def start_pgbouncer(addresses: list[str]):
+    """Debian's pgbouncer (pool_mode=transaction) in front of the bench's PostgreSQL,
+    listening where the hosts reach it; yields (port, _, pid)."""
+    from tests.support.pgbouncer import pgbouncer
+
+    return pgbouncer(
+        host="127.0.0.1",
+        upstream_port=PG_PORT,
+        dbname=BENCH_DB,
+        user="postgres",
+        pool_size=int(os.environ.get("BENCH_PGBOUNCER_POOL_SIZE", "4")),
+        listen=",".join(addresses),
+        port=PGBOUNCER_PORT,
+    )
+
+
+def start_worker(host: Host, bouncer_port: int | None) -> subprocess.Popen:
     address = host.service_address
+    db_port = bouncer_port or PG_PORT
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
         "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": f"postgres://postgres@{address}:{PG_PORT}/{BENCH_DB}",
+        "DATABASE_URL": f"postgres://postgres@{address}:{db_port}/{BENCH_DB}",
+        "DATABASE_POOLER": "transaction" if bouncer_port else "",
         "CELERY_BROKER_URL": f"redis://{address}:{REDIS_PORT}/14",
         "REDIS_URL": f"redis://{address}:{REDIS_PORT}/13",
         "DATABASE_POOL": "false",
@@ -131,24 +152,28 @@ def drive(items: int, max_seconds: float) -> tuple[int, float, list[str]]:
     return done, time.perf_counter() - start, clients
 
 
-def one_round(hosts: list[Host], items: int, max_seconds: float, services: Services) -> dict:
+def one_round(
+    hosts: list[Host], items: int, max_seconds: float, services: Services, bouncer: tuple | None
+) -> dict:
     from syncing.models import Probe, Tier
 
     reset_probes(items, due=items)
     Tier.objects.filter(kind="syncing.probe", name="5m").update(batch_limit=5000)
     purge()
-    procs = [start_worker(h) for h in hosts]
+    procs = [start_worker(h, bouncer[0] if bouncer else None) for h in hosts]
     try:
         wait_ready(hosts, procs)
         postmaster, redis_server = services.postmaster_pid(), services.redis_server_pid()
         db0, work0 = tree_cpu(postmaster), sum(tree_cpu(p.pid) for p in procs)
         redis0 = tree_cpu(redis_server)
+        pooler0 = tree_cpu(bouncer[2]) if bouncer else 0.0
         me0, (busy0, total0) = time.process_time(), machine_busy()
         done, elapsed, clients = drive(items, max_seconds)
         db = tree_cpu(postmaster) - db0
         work = sum(tree_cpu(p.pid) for p in procs) - work0
         me = time.process_time() - me0
         broker = tree_cpu(redis_server) - redis0
+        pooler = (tree_cpu(bouncer[2]) - pooler0) if bouncer else 0.0
         busy1, total1 = machine_busy()
     finally:
         stop(procs)
@@ -157,6 +182,7 @@ def one_round(hosts: list[Host], items: int, max_seconds: float, services: Servi
     twice = Probe.objects.filter(runs__gt=1).count()
     return {
         "hosts": len(hosts),
+        "database_path": "pgbouncer (transaction mode)" if bouncer else "direct",
         "worker_processes": len(hosts),
         "items": items,
         "attempts": done,
@@ -175,19 +201,22 @@ def one_round(hosts: list[Host], items: int, max_seconds: float, services: Servi
         "workers_cores": round(work / elapsed, 2),
         "dispatcher_cores": round(me / elapsed, 2),
         "redis_cores": round(broker / elapsed, 2),
-        "stack_cpu_ms_per_item": round((db + work + me + broker) * 1000 / max(done, 1), 3),
+        "pgbouncer_cores": round(pooler / elapsed, 2),
+        "stack_cpu_ms_per_item": round((db + work + me + broker + pooler) * 1000 / max(done, 1), 3),
         "machine_busy_pct": round(100 * (busy1 - busy0) / max(total1 - total0, 1), 1),
-        "db_share_of_busy_pct": round(100 * db / max(db + work + me + broker, 1e-9), 1),
+        "db_share_of_busy_pct": round(100 * db / max(db + work + me + broker + pooler, 1e-9), 1),
     }
 
 
 def print_round(r: dict) -> None:
     print(
-        f"{r['hosts']} host(s): {r['attempts']:,} items in {r['elapsed_s']} s = "
+        f"{r['hosts']} host(s), {r['database_path']}: {r['attempts']:,} items in "
+        f"{r['elapsed_s']} s = "
         f"{r['items_per_s']:,} items/s; PostgreSQL {r['db_cores']} cores "
         f"({r['db_cpu_ms_per_item']} ms/item: {r['db_limit_items_per_s_per_core']:,} items/s "
         f"per PostgreSQL core), workers {r['workers_cores']} ({r['worker_cpu_ms_per_item']} "
-        f"ms/item), dispatcher {r['dispatcher_cores']}, Redis {r['redis_cores']}; machine "
+        f"ms/item), dispatcher {r['dispatcher_cores']}, Redis {r['redis_cores']}, PgBouncer "
+        f"{r['pgbouncer_cores']}; machine "
         f"{r['machine_busy_pct']}% busy; DB share of the measured CPU "
         f"{r['db_share_of_busy_pct']}%; chunks per host {r['chunks_per_host']}; "
         f"run twice {r['items_run_twice']}; DB clients {r['db_clients']}",
@@ -201,6 +230,11 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=30_000)
     parser.add_argument("--max-seconds", type=float, default=120.0)
     parser.add_argument("--no-netns", action="store_true", help="plain processes on 127.0.0.1")
+    parser.add_argument(
+        "--pgbouncer",
+        action="store_true",
+        help="workers reach PostgreSQL through Debian's pgbouncer in transaction mode",
+    )
     args = parser.parse_args()
 
     def _interrupted(signum, frame):
@@ -208,16 +242,20 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, _interrupted)
     root = Path(tempfile.mkdtemp(prefix="sbh3-hosts-"))
-    services = None
+    services, bouncer = None, None
+    stack = contextlib.ExitStack()
     try:
         network = make_hosts(max(args.processes), root, use_netns=not args.no_netns)
         print(f"hosts: {network.mode} {network.note}".rstrip(), flush=True)
         services = start_services(network.addresses())
         setup_django(fresh=True)
+        if args.pgbouncer:
+            bouncer = stack.enter_context(start_pgbouncer(network.addresses()))
         load = os.getloadavg()
         rounds = []
         for n in args.processes:
-            rounds.append(one_round(network.hosts[:n], args.items, args.max_seconds, services))
+            hosts = network.hosts[:n]
+            rounds.append(one_round(hosts, args.items, args.max_seconds, services, bouncer))
             print_round(rounds[-1])
         from django.db import connections
 
@@ -228,10 +266,11 @@ def main() -> None:
             "loadavg_at_end": os.getloadavg(),
             "host_mode": network.mode,
             "host_mode_note": network.note,
+            "command": " ".join(["bench/hosts.py", *sys.argv[1:]]),
             "rounds": rounds,
         }
         print(f"load average at start {load}, at end {report['loadavg_at_end']}")
-        print(f"report: {write_report('hosts', report)}")
+        print(f"report: {write_report('hosts-pgbouncer' if args.pgbouncer else 'hosts', report)}")
     finally:
         try:
             from django.db import connections
@@ -239,6 +278,7 @@ def main() -> None:
             connections.close_all()
         except Exception:  # noqa: BLE001, S110 - Django never set up: nothing to close
             pass
+        stack.close()
         stop_services(services)
         cleanup_namespaces()
         subprocess.run(["rm", "-rf", str(root)], check=False)

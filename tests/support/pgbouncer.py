@@ -21,7 +21,7 @@ INI = """\
 * = host={host} port={upstream_port}
 
 [pgbouncer]
-listen_addr = 127.0.0.1
+listen_addr = {listen}
 listen_port = {port}
 unix_socket_dir =
 auth_type = trust
@@ -46,14 +46,23 @@ def free_port() -> int:
 
 
 @contextmanager
-def pgbouncer(*, host: str, upstream_port: int, dbname: str, user: str, pool_size: int = 2):
-    """Run PgBouncer in front of ``host:upstream_port``; yields (port, single) where
+def pgbouncer(
+    *,
+    host: str,
+    upstream_port: int,
+    dbname: str,
+    user: str,
+    pool_size: int = 2,
+    listen: str = "127.0.0.1",
+    port: int | None = None,
+):
+    """Run PgBouncer in front of ``host:upstream_port``; yields (port, single, pid) where
     ``single`` is a database name with one server session for every client of ``dbname``.
     As root it runs as the postgres user (PgBouncer refuses root)."""
     if PGBOUNCER is None:
         raise FileNotFoundError("pgbouncer is not installed (Debian: apt-get install pgbouncer)")
     workdir = Path(tempfile.mkdtemp(prefix="sb-pgbouncer-"))
-    port = free_port()
+    port = port or free_port()
     single = f"{dbname}_single"
     (workdir / "users.txt").write_text(f'"{user}" ""\n')
     ini = workdir / "pgbouncer.ini"
@@ -67,6 +76,7 @@ def pgbouncer(*, host: str, upstream_port: int, dbname: str, user: str, pool_siz
             dir=workdir,
             user=user,
             pool_size=pool_size,
+            listen=listen,
         )
     )
     command = [PGBOUNCER, "-q", str(ini)]
@@ -80,7 +90,7 @@ def pgbouncer(*, host: str, upstream_port: int, dbname: str, user: str, pool_siz
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     try:
         _wait_for_port(port, process, workdir)
-        yield port, single
+        yield port, single, process.pid
     finally:
         process.terminate()
         try:

@@ -68,7 +68,7 @@ def bouncer(django_db_setup, django_db_blocker):
         upstream_port=int(db.get("PORT") or 5432),
         dbname=db["NAME"],
         user=user,
-    ) as (port, single):
+    ) as (port, single, _pid):
         yield Bouncer(port=port, single=single, user=user, dbname=db["NAME"])
 
 
