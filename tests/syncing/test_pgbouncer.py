@@ -300,3 +300,13 @@ def test_database_pooler_transaction_switches_the_settings_together():
         text=True,
     )
     assert refused.returncode != 0 and "BEAT_LOCK=postgres" in refused.stderr
+
+
+def test_behind_a_transaction_pooler_the_beat_lock_is_not_a_session_lock(settings):
+    from syncing.beatlock import PostgresLock, RedisLock, choose_lock
+
+    settings.BEAT_LOCK = "auto"
+    settings.REDIS_URL = "redis://127.0.0.1:6379/0"  # not connected to: only chosen
+    assert isinstance(choose_lock(), PostgresLock)
+    settings.DATABASE_POOLER = "transaction"
+    assert isinstance(choose_lock(), RedisLock)
