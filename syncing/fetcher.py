@@ -148,8 +148,12 @@ def fetch(
         last_modified=last_modified,
         previous_hash=previous_hash,
     )
+    return _with_retries(call, retries)
+
+
+def _with_retries(call: _Call, retries: int | None) -> FetchResult:
+    """Try ``call``, again after a transient failure while retries and the deadline allow."""
     max_retries = settings.FETCH_RETRIES if retries is None else max(0, int(retries))
-    max_wait = float(settings.FETCH_RETRY_MAX_WAIT)
     started = time.monotonic()
     attempt = 0
     while True:
@@ -157,21 +161,9 @@ def fetch(
             result = _fetch_once(call)
         except TransientFetchError as exc:
             exc.retries = attempt
-            if exc.reason in ("deadline", "rate_limited") or attempt >= max_retries:
+            wait = _retry_wait(call, exc, attempt, max_retries)
+            if wait is None:
                 raise
-            if exc.retry_after is not None and exc.retry_after > max_wait:
-                raise  # the server asks for longer than we hold a worker: reschedule
-            wait = exc.retry_after if exc.retry_after is not None else short_retry_delay(attempt)
-            if wait >= call.remaining():
-                raise
-            logger.info(
-                "fetch %s %s: %s, retry %d in %.2fs",
-                call.method,
-                safe_url(target),
-                exc.reason,
-                attempt + 1,
-                wait,
-            )
             time.sleep(wait)
             attempt += 1
             continue
@@ -180,17 +172,42 @@ def fetch(
             raise
         result.retries = attempt
         result.elapsed = time.monotonic() - started
-        logger.info(
-            "fetch %s %s -> %d%s, %d bytes in %.2fs, %d retries",
-            call.method,
-            safe_url(result.final_url),
-            result.status,
-            " (not modified)" if result.not_modified else "",
-            result.bytes_read,
-            result.elapsed,
-            attempt,
-        )
+        if logger.isEnabledFor(logging.INFO):  # no URL formatting for a log nobody reads
+            logger.info(
+                "fetch %s %s -> %d%s, %d bytes in %.2fs, %d retries",
+                call.method,
+                safe_url(result.final_url),
+                result.status,
+                " (not modified)" if result.not_modified else "",
+                result.bytes_read,
+                result.elapsed,
+                attempt,
+            )
         return result
+
+
+def _retry_wait(
+    call: _Call, exc: TransientFetchError, attempt: int, max_retries: int
+) -> float | None:
+    """How long to wait before retrying after ``exc``, or None to raise it now: out of
+    retries, a deadline or rate-limit wait, or a Retry-After longer than we hold a worker
+    (the item is rescheduled instead) or than the time left."""
+    if exc.reason in ("deadline", "rate_limited") or attempt >= max_retries:
+        return None
+    if exc.retry_after is not None and exc.retry_after > float(settings.FETCH_RETRY_MAX_WAIT):
+        return None
+    wait = exc.retry_after if exc.retry_after is not None else short_retry_delay(attempt)
+    if wait >= call.remaining():
+        return None
+    logger.info(
+        "fetch %s %s: %s, retry %d in %.2fs",
+        call.method,
+        safe_url(call.url),
+        exc.reason,
+        attempt + 1,
+        wait,
+    )
+    return wait
 
 
 def _fetch_once(call: _Call) -> FetchResult:
@@ -251,10 +268,15 @@ def _send(
     shown = safe_url(url)
     key = call.rate_key or host_key(url)
     limiter = get_limiter()
+    ticket = None
     try:
-        # Tracked until its answer is back (see syncing.ratelimit): the provider counts the
-        # request when it arrives, which our check cannot see.
-        ticket = limiter.acquire_request(key, call.rate_limit, deadline_at=call.deadline_at)
+        if call.rate_key:
+            # A quota of its own (a provider's API key) counts arrivals: the request is
+            # tracked until its answer is back (syncing.ratelimit), one more round trip. Hosts'
+            # politeness limits (feeds, the hot path) are paced without it.
+            ticket = limiter.acquire_request(key, call.rate_limit, deadline_at=call.deadline_at)
+        else:
+            limiter.acquire(key, call.rate_limit, deadline_at=call.deadline_at)
     except RateLimitWait as wait:
         why = "cooling down after a 429" if wait.cooling_down else "rate limit reached"
         raise TransientFetchError(
