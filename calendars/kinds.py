@@ -28,6 +28,7 @@ FEED_POLICY = Adaptive(
     memory=timedelta(days=7),
     reference_rate=0.3 / 24,
     signal="calendars.services.adaptive_signals.feed_signal",
+    signal_many="calendars.services.adaptive_signals.feed_signals",
 )
 
 EVERY_MINUTE = timedelta(minutes=1)

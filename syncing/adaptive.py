@@ -62,6 +62,9 @@ class Adaptive:
     # Dotted path to callable(item, now) -> float: the kind's own signal, a multiplier of
     # the interval (0.5: twice as often; 1.0: no opinion). None: no signal.
     signal: str | None = None
+    # Dotted path to callable([(item, now), ...]) -> [float, ...]: the same signal for many
+    # items at once (one query instead of one per item); the engine uses it when set.
+    signal_many: str | None = None
 
 
 @dataclass(frozen=True)

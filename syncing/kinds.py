@@ -129,6 +129,11 @@ class Kind:
         return import_string(signal) if signal else None
 
     @cached_property
+    def adaptive_signal_many(self) -> Callable[[list[tuple[SyncedItem, Any]]], list] | None:
+        signal = self.adaptive.signal_many if self.adaptive else None
+        return import_string(signal) if signal else None
+
+    @cached_property
     def priority_function(self) -> Callable[[SyncedItem], int] | None:
         return import_string(self.priority) if self.priority else None
 

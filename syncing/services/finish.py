@@ -53,9 +53,93 @@ def write_finishes(
     return written
 
 
+def write_finishes_and_attempts(
+    kind: Kind, token: uuid.UUID, finishes: list[Finish], *, unlock_class: int | None = None
+) -> set[int]:
+    """``write_finishes``, and the ``SyncAttempt`` of each finish written saved with it: on
+    PostgreSQL in one statement (no transaction of its own needed: a statement is atomic),
+    the attempts' primary keys set on them; elsewhere both in the caller's transaction.
+    Nothing is recorded for an item whose token moved on."""
+    if connection.vendor != "postgresql":
+        from syncing.models import SyncAttempt
+
+        written = write_finishes(kind, token, finishes, unlock_class=unlock_class)
+        SyncAttempt.objects.bulk_create([f.attempt for f in finishes if f.pk in written])
+        return written
+    update_sql, params = _update_sql(kind, token, finishes, unlock_class)
+    insert_sql, insert_params = _attempts_sql(finishes)
+    sql = f"""
+        WITH written AS ({update_sql}),
+        inserted AS ({insert_sql} JOIN written ON written.id = a.item_id RETURNING id, item_id)
+        SELECT written.id, inserted.id FROM written
+        LEFT JOIN inserted ON inserted.item_id = written.id
+    """  # noqa: S608 - identifiers from model metadata, values are parameters
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params + insert_params)
+        attempt_pks = dict(cursor.fetchall())
+    for f in finishes:
+        if f.pk in attempt_pks:
+            f.attempt.pk = attempt_pks[f.pk]
+            f.attempt._state.adding = False
+    return set(attempt_pks)
+
+
+# The attempt's columns the engine writes, with their SQL types.
+ATTEMPT_COLUMNS = (
+    ("kind", "varchar"),
+    ("item_id", "bigint"),
+    ("tier", "varchar"),
+    ("owner_id", "bigint"),
+    ("started_at", "timestamptz"),
+    ("duration_ms", "integer"),
+    ("outcome", "varchar"),
+    ("reason", "varchar"),
+    ("message", "varchar"),
+    ("http_status", "integer"),
+    ("bytes", "integer"),
+    ("items_changed", "integer"),
+    ("retries", "integer"),
+    ("counts", "jsonb"),
+)
+
+
+def _attempts_sql(finishes: list[Finish]) -> tuple[str, list]:
+    """``INSERT INTO <attempts> (...) SELECT a.* FROM (VALUES ...) AS a(...)`` (the caller
+    adds the join that keeps the written items only), and its parameters."""
+    from syncing.models import SyncAttempt
+
+    qn = connection.ops.quote_name
+    row = "(" + ", ".join(f"%s::{sqltype}" for _name, sqltype in ATTEMPT_COLUMNS) + ")"
+    params: list = []
+    for f in finishes:
+        for name, sqltype in ATTEMPT_COLUMNS:
+            value = getattr(f.attempt, name)
+            if sqltype == "jsonb":
+                value = json.dumps(value)
+            elif sqltype == "varchar" and value is not None:
+                value = str(value)
+            params.append(value)
+    names = ", ".join(name for name, _ in ATTEMPT_COLUMNS)
+    sql = f"""
+        INSERT INTO {qn(SyncAttempt._meta.db_table)} ({names})
+        SELECT a.* FROM (VALUES {", ".join([row] * len(finishes))}) AS a({names})
+    """  # noqa: S608 - identifiers from model metadata, values are parameters
+    return sql, params
+
+
 def _write_postgres(
     kind: Kind, token: uuid.UUID, finishes: list[Finish], unlock_class: int | None
 ) -> set[int]:
+    sql, params = _update_sql(kind, token, finishes, unlock_class)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _update_sql(
+    kind: Kind, token: uuid.UUID, finishes: list[Finish], unlock_class: int | None
+) -> tuple[str, list]:
+    """The conditional ``UPDATE ... FROM (VALUES ...) RETURNING id`` of the finishes."""
     meta = kind.model_class._meta
     qn = connection.ops.quote_name
     table, pk = qn(meta.db_table), qn(meta.pk.column)
@@ -78,11 +162,9 @@ def _write_postgres(
         SET {sets}, leased_until = NULL, lease_token = NULL
         FROM (VALUES {", ".join(rows)}) AS v({names})
         WHERE t.{pk} = v.id AND t.lease_token = %s
-        RETURNING t.{pk}{unlock}
+        RETURNING t.{pk} AS id{unlock}
     """  # noqa: S608 - identifiers from model metadata, values are parameters
     params.append(token)
     if unlock_class is not None:
         params.append(unlock_class)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return {row[0] for row in cursor.fetchall()}
+    return sql, params

@@ -16,7 +16,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
@@ -30,7 +30,11 @@ from syncing.results import SyncContext, SyncError, SyncResult
 from syncing.services import finish
 from syncing.services.claims import release
 from syncing.services.leases import ChunkLease
-from syncing.services.schedule import adaptive_after_success, next_due_after_success
+from syncing.services.schedule import (
+    adaptive_after_success,
+    kind_signals,
+    next_due_after_success,
+)
 from syncing.services.tiers import tier_intervals
 
 logger = logging.getLogger("syncing.run")
@@ -50,6 +54,7 @@ class Finish:
     attempt: SyncAttempt
     paused_now: bool = False
     pause_reason: str = ""
+    adaptive: _AdaptiveStep | None = None  # left for the flush (_apply_adaptive)
 
 
 @dataclass
@@ -176,19 +181,56 @@ def _log_dropped(kind: Kind, token: uuid.UUID, report: ChunkReport) -> None:
         )
 
 
+@dataclass
+class _Outcome:
+    """What one sync function call gave: a result or an error, and what it cost."""
+
+    result: SyncResult | None
+    error: SyncError | None
+    started: datetime
+    duration_ms: int
+    cpu_ms: float
+
+
+@dataclass
+class _AdaptiveStep:
+    """Adaptive polling's step after a success, left for the flush (where the kind's signal
+    is asked for all pending items at once)."""
+
+    item: SyncedItem
+    interval: timedelta | None
+    changed: bool
+    now: datetime
+
+
 def _run_one(kind: Kind, item: SyncedItem, intervals: dict[str, timedelta | None]) -> Finish:
+    ctx = SyncContext(kind=kind, item=item)
+    outcome = _call_sync(kind, item, ctx)
+    now = timezone.now()
+    attempt = SyncAttempt(
+        kind=kind.name,
+        item_id=item.pk,
+        tier=item.tier,
+        owner_id=kind.owner_id_of(item),
+        started_at=outcome.started,
+        duration_ms=outcome.duration_ms,
+    )
+    if outcome.error is None:
+        return _success(kind, item, ctx, outcome, attempt, intervals.get(item.tier), now)
+    return _failure(kind, item, outcome, attempt, now)
+
+
+def _call_sync(kind: Kind, item: SyncedItem, ctx: SyncContext) -> _Outcome:
+    """Run the kind's sync function; a SyncError (or a bug) is the item's failure."""
     started = timezone.now()
     clock = time.perf_counter()
     cpu_clock = time.thread_time()
-    ctx = SyncContext(kind=kind, item=item)
     error: SyncError | None = None
+    result: SyncResult | None = None
     try:
-        result = kind.sync_function(item, ctx)
-        if result is None:
-            result = SyncResult()
+        result = kind.sync_function(item, ctx) or SyncResult()
     except SyncError as exc:
         error = exc
-        result = None
     except (SoftTimeLimitExceeded, *DATABASE_ERRORS):
         raise  # out of time, or the database is away: not the item's fault
     except Exception as exc:  # a bug in a sync function fails its item, never the chunk
@@ -196,46 +238,55 @@ def _run_one(kind: Kind, item: SyncedItem, intervals: dict[str, timedelta | None
         error = SyncError("error", f"{type(exc).__name__}: {exc}"[:500])
     duration_ms = int((time.perf_counter() - clock) * 1000)
     cpu_ms = round((time.thread_time() - cpu_clock) * 1000, 2)
-    now = timezone.now()
-    attempt = SyncAttempt(
-        kind=kind.name,
-        item_id=item.pk,
-        tier=item.tier,
-        owner_id=kind.owner_id_of(item),
-        started_at=started,
-        duration_ms=duration_ms,
-    )
-    if error is None:
-        attempt.outcome = result.outcome
-        attempt.reason = result.reason
-        attempt.message = result.message[:500]
-        attempt.http_status = result.http_status
-        attempt.bytes = result.bytes
-        attempt.items_changed = result.items_changed
-        attempt.retries = result.retries
-        attempt.counts = {**result.counts, "cpu_ms": cpu_ms}
-        adaptive = _adaptive_fields(kind, item, result, intervals.get(item.tier), now)
-        next_due = adaptive.pop("next_sync_at", None) or result.next_sync_at
-        next_due = next_due or next_due_after_success(
-            previous_due=item.next_sync_at,
-            interval=intervals.get(item.tier),
-            now=now,
-            first_sync=item.last_synced_at is None,
-        )
-        fields = {
-            "last_synced_at": now,
-            "last_success_at": now if result.outcome != Outcome.SKIPPED else item.last_success_at,
-            "next_sync_at": next_due or item.next_sync_at,
-            "consecutive_failures": 0,
-            "last_error": "",
-            **adaptive,
-        }
-        for name in ("etag", "last_modified", "content_hash"):
-            value = getattr(ctx, name)
-            if value is not None:
-                fields[name] = value[:256]
-        return Finish(pk=item.pk, fields=fields, attempt=attempt)
+    return _Outcome(result, error, started, duration_ms, cpu_ms)
 
+
+def _success(
+    kind: Kind,
+    item: SyncedItem,
+    ctx: SyncContext,
+    outcome: _Outcome,
+    attempt: SyncAttempt,
+    interval: timedelta | None,
+    now: datetime,
+) -> Finish:
+    """The finish of a successful sync: the tier's next due time (adaptive polling's, if
+    any, is filled in at the flush), the validators the sync function remembered."""
+    result = outcome.result
+    attempt.outcome = result.outcome
+    attempt.reason = result.reason
+    attempt.message = result.message[:500]
+    attempt.http_status = result.http_status
+    attempt.bytes = result.bytes
+    attempt.items_changed = result.items_changed
+    attempt.retries = result.retries
+    attempt.counts = {**result.counts, "cpu_ms": outcome.cpu_ms}
+    next_due = result.next_sync_at or next_due_after_success(
+        previous_due=item.next_sync_at,
+        interval=interval,
+        now=now,
+        first_sync=item.last_synced_at is None,
+    )
+    fields = {
+        "last_synced_at": now,
+        "last_success_at": now if result.outcome != Outcome.SKIPPED else item.last_success_at,
+        "next_sync_at": next_due or item.next_sync_at,
+        "consecutive_failures": 0,
+        "last_error": "",
+    }
+    for name in ("etag", "last_modified", "content_hash"):
+        value = getattr(ctx, name)
+        if value is not None:
+            fields[name] = value[:256]
+    step = _adaptive_step(kind, item, result, interval, now)
+    return Finish(pk=item.pk, fields=fields, attempt=attempt, adaptive=step)
+
+
+def _failure(
+    kind: Kind, item: SyncedItem, outcome: _Outcome, attempt: SyncAttempt, now: datetime
+) -> Finish:
+    """The finish of a failed sync: backoff, and a pause after too many failures in a row."""
+    error = outcome.error
     failures = item.consecutive_failures + 1
     attempt.outcome = Outcome.FAILED
     attempt.reason = error.reason[:64]
@@ -243,7 +294,7 @@ def _run_one(kind: Kind, item: SyncedItem, intervals: dict[str, timedelta | None
     attempt.http_status = error.http_status
     attempt.bytes = error.bytes_read
     attempt.retries = getattr(error, "retries", 0) or 0
-    attempt.counts = {"cpu_ms": cpu_ms}
+    attempt.counts = {"cpu_ms": outcome.cpu_ms}
     delay = reschedule_delay(failures, retry_after=error.retry_after)
     fields = {
         "last_synced_at": now,
@@ -269,27 +320,53 @@ def _run_one(kind: Kind, item: SyncedItem, intervals: dict[str, timedelta | None
     return finish_
 
 
-def _adaptive_fields(
+def _adaptive_step(
     kind: Kind, item: SyncedItem, result: SyncResult, interval: timedelta | None, now
-) -> dict:
-    """Adaptive polling's writes after a success (with its next_sync_at), or {} where the
-    tier's fixed rule applies: the kind did not opt in, the sync function chose the next
-    due time itself, or the sync was skipped (it observed nothing)."""
+) -> _AdaptiveStep | None:
+    """Adaptive polling's step after a success, or None where the tier's fixed rule applies:
+    the kind did not opt in, the sync function chose the next due time itself, or the sync
+    was skipped (it observed nothing)."""
     if kind.adaptive is None or result.next_sync_at or result.outcome == Outcome.SKIPPED:
-        return {}
+        return None
     changed = result.outcome == Outcome.OK and result.items_changed > 0
-    fields = adaptive_after_success(kind, item, interval=interval, changed=changed, now=now)
-    return fields or {}
+    return _AdaptiveStep(item=item, interval=interval, changed=changed, now=now)
+
+
+def _apply_adaptive(kind: Kind, pending: list[Finish]) -> None:
+    """Adaptive polling's writes (with its next_sync_at) for the pending finishes that have
+    a step, the kind's signal asked for all of them at once."""
+    steps = [f for f in pending if f.adaptive is not None]
+    if not steps:
+        return
+    signals = kind_signals(kind, [(f.adaptive.item, f.adaptive.now) for f in steps])
+    for f, signal in zip(steps, signals, strict=True):
+        step = f.adaptive
+        fields = adaptive_after_success(
+            kind,
+            step.item,
+            interval=step.interval,
+            changed=step.changed,
+            now=step.now,
+            signal=signal,
+        )
+        if fields:
+            f.fields.update(fields)
+        f.adaptive = None
 
 
 def _flush(kind: Kind, lease: ChunkLease, pending: list[Finish], report: ChunkReport) -> None:
     """Write the finishes (and attempts) of items still held; a lost lease writes nothing."""
     if not pending:
         return
-    with transaction.atomic():
-        written = finish.write_finishes(kind, lease.token, pending, unlock_class=lease.unlock_class)
+    _apply_adaptive(kind, pending)
+    # One statement on PostgreSQL (atomic by itself); a transaction where the writes are
+    # several (elsewhere) or where pause notices must wait for the commit.
+    needs_transaction = connection.vendor != "postgresql" or any(f.paused_now for f in pending)
+    with transaction.atomic() if needs_transaction else contextlib.nullcontext():
+        written = finish.write_finishes_and_attempts(
+            kind, lease.token, pending, unlock_class=lease.unlock_class
+        )
         kept = [f for f in pending if f.pk in written]
-        SyncAttempt.objects.bulk_create([f.attempt for f in kept])
         for f in kept:
             if f.paused_now:
                 item_pk, reason = f.pk, f.pause_reason

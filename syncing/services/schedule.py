@@ -49,7 +49,13 @@ def next_due_after_success(
 
 
 def adaptive_after_success(
-    kind: Kind, item: SyncedItem, *, interval: timedelta | None, changed: bool, now: datetime
+    kind: Kind,
+    item: SyncedItem,
+    *,
+    interval: timedelta | None,
+    changed: bool,
+    now: datetime,
+    signal: float | None = None,
 ) -> dict | None:
     """For a kind with ``Kind.adaptive``: the item's learnt change rate and its next due time
     after a successful check (``changed``: it saw a change since the previous successful one).
@@ -57,7 +63,8 @@ def adaptive_after_success(
     Returns the fields to write (change_stats, change_rate, effective_interval,
     next_sync_at), or None where the tier's fixed rule applies: a kind that did not opt in,
     a tier without an interval, an item's first success (it only sets the baseline). A
-    failing kind signal counts as no signal.
+    failing kind signal counts as no signal. ``signal``: the kind's signal when the caller
+    has it already (``kind_signals``); None asks the kind for this item.
     """
     policy = kind.adaptive
     if policy is None or interval is None or interval <= timedelta(0):
@@ -71,12 +78,8 @@ def adaptive_after_success(
         memory_hours=policy.memory.total_seconds() / 3600,
     )
     rate = known_rate(stats, policy)
-    signal = 1.0
-    if kind.adaptive_signal is not None:
-        try:
-            signal = float(kind.adaptive_signal(item, now))
-        except Exception:
-            logger.exception("%s #%s: adaptive signal failed", kind.name, item.pk)
+    if signal is None:
+        signal = _signal(kind, item, now)
     effective = allocate(rate, base=interval, policy=policy, changed=changed, signal=signal)
     due = now + effective
     if item.next_sync_at > now:
@@ -87,3 +90,28 @@ def adaptive_after_success(
         "effective_interval": effective,
         "next_sync_at": due,
     }
+
+
+def _signal(kind: Kind, item: SyncedItem, now: datetime) -> float:
+    if kind.adaptive_signal is None:
+        return 1.0
+    try:
+        return float(kind.adaptive_signal(item, now))
+    except Exception:
+        logger.exception("%s #%s: adaptive signal failed", kind.name, item.pk)
+        return 1.0
+
+
+def kind_signals(kind: Kind, pairs: list[tuple[SyncedItem, datetime]]) -> list[float | None]:
+    """The kind's adaptive signal for many (item, now) pairs in one call when the kind has a
+    batch form (``Adaptive.signal_many``); None for each where it has not, or where the
+    batch call failed (``adaptive_after_success`` then asks per item)."""
+    many = kind.adaptive_signal_many
+    if many is None or not pairs:
+        return [None] * len(pairs)
+    try:
+        signals = [float(value) for value in many(pairs)]
+    except Exception:
+        logger.exception("%s: adaptive signals for %d item(s) failed", kind.name, len(pairs))
+        return [None] * len(pairs)
+    return signals if len(signals) == len(pairs) else [None] * len(pairs)

@@ -319,3 +319,30 @@ def test_freshness_follows_the_interval_each_feed_earned(alice):
     # Synced 3 hours ago: on time for a 6-hour feed; late for a 48-minute one and for one
     # still on the tier's 1 hour.
     assert (fresh.items, fresh.on_time) == (3, 1)
+
+
+@pytest.mark.django_db
+def test_the_chunks_signal_in_one_query_is_each_feeds_signal(alice, django_assert_num_queries):
+    from calendars.models import Event, EventStatus
+    from calendars.services.adaptive_signals import feed_signal, feed_signals
+
+    now = timezone.now()
+    feeds = [
+        make_feed(make_listing(alice, tz=zone_at(hour)), f"http://127.0.0.1:9/{n}.ics")
+        for n, hour in enumerate((12, 3, 12, 3))
+    ]
+    soon = now + timedelta(hours=20)
+    Event.objects.create(feed=feeds[0], uid="soon", start=soon, end=soon + timedelta(days=2))
+    Event.objects.create(feed=feeds[1], uid="soon", start=soon, end=soon + timedelta(days=2))
+    Event.objects.create(  # a cancelled stay is no check-in
+        feed=feeds[2], uid="gone", start=soon, end=soon, status=EventStatus.CANCELLED
+    )
+    later = now + timedelta(days=5)
+    Event.objects.create(feed=feeds[3], uid="later", start=later, end=later + timedelta(days=1))
+    # The same feed twice, at moments on either side of its check-in window.
+    pairs = [(feed, now) for feed in feeds] + [(feeds[0], soon + timedelta(hours=1))]
+    expected = [feed_signal(feed, at) for feed, at in pairs]
+    with django_assert_num_queries(1):
+        assert feed_signals(pairs) == expected
+    assert expected[:4] == [0.8 * 0.5, 2.0 * 0.5, 0.8, 2.0]
+    assert expected[4] in (0.8, 2.0)  # the check-in has started: no longer "soon"
