@@ -162,8 +162,8 @@ def wrk_case(base: str, etags: dict, *, seconds: float, clients: int, case: str,
         before_server, before_client = cpu_seconds(server.pid), _children_cpu()
         started = time.monotonic()
         out = subprocess.run(
-            ["wrk", "-t1", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--latency", "-s", str(script),
-             base],
+            ["wrk", "-t1", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--latency",
+             "-s", str(script), base],
             capture_output=True, text=True, timeout=seconds + 30, check=True,
         ).stdout  # fmt: skip
         elapsed = time.monotonic() - started

@@ -4,13 +4,15 @@
     .venv/bin/python bench/memory.py --trace               # + the top allocation sites
 
 1. ``import``: in a fresh process (Django set up, the import's modules loaded, as a worker
-   is before its first task), one ``--events`` feed of the farm (Airbnb style) imported
-   inline through the engine (claim, fetch, parse, upsert, attempt): peak RSS (``VmHWM``)
-   after start-up and at the end, and CPU. Twice: a new feed, then the same feed changed
-   (``--changed``: the farm's next version).
+   is before its first task), one ``--events`` feed imported inline through the engine
+   (claim, fetch, parse, upsert, attempt): peak RSS (``VmHWM``) after start-up and at the
+   end, and CPU. Twice: a new feed, then the same feed changed. Two feeds: the farm's
+   (Airbnb style: its stays spread over centuries, ~70 inside the import window) and a
+   dense one (``dense``: every event inside the window, Airbnb's lines; the import's cap
+   keeps 5,000), served on ``--port`` + 1; its change moves every tenth stay a day.
 2. ``parse``: the ``--files`` largest files of ``--corpus`` (real-world feeds, read in
    place), each parsed in a fresh process with ``parse_feed`` (the import's settings):
-   wall time (best of 3), events, peak RSS over the process after start-up.
+   wall and CPU time (best of 3), events, peak RSS over the process after start-up.
 
 Uses the bench database (``BENCH_DB``) and the Redis of bench/_setup.py; writes
 bench/reports/memory.json. Not run by CI.
@@ -71,6 +73,7 @@ def child_import(url: str, trace: bool) -> dict:
 
         tracemalloc.start(1)
     result = {"baseline_mb": round(peak_rss_mb(), 1)}
+    loaded = set(sys.modules)
     for label in ("new", "changed"):
         if label == "changed":
             import requests
@@ -85,6 +88,8 @@ def child_import(url: str, trace: bool) -> dict:
             "outcome": attempt.outcome,
             "counts": {k: v for k, v in attempt.counts.items() if k != "skipped_reasons"},
         }
+        if label == "new":
+            result["modules_loaded_by_the_first_import"] = len(set(sys.modules) - loaded)
         if trace:
             result[label]["traced_peak_mb"] = round(tracemalloc.get_traced_memory()[1] / 1e6, 1)
             result[label]["top"] = _top_sites(tracemalloc.take_snapshot())
@@ -109,13 +114,14 @@ def child_parse(path: str, trace: bool) -> dict:
         import tracemalloc
 
         tracemalloc.start(1)
-    times = []
+    times, cpu = [], []
     for _ in range(3):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         feed = parse_feed(
             body, default_tz="Europe/Paris", max_events=MAX_EVENTS, own_domain=EXPORT_DOMAIN
         )
         times.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - cpu_started)
         del feed
     feed = parse_feed(
         body, default_tz="Europe/Paris", max_events=MAX_EVENTS, own_domain=EXPORT_DOMAIN
@@ -127,6 +133,7 @@ def child_parse(path: str, trace: bool) -> dict:
         "events": len(feed.events),
         "decoded": feed.decoded,
         "best_s": round(min(times), 3),
+        "best_cpu_s": round(min(cpu), 3),
         "baseline_mb": round(baseline, 1),
         "peak_delta_mb": round(peak_rss_mb() - baseline, 1),
     }
@@ -154,11 +161,65 @@ def measure_import(port: int, events: int, trace: bool) -> dict:
     from syncing.serving import serving
 
     farm = make_server(port, 1, change_fraction=1.0, cache_bytes=256 * 1024**2)
+    extra = ["--trace"] if trace else []
     with serving(farm, name="feedfarm") as server:
         url = f"{server.base_url}/feeds/1.ics?style=airbnb&events={events}"
-        result = run_child("import", url, *(["--trace"] if trace else []))
+        result = {"farm": run_child("import", url, *extra)}
+    with serving(_dense_server(port + 1, events), name="dense-feed") as server:
+        port_ = server.server_address[1]
+        result["dense"] = run_child("import", f"http://127.0.0.1:{port_}/dense.ics", *extra)
     result["events_in_feed"] = events
     return result
+
+
+def dense_feed(events: int, version: int) -> bytes:
+    """``events`` Airbnb-style stays, all inside the import window (see the module)."""
+    from datetime import UTC, datetime, timedelta
+
+    first = datetime.now(UTC).date() - timedelta(days=25)
+    lines = ["BEGIN:VCALENDAR", "PRODID:-//Airbnb Inc//Hosting Calendar 0.8.8//EN",
+             "CALSCALE:GREGORIAN", "VERSION:2.0"]  # fmt: skip
+    for n in range(events):
+        start = first + timedelta(days=n * 750 // events + (version if n % 10 == 0 else 0))
+        end = start + timedelta(days=1 + n % 4)
+        lines += [
+            "BEGIN:VEVENT",
+            f"DTEND;VALUE=DATE:{end:%Y%m%d}",
+            f"DTSTART;VALUE=DATE:{start:%Y%m%d}",
+            f"UID:1418fb94e984-{n:032x}@airbnb.com",
+            "DESCRIPTION:Reservation URL: https://www.airbnb.com/hosting/reservations/detai",
+            f" ls/HM{n:08X}\\nPhone Number (Last 4 Digits): {n % 10000:04d}",
+            "SUMMARY:Reserved",
+            "DTSTAMP:20261130T180000Z",
+            "END:VEVENT",
+        ]
+    return ("\r\n".join([*lines, "END:VCALENDAR"]) + "\r\n").encode()
+
+
+def _dense_server(port: int, events: int):
+    """127.0.0.1:``port`` serving the dense feed; POST /control/advance changes it."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    state = {"version": 0, "body": dense_feed(events, 0)}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/calendar; charset=utf-8")
+            self.send_header("Content-Length", str(len(state["body"])))
+            self.end_headers()
+            self.wfile.write(state["body"])
+
+        def do_POST(self) -> None:
+            state["version"] += 1
+            state["body"] = dense_feed(events, state["version"])
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    return ThreadingHTTPServer(("127.0.0.1", port), Handler)
 
 
 def main() -> None:
@@ -182,17 +243,16 @@ def main() -> None:
         "load_average_at_start": os.getloadavg(),
         "import": measure_import(args.port, args.events, args.trace),
     }
-    imported = report["import"]
-    for label in ("new", "changed"):
-        row = imported[label]
-        print(
-            f"import of a {args.events:,}-event feed ({label}): peak {row['peak_mb']} MB "
-            f"(after start-up {imported['baseline_mb']} MB: +"
-            f"{row['peak_mb'] - imported['baseline_mb']:.1f}), {row['cpu_s']} s CPU, "
-            f"{row['outcome']} {row['counts']}"
-        )
-        for line in row.get("top", []):
-            print("   ", line)
+    for feed in ("farm", "dense"):
+        imported = report["import"][feed]
+        for label in ("new", "changed"):
+            row = imported[label]
+            print(
+                f"import of a {args.events:,}-event {feed} feed ({label}): peak "
+                f"{row['peak_mb']} MB (after start-up {imported['baseline_mb']} MB: +"
+                f"{row['peak_mb'] - imported['baseline_mb']:.1f}), {row['cpu_s']} s CPU, "
+                f"{row['outcome']} {row['counts']}"
+            )
     files = sorted(Path(args.corpus).glob("*.ics"), key=lambda p: p.stat().st_size)
     report["parse"] = []
     for path in reversed(files[-args.files :] if args.files else []):
@@ -200,7 +260,8 @@ def main() -> None:
         report["parse"].append(row)
         print(
             f"parse {row['file']} ({row['bytes'] / 1e6:.1f} MB, {row['vevents']} VEVENTs): "
-            f"{row['best_s']} s, {row['events']} events, +{row['peak_delta_mb']} MB"
+            f"{row['best_s']} s ({row['best_cpu_s']} s CPU), {row['events']} events, "
+            f"+{row['peak_delta_mb']} MB"
         )
         for line in row.get("top", []):
             print("   ", line)
