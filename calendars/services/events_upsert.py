@@ -11,11 +11,13 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
+from typing import NamedTuple
 
 from django.db.models import Q
 
 from calendars.formatting import format_instant
 from calendars.models import Event, EventStatus, Feed
+from calendars.services.events_bulk import bulk_upsert
 from calendars.services.import_guard import (
     KEPT_ENDED,
     KEPT_NOT_COVERED,
@@ -132,16 +134,28 @@ def event_payload(
     }
 
 
+class ExistingRow(NamedTuple):
+    """An Event row of the feed as the upsert reads it (no timestamps but cancelled_at)."""
+
+    pk: int
+    uid: str
+    fingerprint: str
+    status: str
+    cancelled_at: datetime | None
+    raw_hash: str
+
+
 # The columns of an existing row the upsert reads, in this order.
-EXISTING_COLUMNS = ("pk", "uid", "fingerprint", "status", "cancelled_at", "raw_hash")
+EXISTING_COLUMNS = ExistingRow._fields
 
 
-def existing_rows(feed: Feed) -> list[tuple]:
-    """The feed's Event rows as EXISTING_COLUMNS tuples (no timestamps but cancelled_at)."""
-    return list(Event.objects.filter(feed=feed).values_list(*EXISTING_COLUMNS))
+def existing_rows(feed: Feed) -> list[ExistingRow]:
+    """The feed's Event rows as ExistingRows."""
+    make = ExistingRow._make
+    return [make(row) for row in Event.objects.filter(feed=feed).values_list(*EXISTING_COLUMNS)]
 
 
-def known_raw_hashes(rows: Iterable[tuple]) -> dict[str, str]:
+def known_raw_hashes(rows: Iterable[ExistingRow]) -> dict[str, str]:
     """uid -> raw hash of the live (non-cancelled) events among ``existing_rows``: the
     blocks parse_feed may leave undecoded."""
     return {
@@ -160,7 +174,7 @@ def upsert_feed_events(
     cancel_missing: bool = True,
     unchanged_uids: Iterable[str] = (),
     raw_hashes: Mapping[str, str] | None = None,
-    rows: Iterable[tuple] | None = None,
+    rows: Iterable[ExistingRow] | None = None,
     event_kind: str = "",
     previous_import_at: datetime | None = None,
 ) -> UpsertCounts:
@@ -183,16 +197,13 @@ def upsert_feed_events(
     counts = UpsertCounts()
     if scope is None:
         scope = CancelScope(now=now, today=now.date())
-    existing: dict[str, tuple] = {
-        uid: (pk, digest, status, cancelled_at, raw)
-        for pk, uid, digest, status, cancelled_at, raw in (
-            existing_rows(feed) if rows is None else rows
-        )
+    existing: dict[str, ExistingRow] = {
+        row.uid: row for row in (existing_rows(feed) if rows is None else rows)
     }
     seen = _count_unchanged(existing, unchanged_uids, counts)
     incoming = _incoming(parsed_events, seen, counts, event_kind)
     cancelled = EventStatus.CANCELLED
-    gone = {row[0] for uid, row in existing.items() if uid not in seen and row[2] != cancelled}
+    gone = {row.pk for uid, row in existing.items() if uid not in seen and row.status != cancelled}
     missing = _missing_rows(gone, now, previous_import_at)
     if missing and any(uid not in existing for uid, _content in incoming):
         gone -= _adopt_churned(incoming, existing, missing, scope, counts)
@@ -210,12 +221,12 @@ def upsert_feed_events(
 
 
 def _count_unchanged(
-    existing: dict[str, tuple], unchanged_uids: Iterable[str], counts: UpsertCounts
+    existing: dict[str, ExistingRow], unchanged_uids: Iterable[str], counts: UpsertCounts
 ) -> set[str]:
     seen: set[str] = set()
     for uid in unchanged_uids:
         row = existing.get(uid)
-        if row is None or row[2] == EventStatus.CANCELLED or uid in seen:
+        if row is None or row.status == EventStatus.CANCELLED or uid in seen:
             continue  # parse_feed skips only live events' blocks; stay safe
         seen.add(uid)
         counts.events += 1
@@ -239,14 +250,27 @@ def _incoming(
     return incoming
 
 
-# The columns of a missing row read for UID churn, cancelling and its webhook, in order.
-MISSING_COLUMNS = ("pk", "uid", "start", "end", "all_day", "summary", "kind", "last_seen")
+class MissingRow(NamedTuple):
+    """A live row whose UID the feed no longer holds, as read for UID churn, cancelling and
+    its webhook."""
+
+    pk: int
+    uid: str
+    start: datetime
+    end: datetime
+    all_day: bool
+    summary: str
+    kind: str
+    last_seen: datetime
+
+
+MISSING_COLUMNS = MissingRow._fields
 
 
 def _missing_rows(
     gone: set[int], now: datetime, previous_import_at: datetime | None
-) -> list[tuple]:
-    """MISSING_COLUMNS of the live rows whose UID the feed no longer holds, leaving out
+) -> list[MissingRow]:
+    """The live rows whose UID the feed no longer holds, leaving out
     those that ended and were already missing at the previous import (one query, and none
     when nothing is missing)."""
     if not gone:
@@ -254,17 +278,14 @@ def _missing_rows(
     recent = Q(end__gt=now - NOT_ENDED_MARGIN)
     if previous_import_at is not None:
         recent |= Q(last_seen__gte=previous_import_at)
-    return list(
-        Event.objects.filter(recent, pk__in=gone)
-        .order_by("start", "pk")
-        .values_list(*MISSING_COLUMNS)
-    )
+    rows = Event.objects.filter(recent, pk__in=gone).order_by("start", "pk")
+    return [MissingRow._make(row) for row in rows.values_list(*MISSING_COLUMNS)]
 
 
 def _adopt_churned(
     incoming: list[tuple[str, tuple]],
-    existing: dict[str, tuple],
-    missing: list[tuple],
+    existing: dict[str, ExistingRow],
+    missing: list[MissingRow],
     scope: CancelScope,
     counts: UpsertCounts,
 ) -> set[int]:
@@ -272,10 +293,10 @@ def _adopt_churned(
     end, all-day): the same event, re-published under another UID. Their primary key stays,
     so their conflicts stay open and no "added"/"cancelled" webhook goes out. Returns the
     keys of the rows renamed."""
-    by_dates: dict[tuple, list[tuple]] = {}
+    by_dates: dict[tuple, list[MissingRow]] = {}
     for row in missing:
-        if not scope.protects(row[1]):
-            by_dates.setdefault((row[2], row[3], row[4]), []).append(row)
+        if not scope.protects(row.uid):
+            by_dates.setdefault((row.start, row.end, row.all_day), []).append(row)
     adopted: set[int] = set()
     for uid, content in incoming:
         if uid in existing:
@@ -284,19 +305,19 @@ def _adopt_churned(
         if not rows:
             continue
         row = rows.pop(0)
-        Event.objects.filter(pk=row[0]).update(uid=uid)
-        existing[uid] = existing.pop(row[1])
-        adopted.add(row[0])
+        Event.objects.filter(pk=row.pk).update(uid=uid)
+        existing[uid] = existing.pop(row.uid)._replace(uid=uid)
+        adopted.add(row.pk)
         counts.renamed += 1
     if adopted:
-        missing[:] = [row for row in missing if row[0] not in adopted]
+        missing[:] = [row for row in missing if row.pk not in adopted]
     return adopted
 
 
 def _write(
     feed: Feed,
     incoming: list[tuple[str, tuple]],
-    existing: dict[str, tuple],
+    existing: dict[str, ExistingRow],
     raw_hashes: Mapping[str, str],
     now: datetime,
     counts: UpsertCounts,
@@ -308,14 +329,14 @@ def _write(
         digest = fingerprint(content)
         raw = raw_hashes.get(uid, "")
         row = existing.get(uid)
-        if row is not None and row[1] == digest:
+        if row is not None and row.fingerprint == digest:
             counts.unchanged += 1
-            if row[4] != raw:  # same event, other text (a new DTSTAMP, say)
-                new_raw.append(Event(pk=row[0], raw_hash=raw))
+            if row.raw_hash != raw:  # same event, other text (a new DTSTAMP, say)
+                new_raw.append(Event(pk=row.pk, raw_hash=raw))
             continue
         cancelled_at = None
         if content[5] == EventStatus.CANCELLED:
-            cancelled_at = row[3] if row is not None and row[3] else now
+            cancelled_at = row.cancelled_at if row is not None and row.cancelled_at else now
         to_write.append(
             Event(
                 feed=feed,
@@ -334,15 +355,15 @@ def _write(
             counts.created += 1
         else:
             counts.updated += 1
-            counts.changed_event_ids.append(row[0])
+            counts.changed_event_ids.append(row.pk)
     if to_write:
         _upsert(to_write, existing, counts)
     if new_raw:
         Event.objects.bulk_update(new_raw, ["raw_hash"])
 
 
-def _upsert(to_write: list[Event], existing: dict[str, tuple], counts: UpsertCounts) -> None:
-    updated_pks = [existing[e.uid][0] for e in to_write if e.uid in existing]
+def _upsert(to_write: list[Event], existing: dict[str, ExistingRow], counts: UpsertCounts) -> None:
+    updated_pks = [existing[e.uid].pk for e in to_write if e.uid in existing]
     before = (
         {
             pk: (start, end, status)
@@ -353,24 +374,19 @@ def _upsert(to_write: list[Event], existing: dict[str, tuple], counts: UpsertCou
         if updated_pks
         else {}
     )
-    written = Event.objects.bulk_create(
-        to_write,
-        update_conflicts=True,
-        unique_fields=["feed", "uid"],
-        update_fields=UPSERT_UPDATE_FIELDS,
-    )
+    written = bulk_upsert(to_write, UPSERT_UPDATE_FIELDS)
     new_pks = [e.pk for e in written if e.uid not in existing]
     if None in new_pks:  # a backend that cannot return upserted keys
         counts.ids_complete = False
     counts.changed_event_ids.extend(pk for pk in new_pks if pk is not None)
     for event in written:
         row = existing.get(event.uid)
-        pk = event.pk if row is None else row[0]
+        pk = event.pk if row is None else row.pk
         _booking_event(counts, event, pk, before.get(pk) if row is not None else None)
 
 
 def _cancel_missing(
-    missing: list[tuple],
+    missing: list[MissingRow],
     scope: CancelScope | None,
     now: datetime,
     counts: UpsertCounts,
@@ -380,15 +396,23 @@ def _cancel_missing(
     kept, by reason."""
     gone_rows = []
     for row in missing:
-        reason = scope.kept_reason(row[1], row[2], row[3], row[4]) if scope else KEPT_NOT_COVERED
+        reason = (
+            scope.kept_reason(row.uid, row.start, row.end, row.all_day)
+            if scope
+            else KEPT_NOT_COVERED
+        )
         if reason is None:
             gone_rows.append(row)
-        elif reason != KEPT_ENDED or previous_import_at is None or row[7] >= previous_import_at:
+        elif (
+            reason != KEPT_ENDED
+            or previous_import_at is None
+            or row.last_seen >= previous_import_at
+        ):
             # A past stay is counted once, at the import that no longer found it.
             counts.kept[reason] = counts.kept.get(reason, 0) + 1
     if not gone_rows:
         return
-    gone = [row[0] for row in gone_rows]
+    gone = [row.pk for row in gone_rows]
     counts.cancelled_pks = gone
     # The fingerprint and raw hash go too, so that the event coming back is written (and
     # decoded) again.

@@ -19,6 +19,7 @@ from calendars.models import EXPORT_DOMAIN, Event, Feed, Listing
 from calendars.services.conflicts import detect_conflicts
 from calendars.services.echoes import mark_echoes
 from calendars.services.events_upsert import (
+    ExistingRow,
     existing_rows,
     known_raw_hashes,
     upsert_feed_events,
@@ -128,7 +129,9 @@ def sync_feed(feed: Feed, ctx: SyncContext) -> SyncResult:
     )
 
 
-def import_parsed_feed(feed: Feed, parsed: ParsedFeed, *, rows: list[tuple] | None = None) -> dict:
+def import_parsed_feed(
+    feed: Feed, parsed: ParsedFeed, *, rows: list[ExistingRow] | None = None
+) -> dict:
     """Write a parsed feed's events and the listing's conflicts in one transaction, record
     the import on ``feed.last_import``, and queue the owner's webhook events (one emit_many
     call).
@@ -168,27 +171,32 @@ def import_parsed_feed(feed: Feed, parsed: ParsedFeed, *, rows: list[tuple] | No
             last_import=feed.last_import,
             empty_since=feed.empty_since,
         )
-        opened = resolved = 0
-        webhook_events = [
-            (event_type, {"listing": feed.listing_id, "feed": feed.pk, "event": event})
-            for event_type, event in upserted.booking_events
-        ]
-        if upserted.changed:
-            # Our own export coming back under the channel's UIDs is no booking.
-            mark_echoes(feed, upserted.changed_event_ids if upserted.ids_complete else None)
-            changes = detect_conflicts(
-                feed.listing_id,
-                now=now,
-                changed_event_ids=upserted.changed_event_ids if upserted.ids_complete else None,
-            )
-            opened, resolved = changes.opened, changes.resolved
-            webhook_events.extend(changes.webhook_events)
-            if opened:
-                listing_id = feed.listing_id
-                transaction.on_commit(lambda: notify_new_conflicts(listing_id), robust=True)
-        if webhook_events:
-            emit_many(feed.listing.owner_id, webhook_events)
+        opened, resolved = _conflicts_and_webhooks(feed, upserted, now)
     return _attempt_counts(parsed, upserted, opened, resolved, held_back)
+
+
+def _conflicts_and_webhooks(feed: Feed, upserted, now) -> tuple[int, int]:
+    """After the upsert, in its transaction: echoes marked, the listing's conflicts brought
+    up to date (the owner emailed after commit), the webhook events queued. Returns
+    (conflicts opened, conflicts resolved)."""
+    opened = resolved = 0
+    webhook_events = [
+        (event_type, {"listing": feed.listing_id, "feed": feed.pk, "event": event})
+        for event_type, event in upserted.booking_events
+    ]
+    if upserted.changed:
+        changed_ids = upserted.changed_event_ids if upserted.ids_complete else None
+        # Our own export coming back under the channel's UIDs is no booking.
+        mark_echoes(feed, changed_ids)
+        changes = detect_conflicts(feed.listing_id, now=now, changed_event_ids=changed_ids)
+        opened, resolved = changes.opened, changes.resolved
+        webhook_events.extend(changes.webhook_events)
+        if opened:
+            listing_id = feed.listing_id
+            transaction.on_commit(lambda: notify_new_conflicts(listing_id), robust=True)
+    if webhook_events:
+        emit_many(feed.listing.owner_id, webhook_events)
+    return opened, resolved
 
 
 def _cancel_scope(feed: Feed, parsed: ParsedFeed, now) -> tuple[CancelScope, int]:

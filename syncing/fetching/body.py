@@ -25,7 +25,29 @@ def read_body(
     TransientFetchError("deadline" | "timeout" | "connection"); closing the response is the
     caller's job.
     """
-    cap = max_bytes
+    _check_declared_length(response, max_bytes, shown)
+    raw = response.raw
+    sock = _socket_of(raw)
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        chunk = _read_chunk(response, sock, deadline_at, shown, total)
+        if not chunk:
+            return b"".join(chunks)
+        total += len(chunk)
+        if total > max_bytes or raw.tell() > max_bytes:
+            raise PermanentFetchError(
+                "too_large",
+                f"{shown}: body is over the {max_bytes}-byte cap",
+                url=shown,
+                http_status=response.status_code,
+                bytes_read=total,
+            )
+        chunks.append(chunk)
+
+
+def _check_declared_length(response: requests.Response, cap: int, shown: str) -> None:
+    """Refuse at once a body whose Content-Length is over the cap."""
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > cap:
         raise PermanentFetchError(
@@ -34,53 +56,43 @@ def read_body(
             url=shown,
             http_status=response.status_code,
         )
-    raw = response.raw
-    sock = _socket_of(raw)
-    chunks: list[bytes] = []
-    total = 0
-    while True:
-        remaining = deadline_at - time.monotonic()
-        if remaining <= 0:
-            raise TransientFetchError(
-                "deadline",
-                f"{shown}: deadline passed while reading the body",
-                url=shown,
-                http_status=response.status_code,
-                bytes_read=total,
-            )
-        if sock is not None:
-            sock.settimeout(min(settings.FETCH_READ_TIMEOUT, remaining))
-        try:
-            chunk = raw.read1(CHUNK_SIZE, decode_content=True)
-        except urllib3.exceptions.ReadTimeoutError:
-            reason = "deadline" if deadline_at - time.monotonic() <= 0.05 else "timeout"
-            raise TransientFetchError(
-                reason,
-                f"{shown}: timed out reading the body",
-                url=shown,
-                http_status=response.status_code,
-                bytes_read=total,
-            )
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise TransientFetchError(
-                "connection",
-                f"{shown}: body read failed ({type(exc).__name__})",
-                url=shown,
-                http_status=response.status_code,
-                bytes_read=total,
-            )
-        if not chunk:
-            return b"".join(chunks)
-        total += len(chunk)
-        if total > cap or raw.tell() > cap:
-            raise PermanentFetchError(
-                "too_large",
-                f"{shown}: body is over the {cap}-byte cap",
-                url=shown,
-                http_status=response.status_code,
-                bytes_read=total,
-            )
-        chunks.append(chunk)
+
+
+def _read_chunk(
+    response: requests.Response, sock: Any, deadline_at: float, shown: str, total: int
+) -> bytes:
+    """One read of at most CHUNK_SIZE decompressed bytes, within the time left (b"" at the
+    end of the body); timeouts and socket errors become TransientFetchErrors."""
+    remaining = deadline_at - time.monotonic()
+    if remaining <= 0:
+        raise TransientFetchError(
+            "deadline",
+            f"{shown}: deadline passed while reading the body",
+            url=shown,
+            http_status=response.status_code,
+            bytes_read=total,
+        )
+    if sock is not None:
+        sock.settimeout(min(settings.FETCH_READ_TIMEOUT, remaining))
+    try:
+        return response.raw.read1(CHUNK_SIZE, decode_content=True)
+    except urllib3.exceptions.ReadTimeoutError:
+        reason = "deadline" if deadline_at - time.monotonic() <= 0.05 else "timeout"
+        raise TransientFetchError(
+            reason,
+            f"{shown}: timed out reading the body",
+            url=shown,
+            http_status=response.status_code,
+            bytes_read=total,
+        )
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        raise TransientFetchError(
+            "connection",
+            f"{shown}: body read failed ({type(exc).__name__})",
+            url=shown,
+            http_status=response.status_code,
+            bytes_read=total,
+        )
 
 
 def _socket_of(raw: Any):
