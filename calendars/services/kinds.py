@@ -1,5 +1,7 @@
 """The owner's word on what events are: per event (``kind_override``) and per feed
-(``Feed.event_kind``). Either change re-decides the listing's double bookings at once."""
+(``Feed.event_kind``). Either change re-decides the listing's double bookings at once.
+
+Event kinds (booking, block...), not the engine's kind: that is calendars/kinds.py."""
 
 from __future__ import annotations
 
