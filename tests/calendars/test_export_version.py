@@ -111,3 +111,22 @@ def test_the_state_expires_when_its_oldest_event_leaves_the_window(client, listi
     document = export_service.export_document(later, now=until + timedelta(seconds=1))
     assert document.body is not None  # built again: that event is gone from it
     assert document.etag != first["ETag"]
+
+
+def test_an_import_that_changes_the_feed_changes_the_export(client, alice, allow_private_urls):
+    """The import's own writes (its bulk upsert, its cancellations) raise the counter."""
+    from tests.calendars.test_import import Body, airbnb_event, airbnb_feed, run_sync
+    from tests.support.http import local_server
+
+    route = Body(airbnb_feed(airbnb_event("a1", 10, 14), airbnb_event("a2", 20, 22)))
+    with local_server({"/airbnb.ics": route}) as server:
+        listing = make_listing(alice)
+        feed = make_feed(listing, f"{server.url}/airbnb.ics", Source.AIRBNB)
+        run_sync(feed)
+        first = get(client, listing)
+        assert get(client, listing, HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 304
+        route.body, route.etag = airbnb_feed(airbnb_event("a1", 10, 15)), '"v2"'  # a2 gone
+        run_sync(feed)
+        moved = get(client, listing, HTTP_IF_NONE_MATCH=first["ETag"])
+        assert moved.status_code == 200 and moved["ETag"] != first["ETag"]
+        assert moved.content.count(b"BEGIN:VEVENT") == 1
