@@ -8,7 +8,7 @@ import pytest
 from django.db.models import Count
 from django.utils import timezone
 
-from syncing.kinds import Kind, TierSpec, get_kind, register, unregister
+from syncing.kinds import Kind, TierSpec, get_kind
 from syncing.models import Probe, SyncAttempt
 from syncing.results import SyncResult
 from syncing.services.claims import claim_due_items
@@ -31,7 +31,9 @@ def wait_until(predicate, timeout=30.0, interval=0.1):
 
 
 @pytest.mark.django_db
-def test_an_item_whose_lease_was_lost_mid_chunk_is_neither_run_nor_recorded(settings):
+def test_an_item_whose_lease_was_lost_mid_chunk_is_neither_run_nor_recorded(
+    settings, temporary_kind
+):
     """Another claim takes the second item while the first one runs: the renewal before the
     second item sees it, so it is skipped, and no attempt is written for it."""
     settings.SYNC_LEASE_SECONDS = 3  # renewed once a second
@@ -45,7 +47,7 @@ def test_an_item_whose_lease_was_lost_mid_chunk_is_neither_run_nor_recorded(sett
             Probe.objects.filter(name="probe-1").update(lease_token=stolen)
         return SyncResult()
 
-    register(
+    temporary_kind(
         Kind(
             name="tests.steal",
             model="syncing.Probe",
@@ -54,12 +56,9 @@ def test_an_item_whose_lease_was_lost_mid_chunk_is_neither_run_nor_recorded(sett
             default_tier="5m",
         )
     )
-    try:
-        make_probes(3, spread=timedelta(seconds=1))
-        claim = claim_due_items(get_kind("tests.steal"), "5m", 10)
-        report = run_claimed("tests.steal", claim.token, claim.pks)
-    finally:
-        unregister("tests.steal")
+    make_probes(3, spread=timedelta(seconds=1))
+    claim = claim_due_items(get_kind("tests.steal"), "5m", 10)
+    report = run_claimed("tests.steal", claim.token, claim.pks)
     assert ran == ["probe-0", "probe-2"]
     assert report.ran == 2 and len(report.lost_lease) == 1
     assert sorted(SyncAttempt.objects.values_list("item_id", flat=True)) == sorted(
@@ -69,7 +68,7 @@ def test_an_item_whose_lease_was_lost_mid_chunk_is_neither_run_nor_recorded(sett
 
 
 @pytest.mark.django_db
-def test_a_running_chunk_keeps_its_items_leased(settings):
+def test_a_running_chunk_keeps_its_items_leased(settings, temporary_kind):
     settings.SYNC_LEASE_SECONDS = 3
     seen = []
 
@@ -79,7 +78,7 @@ def test_a_running_chunk_keeps_its_items_leased(settings):
         seen.append((fresh.leased_until - timezone.now()).total_seconds())
         return SyncResult()
 
-    register(
+    temporary_kind(
         Kind(
             name="tests.renew",
             model="syncing.Probe",
@@ -88,12 +87,9 @@ def test_a_running_chunk_keeps_its_items_leased(settings):
             default_tier="5m",
         )
     )
-    try:
-        make_probes(8)
-        claim = claim_due_items(get_kind("tests.renew"), "5m", 10)
-        run_claimed("tests.renew", claim.token, claim.pks)  # 4.8 s, longer than the lease
-    finally:
-        unregister("tests.renew")
+    make_probes(8)
+    claim = claim_due_items(get_kind("tests.renew"), "5m", 10)
+    run_claimed("tests.renew", claim.token, claim.pks)  # 4.8 s, longer than the lease
     assert len(seen) == 8 and min(seen) > 0.5  # never ran out, though the chunk took 4.8 s
     assert SyncAttempt.objects.count() == 8
 

@@ -25,7 +25,7 @@ from django.db import OperationalError, connection
 from django.db.models import Count, Max
 from django.urls import reverse
 
-from syncing.kinds import Kind, TierSpec, get_kind, register, unregister
+from syncing.kinds import Kind, TierSpec, get_kind
 from syncing.models import Probe, SyncAttempt
 from syncing.results import SyncResult
 from syncing.services.claims import claim_due_items
@@ -190,13 +190,12 @@ def fail_second_item_once(item, ctx):
 
 
 @pytest.fixture
-def lease_test_kinds():
+def lease_test_kinds(temporary_kind):
     tiers = (TierSpec("5m", timedelta(minutes=5)),)
     for name, sync in (("tests.steal", steal_second_item), ("tests.cut", fail_second_item_once)):
-        register(Kind(name=name, model="syncing.Probe", sync=sync, tiers=tiers, default_tier="5m"))
-    yield
-    unregister("tests.steal")
-    unregister("tests.cut")
+        temporary_kind(
+            Kind(name=name, model="syncing.Probe", sync=sync, tiers=tiers, default_tier="5m")
+        )
 
 
 @through_threads
