@@ -46,8 +46,11 @@ def envelopes(server) -> list[bytes]:
     bodies = []
     for seen in server.requests:
         body = seen.body
-        if seen.headers.get("content-encoding") == "gzip":
+        encoding = seen.headers.get("content-encoding")
+        if encoding == "gzip":
             body = gzip.decompress(body)
+        elif encoding == "br":  # sentry-sdk prefers brotli when the package is installed
+            body = pytest.importorskip("brotli").decompress(body)
         bodies.append(body)
     return bodies
 
