@@ -3,8 +3,8 @@
 # Django keeps ``id`` as the model's primary key; in the database the partitioned table's key
 # is (id, started_at), because PostgreSQL wants the partition key in every unique index.
 # Nothing references SyncAttempt by foreign key (a FK to a partitioned table would need the
-# whole key). The table is copied once: plan the deploy for it on a large table (about
-# 1M rows per 10 s here). SQLite and other databases: nothing happens.
+# whole key). The table is copied once under an exclusive lock (its time was not measured:
+# prune to the retention first, and plan the deploy for it). SQLite and others: nothing.
 #
 # Self-contained on purpose (no import of the live code): syncing.monitoring.partitions keeps
 # partitions ahead afterwards and drops the old ones.
