@@ -1,10 +1,11 @@
 """The bare peer of bench/feeds.py: Celery + requests + icalendar + a PostgreSQL ``unnest``
 upsert, over the same feed farm, with none of Syncbeat's engine (no leases, attempts,
-conflicts, webhooks or backoff). An upper bound for our stack (issue 13): run both at the
-same size, one after the other, and compare feeds/s and worker CPU per feed.
+conflicts, webhooks or backoff). An upper bound for our stack (issue 13): compare feeds/s
+and worker CPU per feed at the same size, best in one run over one farm (bench/bare_compare.py,
+each round run by both):
 
-    .venv/bin/python bench/bare_pipeline.py --feeds 1000 --events 100
-    .venv/bin/python bench/feeds.py --feeds 1000 --events 100 --steady-rounds 0 --skip-memory
+    .venv/bin/python bench/bare_compare.py --feeds 1000 --events 100
+    .venv/bin/python bench/bare_pipeline.py --feeds 1000 --events 100   # the peer alone
 
 Rounds: all new, unchanged (every fetch a 304), all changed. One Celery worker (prefork,
 ``--concurrency``), messages of 100 feed ids as Syncbeat's dispatch sends, one kept-alive
