@@ -129,7 +129,7 @@ def fetch(
     """
     target = normalize_url(url)
     if allow_private is None:
-        allow_private = bool(getattr(settings, "ALLOW_PRIVATE_URLS", False))
+        allow_private = settings.ALLOW_PRIVATE_URLS
     budget = float(deadline if deadline is not None else settings.FETCH_DEADLINE)
     call = _Call(
         url=target,

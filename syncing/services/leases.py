@@ -64,7 +64,7 @@ def _lock_class(table: str) -> int:
 def session_locks_usable() -> bool:
     """Whether a session advisory lock stays with this client from take to done: PostgreSQL
     on a direct connection (or a session-mode pooler), not a transaction-mode pooler."""
-    pooled = getattr(settings, "DATABASE_POOLER", "") == "transaction"
+    pooled = settings.DATABASE_POOLER == "transaction"
     return connection.vendor == "postgresql" and not pooled
 
 
