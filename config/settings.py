@@ -300,7 +300,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["syncing.filtering.StrictFilterBackend"],
     "DEFAULT_PARSER_CLASSES": [
-        "syncing.validation.SafeJSONParser",
+        "syncing.parsers.SafeJSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],

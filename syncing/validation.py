@@ -11,15 +11,12 @@ that no input reaches the database or a library in a shape that ends in a 500.
 
 from __future__ import annotations
 
-import json
 import re
 import zoneinfo
 from datetime import date
 from functools import lru_cache
 
 from django.core.exceptions import ValidationError
-from rest_framework.exceptions import ParseError
-from rest_framework.parsers import JSONParser
 
 ZONE_NAME_MAX_LENGTH = 64
 JSON_MAX_DEPTH = 32
@@ -95,20 +92,3 @@ def json_problem(value: object) -> str | None:
         elif isinstance(item, list):
             stack.extend((v, depth + 1) for v in item)
     return None
-
-
-class SafeJSONParser(JSONParser):
-    """DRF's JSON parser with a bounded nesting depth and no NUL, control characters or lone
-    surrogates in any string: each is a 400 with the reason."""
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        try:
-            data = super().parse(stream, media_type, parser_context)
-        except RecursionError:
-            raise ParseError(f"JSON parse error - nested deeper than {JSON_MAX_DEPTH} levels.")
-        except json.JSONDecodeError as exc:  # pragma: no cover - DRF maps ValueError itself
-            raise ParseError(f"JSON parse error - {exc}")
-        problem = json_problem(data)
-        if problem:
-            raise ParseError(problem)
-        return data
