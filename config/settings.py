@@ -15,6 +15,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from config.databases import pooler_mode, primary_database, replica_database
 from config.env import (
     env_bool,
     env_db,
@@ -110,47 +111,20 @@ TEMPLATES = [
 ]
 
 # --- database ---------------------------------------------------------------------------
-DATABASES = {"default": env_db("DATABASE_URL", f"sqlite:///{VAR_DIR / 'syncbeat.sqlite3'}")}
-_db = DATABASES["default"]
-# DATABASE_POOLER=transaction: DATABASE_URL points at PgBouncer in pool_mode=transaction.
-# Every transaction may get another server session, so nothing may live in a session: no
-# psycopg pool (PgBouncer is the pool), no server-side cursors, no prepared statements,
-# and the engine's leases and beat lock keep no session state (README, "PgBouncer").
-DATABASE_POOLER = env_str("DATABASE_POOLER", "").lower()
-if DATABASE_POOLER not in ("", "none", "transaction"):
-    raise ImproperlyConfigured("DATABASE_POOLER: expected transaction or none")
-if DATABASE_POOLER == "none":
-    DATABASE_POOLER = ""
-if DATABASE_POOLER and _db["ENGINE"] != "django.db.backends.postgresql":
-    raise ImproperlyConfigured("DATABASE_POOLER=transaction needs a postgres:// DATABASE_URL")
-if DATABASE_POOLER == "transaction":
-    _db["DISABLE_SERVER_SIDE_CURSORS"] = True
-    _db.setdefault("OPTIONS", {})["prepare_threshold"] = None
-    _db["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 300, minimum=0)
-    _db["CONN_HEALTH_CHECKS"] = True
-elif _db["ENGINE"] == "django.db.backends.postgresql":
-    # Web processes use psycopg's connection pool; Celery's prefork children set
-    # DATABASE_POOL=false (a pool's threads do not survive fork) and keep persistent
-    # connections instead.
-    if env_bool("DATABASE_POOL", True):
-        _db.setdefault("OPTIONS", {})["pool"] = {
-            "min_size": env_int("DATABASE_POOL_MIN_SIZE", 1, minimum=0),
-            "max_size": env_int("DATABASE_POOL_MAX_SIZE", 10, minimum=1),
-            "timeout": 10,
-        }
-    else:
-        _db["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 300, minimum=0)
-        _db["CONN_HEALTH_CHECKS"] = True
-elif _db["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL lets the web page read while a worker writes; the timeout waits for the writer
-    # instead of failing with "database is locked".
-    _db.setdefault("OPTIONS", {}).update(
-        {
-            "timeout": 20,
-            "transaction_mode": "IMMEDIATE",
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-        }
+# DATABASE_POOLER=transaction: DATABASE_URL points at PgBouncer in pool_mode=transaction
+# (config.databases: no psycopg pool, no server-side cursors, no prepared statements; the
+# engine's leases and beat lock keep no session state; README, "PgBouncer").
+DATABASE_POOLER = pooler_mode(env_str("DATABASE_POOLER", ""))
+DATABASES = {
+    "default": primary_database(
+        env_db("DATABASE_URL", f"sqlite:///{VAR_DIR / 'syncbeat.sqlite3'}"),
+        pooler=DATABASE_POOLER,
+        pool=env_bool("DATABASE_POOL", True),
+        pool_min_size=env_int("DATABASE_POOL_MIN_SIZE", 1, minimum=0),
+        pool_max_size=env_int("DATABASE_POOL_MAX_SIZE", 10, minimum=1),
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 300, minimum=0),
     )
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- read replica ---------------------------------------------------------------------------
@@ -178,25 +152,11 @@ REPLICA_READ_VIEWS = [
 ]
 REPLICA_PRIMARY_VIEWS = ["calendars:export", "alarms:audio"]
 if DATABASE_REPLICA_URL:
-    if _db["ENGINE"] != "django.db.backends.postgresql":
-        raise ImproperlyConfigured("DATABASE_REPLICA_URL: needs a postgres:// DATABASE_URL")
-    _replica = env_db("DATABASE_REPLICA_URL", "")
-    if _replica["ENGINE"] != _db["ENGINE"]:
-        raise ImproperlyConfigured("DATABASE_REPLICA_URL: expected a postgres:// URL")
-    # The primary's connection handling (pool or persistent connections), a short connect.
-    for _key in ("CONN_MAX_AGE", "CONN_HEALTH_CHECKS", "DISABLE_SERVER_SIDE_CURSORS"):
-        if _key in _db:
-            _replica[_key] = _db[_key]
-    _replica["OPTIONS"] = {
-        **{k: v for k, v in _db.get("OPTIONS", {}).items() if k != "pool"},
-        **_replica.get("OPTIONS", {}),
-        "connect_timeout": REPLICA_CONNECT_TIMEOUT,
-    }
-    if "pool" in _db.get("OPTIONS", {}):
-        _replica["OPTIONS"]["pool"] = {**_db["OPTIONS"]["pool"], "timeout": REPLICA_CONNECT_TIMEOUT}
-    # The test runner makes no second test database: the replica alias points at default's.
-    _replica["TEST"] = {"MIRROR": "default"}
-    DATABASES["replica"] = _replica
+    DATABASES["replica"] = replica_database(
+        DATABASES["default"],
+        env_db("DATABASE_REPLICA_URL", ""),
+        connect_timeout=REPLICA_CONNECT_TIMEOUT,
+    )
     DATABASE_ROUTERS = ["syncing.replica.ReplicaRouter"]
 
 # --- cache, redis -----------------------------------------------------------------------
