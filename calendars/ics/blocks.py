@@ -240,6 +240,10 @@ def count_days(rule: str) -> int | None:
     if freq not in _PERIOD_DAYS or not count.isdigit() or not interval.isdigit():
         return None
     period = _PERIOD_DAYS[freq]
+    if freq == "MONTHLY" and interval != "1":
+        # On the 29th-31st an INTERVAL can step over the long months for years (every 5
+        # months from January 31: the next is July 31, 30 months on).
+        return None
     if "BYDAY" in parts and freq in ("DAILY", "WEEKLY"):
         if not set(parts.pop("BYDAY").split(",")) <= _WEEKDAYS:
             return None
