@@ -115,7 +115,12 @@ if slot - now > remaining then
   return {2, tostring(slot - now)}
 end
 redis.call('ZADD', KEYS[3], tostring(slot + hold), ARGV[7])
-redis.call('PEXPIRE', KEYS[3], math.ceil((expiry + hold + slot - now) * 1000) + 1000)
+-- Only ever lengthen the window's expiry: a request with a shorter hold must not let the
+-- key (and a longer one still in flight with it) expire.
+local ttl = math.ceil((expiry + hold + slot - now) * 1000) + 1000
+if redis.call('PTTL', KEYS[3]) < ttl then
+  redis.call('PEXPIRE', KEYS[3], ttl)
+end
 if step > 0 then
   redis.call('SET', KEYS[2], tostring(slot + step), 'PX', ARGV[6])
 end

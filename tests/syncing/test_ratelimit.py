@@ -224,3 +224,18 @@ def test_threads_asking_for_the_limiter_at_once_share_one():
     for thread in threads:
         thread.join(5)
     assert len({id(limiter) for limiter in limiters}) == 1
+
+
+def test_an_in_flight_request_outlives_a_shorter_tracked_one(redis_limiter):
+    """The window key's expiry never drops below what its longest in-flight request needs:
+    a later request with a short deadline must not shorten it, or the key (and the first
+    request still in flight with it) expires and the window admits one too many."""
+    key = unique_key("ttl")
+    long_one = redis_limiter.acquire_request(key, "2/second", deadline_at=time.monotonic() + 30)
+    short_one = redis_limiter.acquire_request(key, "2/second", deadline_at=time.monotonic() + 0.7)
+    redis_limiter.answered(key, "2/second", short_one)
+    time.sleep(4.5)  # past the short request's hold and window, far within the long one's
+    redis_limiter.acquire_request(key, "2/second", deadline_at=time.monotonic() + 1)
+    with pytest.raises(RateLimitWait):  # the long one still in flight: no third in a window
+        redis_limiter.acquire_request(key, "2/second", deadline_at=time.monotonic() + 1)
+    assert long_one
