@@ -127,6 +127,9 @@ def _create(cursor, day: datetime) -> None:
         "CHECK (started_at IS NOT NULL AND started_at >= %s AND started_at < %s)",
         [day, end],
     )
+    # ATTACH takes this lock anyway; taken before the move, no insert of that day can reach
+    # DEFAULT between the move and the ATTACH (whose check of DEFAULT would then fail).
+    cursor.execute(f"LOCK TABLE {DEFAULT} IN ACCESS EXCLUSIVE MODE")
     cursor.execute(
         f"WITH moved AS (DELETE FROM {DEFAULT} WHERE started_at >= %s AND started_at < %s "  # noqa: S608
         f"RETURNING *) INSERT INTO {name} SELECT * FROM moved",

@@ -4,6 +4,7 @@ pruning deletes in batches."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import psycopg
@@ -107,6 +108,46 @@ def test_a_second_rotation_at_the_same_time_skips_instead_of_waiting():
         )
         other.execute("SELECT pg_advisory_unlock(%s)", [partitions.LOCK_KEY])
     assert report.skipped and not report.created and not report.dropped
+
+
+@pg
+@pytest.mark.django_db(transaction=True)
+def test_a_partition_is_made_while_attempts_of_its_day_are_being_written():
+    """A day's attempts written into DEFAULT while its partition is being made (rotation
+    after an outage: today has no partition yet) are moved with the others: the rotation
+    neither fails on them (and with it every drop of that hour) nor loses them."""
+    now = timezone.now()
+    far = partitions.day_floor(now) + 50 * DAY
+    early = attempt(far + timedelta(hours=1))
+    params = connection.get_connection_params()
+    keys = ("dbname", "user", "password", "host", "port")
+    try:
+        with psycopg.connect(**{k: params[k] for k in keys if params.get(k)}) as other:
+            other.execute(  # a worker's insert of that day, committed a moment later
+                "INSERT INTO syncing_syncattempt (kind, item_id, tier, started_at, duration_ms,"
+                " outcome, reason, message, bytes, items_changed, retries, counts)"
+                " VALUES ('syncing.probe', 2, '5m', %s, 0, 'ok', '', '', 0, 0, 0, '{}')",
+                [far + timedelta(hours=2)],
+            )
+            timer = threading.Timer(1.0, other.commit)
+            timer.start()
+            report = partitions.rotate(far, now - 400 * DAY, days_ahead=1, batch=100)
+            timer.join()
+        assert partitions.partition_name(far) in report.created
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT tableoid::regclass::text, item_id FROM syncing_syncattempt"
+                " WHERE started_at >= %s ORDER BY item_id",
+                [far],
+            )
+            rows = cursor.fetchall()
+        assert rows == [(partitions.partition_name(far), 1), (partitions.partition_name(far), 2)]
+        assert early.pk
+    finally:
+        with connection.cursor() as cursor:
+            for offset in (-1, 0, 1, 2):
+                name = partitions.partition_name(far + offset * DAY)
+                cursor.execute(f"DROP TABLE IF EXISTS {name}")
 
 
 @pytest.mark.django_db
