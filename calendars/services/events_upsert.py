@@ -93,13 +93,19 @@ def event_content(parsed, *, kind: str = "") -> tuple:
         as_instant(parsed.start),
         as_instant(parsed.end),
         bool(parsed.all_day),
-        (parsed.summary or "")[:SUMMARY_MAX],
-        (parsed.description or "")[:DESCRIPTION_MAX],
+        _no_nul(parsed.summary)[:SUMMARY_MAX],
+        _no_nul(parsed.description)[:DESCRIPTION_MAX],
         status,
         bool(parsed.blocking) and status != EventStatus.CANCELLED,
         kind or parsed.kind,
         int(parsed.sequence or 0),
     )
+
+
+def _no_nul(text: str | None) -> str:
+    """``text`` without NUL characters: PostgreSQL's text columns refuse them (the whole
+    import would fail, every time), SQLite keeps them."""
+    return (text or "").replace("\x00", "")
 
 
 def fingerprint(content: tuple) -> str:
@@ -241,7 +247,7 @@ def _incoming(
     """(uid, content) of each parsed event, first of a uid only; adds them to ``seen``."""
     incoming = []
     for parsed in parsed_events:
-        uid = parsed.uid[:UID_MAX]
+        uid = _no_nul(parsed.uid)[:UID_MAX]
         if uid in seen:  # the parser already de-duplicates; stay safe if it did not
             continue
         seen.add(uid)
