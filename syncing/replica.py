@@ -48,14 +48,17 @@ STICKY_KEY = "replica-sticky:{}"
 # Lag as the replica sees it: 0 while it has replayed all it received from a connected
 # primary, else the age of the last transaction it replayed. Any role may run it (without
 # pg_read_all_stats, pg_stat_wal_receiver shows only the receiver's pid, not its status).
+# The replica's lag behind the primary: none when it has replayed everything the primary had
+# written when the check began (%s: the primary's pg_current_wal_lsn()); otherwise the age
+# of its last replayed transaction. Having replayed all it *received* is not enough: a
+# replica that is slow to receive (a slow link, a backed-up sender) would look current.
 LAG_SQL = """
 SELECT pg_is_in_recovery(),
-       CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()
-                 AND EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE pid IS NOT NULL)
-            THEN 0
+       CASE WHEN pg_wal_lsn_diff(pg_last_wal_replay_lsn(), %s::pg_lsn) >= 0 THEN 0
             ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 1e9)
        END
 """
+PRIMARY_LSN_SQL = "SELECT pg_current_wal_lsn()::text"
 
 
 @dataclass
@@ -125,10 +128,13 @@ def forget_replica_state() -> None:
 
 def _check_replica() -> ReplicaState:
     now = time.monotonic()
+    with connections["default"].cursor() as cursor:
+        cursor.execute(PRIMARY_LSN_SQL)
+        (primary_lsn,) = cursor.fetchone()
     connection = connections[REPLICA]
     try:
         with connection.cursor() as cursor:
-            cursor.execute(LAG_SQL)
+            cursor.execute(LAG_SQL, [primary_lsn])
             in_recovery, lag = cursor.fetchone()
     except DatabaseError as exc:
         _close_quietly(connection)

@@ -380,6 +380,15 @@ def test_workers_claims_and_a_lagging_replica_read_the_primary(fresh, alice, set
     replica.forget_replica_state()
     assert replica.replica_state().usable
 
+    # Having replayed all it received is not enough: WAL the primary wrote but the replica
+    # has not received yet (a slow link; here a position 16 MB ahead) counts as lag.
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SELECT (pg_current_wal_lsn() + 16777216)::text")
+        (ahead,) = cursor.fetchone()
+    with connections[replica.REPLICA].cursor() as cursor:
+        cursor.execute(replica.LAG_SQL, [ahead])
+        assert cursor.fetchone()[1] > 0
+
 
 CHILD = """
 import json
