@@ -16,6 +16,8 @@ from urllib.parse import unquote, urlsplit
 from django.conf import settings
 from django.db import connection
 
+from tests.support.processes import die_with_parent
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -172,6 +174,7 @@ def _start_celery(args: list[str], *, env: dict | None, prefix: str) -> Worker:
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=die_with_parent,
         )
     return Worker(process, log)
 

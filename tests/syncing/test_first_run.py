@@ -22,6 +22,7 @@ from django.core.management import call_command
 from knox.auth import TokenAuthentication
 
 from syncing.models import Account, Plan
+from tests.support.processes import die_with_parent
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -108,6 +109,7 @@ def test_bin_run_prints_one_ready_block_keeps_worker_noise_in_var_and_stops_on_c
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,  # Ctrl-C goes to the whole group, as a terminal sends it
+        preexec_fn=die_with_parent,  # and nothing runs on if pytest itself is killed
     )
     try:
         output = Output(process)

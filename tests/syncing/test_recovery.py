@@ -21,6 +21,7 @@ from syncing.checks import time_limits_within_the_lease
 from syncing.models import Probe, SyncAttempt
 from syncing.services.dispatch import dispatch_tier
 from tests.support import worker as support
+from tests.support.processes import die_with_parent
 from tests.support.worker import ROOT, celery_worker, purge_broker
 from tests.syncing.factories import make_probes
 
@@ -164,7 +165,14 @@ def test_make_run_restarts_a_crashed_worker_and_ctrl_c_still_stops_everything(
     connection.close()
     honcho = [sys.executable, "-m", "honcho", "start", "-f", str(procfile), "-d", str(ROOT)]
     with open(log, "w") as out:
-        process = subprocess.Popen(honcho, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            honcho,
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent,
+        )
     text = lambda: log.read_text(errors="replace")  # noqa: E731
     seen: set[int] = set()
     try:
