@@ -28,6 +28,9 @@ from calendars.services.import_guard import (
 SUMMARY_MAX = 500
 DESCRIPTION_MAX = 2000
 UID_MAX = 512
+# Event.sequence is a 32-bit column: a larger SEQUENCE (some feeds write a timestamp in
+# milliseconds) failed the whole upsert on PostgreSQL.
+SEQUENCE_MAX = 2**31 - 1
 # What makes an event's content; first_seen/last_seen/changed_at are bookkeeping.
 CONTENT_FIELDS = (
     "start",
@@ -98,7 +101,7 @@ def event_content(parsed, *, kind: str = "") -> tuple:
         status,
         bool(parsed.blocking) and status != EventStatus.CANCELLED,
         kind or parsed.kind,
-        int(parsed.sequence or 0),
+        min(int(parsed.sequence or 0), SEQUENCE_MAX),
     )
 
 

@@ -1,5 +1,6 @@
-"""A NUL character in a feed's text must not fail the import (PostgreSQL's text columns
-refuse it, so every sync of the feed failed and none of its bookings was written)."""
+"""Odd values in a feed must not fail the import: a NUL character (PostgreSQL's text columns
+refuse it), a SEQUENCE past a 32-bit integer (the column's size): either failed every sync
+of the feed on PostgreSQL, so none of its bookings was written."""
 
 from __future__ import annotations
 
@@ -24,3 +25,12 @@ def test_a_nul_in_the_text_is_dropped_and_the_booking_written(alice, allow_priva
     assert counts.created == 1
     event = Event.objects.get(feed=feed)
     assert (event.uid, event.summary, event.description) == ("n@x", "Reserved (Ann)", "cd")
+
+
+def test_a_sequence_past_a_32_bit_integer_does_not_fail_the_import(alice, allow_private_urls):
+    feed = make_feed(make_listing(alice), "https://example.com/a.ics", "airbnb")
+    body = BODY.replace(b"DESCRIPTION", b"SEQUENCE:1733000000000\r\nDESCRIPTION")
+    parsed = parse_feed(body, today=date(2026, 12, 1))
+    counts = upsert_feed_events(feed, parsed.events, now=datetime(2026, 12, 1, tzinfo=UTC))
+    assert counts.created == 1
+    assert Event.objects.get(feed=feed).sequence == 2**31 - 1
