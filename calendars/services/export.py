@@ -209,7 +209,9 @@ def export_inputs_until(
 
 
 def _leaves_window(end: datetime | None) -> datetime | None:
-    return None if end is None else end + timedelta(days=WINDOW_DAYS)
+    if end is None or end > datetime.max.replace(tzinfo=UTC) - timedelta(days=WINDOW_DAYS):
+        return None  # a block "until 9999-12-31" never leaves (and + 30 days overflows)
+    return end + timedelta(days=WINDOW_DAYS)
 
 
 def export_events(rows: list[tuple]) -> list[ExportEvent]:
