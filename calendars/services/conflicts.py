@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django.db import transaction
 from django.db.models import Q
@@ -109,6 +109,10 @@ def _read_events(rows, feed_kinds: dict[int, str], window: StayWindow) -> _Event
     return read
 
 
+_LATEST = datetime.max.replace(tzinfo=UTC)
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+
+
 def _near(spans: list[tuple[datetime, datetime]]) -> Q | None:
     """Events whose nights may meet one of ``spans`` (padded: a night's window lies up to a
     day and a half from the UTC date of its instants)."""
@@ -117,7 +121,10 @@ def _near(spans: list[tuple[datetime, datetime]]) -> Q | None:
         spans = [(min(s for s, _e in spans), max(e for _s, e in spans))]
     near: Q | None = None
     for start, end in spans:
-        clause = Q(start__lt=end + NEAR, end__gt=start - NEAR)
+        # Saturated: a block "until 9999-12-31" plus NEAR overflowed, failing every import.
+        high = end + NEAR if end < _LATEST - NEAR else _LATEST
+        low = start - NEAR if start > _EARLIEST + NEAR else _EARLIEST
+        clause = Q(start__lt=high, end__gt=low)
         near = clause if near is None else near | clause
     return near
 
