@@ -20,6 +20,11 @@ ONE_DAY = timedelta(days=1)
 # A timed event's nights lie within this much of its instants (a window is at most ~2 days
 # from the UTC date, whatever the zone): enough padding to find the events near another.
 NEAR = timedelta(days=2)
+# Timed events are read within these instants: the nights around a stay's ends are looked up
+# a day or two beyond them, which must stay inside datetime's range (a block "until
+# 9999-12-31" is common; nothing is lost by ending it a few days before the end of time).
+EARLIEST = datetime(1, 1, 4, tzinfo=UTC)
+LATEST = datetime(9999, 12, 28, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,7 @@ def held_nights(
     if all_day:
         first, stop = start.date(), end.date()
         return (first, stop) if stop > first else None
+    start, end = min(max(start, EARLIEST), LATEST), min(max(end, EARLIEST), LATEST)
     if end <= start:
         return None
     local_start = start.astimezone(window.tz).date()

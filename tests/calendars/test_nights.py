@@ -408,3 +408,21 @@ def test_an_import_finds_a_stay_whose_nights_meet_but_instants_do_not(alice):
     assert evening.start > datetime(2027, 3, 15, tzinfo=UTC)  # after the stay, in UTC
     changes = detect_conflicts(listing.pk, now=BASE, changed_event_ids=[evening.pk])
     assert changes.opened == 1
+
+
+@pytest.mark.parametrize("tz", ["UTC", "Pacific/Kiritimati", "Pacific/Pago_Pago"])
+def test_timed_events_at_the_ends_of_time_hold_nights_without_overflowing(tz):
+    # A block "until the end of time" (9999-12-31, after check-in) and one "since forever".
+    forever = held_nights(
+        datetime(2027, 3, 1, 16, tzinfo=UTC),
+        datetime(9999, 12, 31, 18, tzinfo=UTC),
+        False,
+        window(tz),
+    )
+    assert (
+        forever is not None and forever[0] <= date(2027, 3, 2) and forever[1] >= date(9999, 12, 1)
+    )
+    always = held_nights(
+        datetime(1, 1, 1, 0, tzinfo=UTC), datetime(2027, 3, 1, 20, tzinfo=UTC), False, window(tz)
+    )
+    assert always is not None and always[0] <= date(1, 1, 10) and always[1] >= date(2027, 3, 1)
