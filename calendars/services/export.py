@@ -60,7 +60,8 @@ BODY_CACHE_SECONDS = 3600
 # Per web process: the hottest bodies, plain and gzip (LocalBodies).
 LOCAL_BODIES_BYTES = 16 * 1024 * 1024
 ROW_ORDER = ("start", "feed_id", "uid")
-ROW_FIELDS = ("feed_id", "uid", "start", "end", "all_day", "kind", "changed_at")
+# ``kind`` as read, and the owner's ``kind_override`` (blank: none) that wins over it.
+ROW_FIELDS = ("feed_id", "uid", "start", "end", "all_day", "kind", "changed_at", "kind_override")
 
 
 class UnknownChannel(ValueError):
@@ -170,11 +171,12 @@ def _export_queryset(listing: Listing, *, leave_out: str | None, now: datetime):
 def export_rows(listing: Listing, *, leave_out: str | None, now: datetime) -> list[tuple]:
     """What the body is built from: the listing's live, blocking events that ended less
     than WINDOW_DAYS ago, oldest first, as (feed_id, uid, start, end, all_day, kind,
-    changed_at). Left out: ``leave_out``'s feeds, feeds not exported back, echoes of our own
-    export (``echo_of`` set), and timed events that hold no night in the listing's zone (a
-    cleaning between check-out and check-in, an event of no length): they take nothing a
-    guest could book, and channels that close every day an event touches would close a
-    turnover day (some read a zero-length event as the whole day, or refuse the feed)."""
+    changed_at, kind_override). Left out: ``leave_out``'s feeds, feeds not exported back,
+    echoes of our own export (``echo_of`` set), and timed events that hold no night in the
+    listing's zone (a cleaning between check-out and check-in, an event of no length): they
+    take nothing a guest could book, and channels that close every day an event touches
+    would close a turnover day (some read a zero-length event as the whole day, or refuse
+    the feed)."""
     qs = _export_queryset(listing, leave_out=leave_out, now=now)
     rows = qs.order_by(*ROW_ORDER).values_list(*ROW_FIELDS)
     window = StayWindow.of(listing)
@@ -222,10 +224,10 @@ def export_events(rows: list[tuple]) -> list[ExportEvent]:
             start=start.date() if all_day else start,
             end=end.date() if all_day else end,
             all_day=all_day,
-            summary="Reserved" if kind == EventKind.RESERVATION else "Not available",
+            summary="Reserved" if (override or kind) == EventKind.RESERVATION else "Not available",
             dtstamp=changed_at,
         )
-        for feed_id, uid, start, end, all_day, kind, changed_at in rows
+        for feed_id, uid, start, end, all_day, kind, changed_at, override in rows
     ]
 
 

@@ -412,3 +412,19 @@ def test_an_unchanged_export_is_answered_without_building_the_body(client, listi
 )
 def test_accept_encoding_is_read_with_its_q_values(header, gzip_ok):
     assert export_service.accepts_gzip(header) is gzip_ok
+
+
+def test_the_owners_kind_names_what_is_exported(client, listing_with_events):
+    """A block the owner marks as a reservation is exported as "Reserved", and a booking
+    marked as a block as "Not available" (the owner's word over the channel's wording)."""
+    url = f"/calendars/{listing_with_events.export_token}.ics"
+
+    def summaries() -> dict:
+        return {e.decoded("DTSTART"): str(e["SUMMARY"]) for e in events_of(client.get(url).content)}
+
+    before = summaries()
+    assert before[day(10)] == "Reserved" and before[day(30)] == "Not available"
+    Event.objects.filter(uid__startswith="a2").update(kind_override="reservation")
+    Event.objects.filter(uid__startswith="a1").update(kind_override="block")
+    after = summaries()
+    assert after[day(30)] == "Reserved" and after[day(10)] == "Not available"
