@@ -111,6 +111,7 @@ def stop_workers(procs: list[subprocess.Popen]) -> None:
             p.wait(timeout=20)
         except subprocess.TimeoutExpired:
             os.killpg(p.pid, signal.SIGKILL)
+            p.wait(timeout=5)
 
 
 def purge(url: str = BENCH_BROKER) -> None:

@@ -51,7 +51,7 @@ os.environ.setdefault("BENCH_DB", BENCH_DB)
 os.environ.setdefault("BENCH_BROKER_URL", f"redis://127.0.0.1:{REDIS_PORT}/14")
 os.environ.setdefault("BENCH_REDIS_URL", f"redis://127.0.0.1:{REDIS_PORT}/13")
 
-from bench._setup import ROOT, purge, setup_django, write_report  # noqa: E402
+from bench._setup import ROOT, purge, setup_django, stop_workers, write_report  # noqa: E402
 from bench.dispatch import reset_probes  # noqa: E402
 
 
@@ -111,20 +111,6 @@ def wait_ready(hosts: list[Host], procs: list[subprocess.Popen], timeout: float 
             time.sleep(0.2)
 
 
-def stop(procs: list[subprocess.Popen]) -> None:
-    for p in procs:
-        try:
-            os.killpg(p.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-    for p in procs:
-        try:
-            p.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL)
-            p.wait(timeout=5)
-
-
 def drive(items: int, max_seconds: float) -> tuple[int, float, list[str]]:
     """Dispatch until every item is claimed, wait for every attempt; (done, seconds,
     client addresses the database saw while the workers ran)."""
@@ -176,7 +162,7 @@ def one_round(
         pooler = (tree_cpu(bouncer[2]) - pooler0) if bouncer else 0.0
         busy1, total1 = machine_busy()
     finally:
-        stop(procs)
+        stop_workers(procs)
         purge()
     chunks = [(h.workdir / "worker.log").read_text().count("succeeded in") for h in hosts]
     twice = Probe.objects.filter(runs__gt=1).count()

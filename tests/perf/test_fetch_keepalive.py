@@ -3,7 +3,6 @@ redirects and error pages, and still checks the address on every request."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -11,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from syncing.fetcher import PermanentFetchError, fetch
+from syncing.serving import serving
 
 BODY = b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n" * 50
 ETAG = '"v1"'
@@ -60,15 +60,8 @@ class CountingServer(ThreadingHTTPServer):
 
 @contextmanager
 def counting_server() -> Iterator[CountingServer]:
-    server = CountingServer()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(CountingServer()) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def _get(url: str, **kwargs):

@@ -1,16 +1,14 @@
 """capacity's predictions: what N worker processes sustain, and web machines for HTTP."""
 
 from datetime import timedelta
-from io import StringIO
 
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError
 from django.utils import timezone
 
 from syncing.models import SyncAttempt
 from syncing.monitoring.capacity import estimate, throughput, web_estimate
-
-PROBE = "syncing.probe"
+from tests.syncing.test_monitoring_capacity import PROBE, run
 
 
 def seed(n, *, duration_ms, cpu_ms=None):
@@ -49,12 +47,6 @@ def seed_chunks(chunks, *, size=10, duration_ms=10, between_ms=5):
             )
             at += timedelta(milliseconds=duration_ms + between_ms)
     SyncAttempt.objects.bulk_create(rows)
-
-
-def run(*args):
-    out = StringIO()
-    call_command("capacity", *args, stdout=out)
-    return out.getvalue()
 
 
 @pytest.mark.django_db
