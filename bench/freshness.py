@@ -159,6 +159,9 @@ def drain(label: str, feeds: int, procs, *, new: bool, timeout_s: float = 1800) 
     elapsed = time.perf_counter() - started
     cpu = sum(cpu_seconds(p.pid) for p in procs) - cpu_before
     row = {
+        "since": since.isoformat(),  # capacity --since/--until: this round's records
+        "until": timezone.now().isoformat(),
+        "load_avg": os.getloadavg(),
         "feeds": feeds,
         "done": done,
         "elapsed_s": round(elapsed, 1),
@@ -168,7 +171,8 @@ def drain(label: str, feeds: int, procs, *, new: bool, timeout_s: float = 1800) 
     }
     print(
         f"{label}: {done:,} of {feeds:,} feeds in {elapsed:.1f} s ({row['feeds_per_s']}/s), "
-        f"worker CPU {row['worker_cpu_ms_per_feed']} ms/feed, {row['outcomes']}",
+        f"worker CPU {row['worker_cpu_ms_per_feed']} ms/feed, {row['outcomes']}; "
+        f"--since {row['since']} --until {row['until']}",
         flush=True,
     )
     return row
@@ -274,6 +278,8 @@ def sample(kind, tier, started: float) -> dict:
 
 def run_window(args, procs, t0) -> dict:
     """Dispatch every dispatch period, sample freshness every ``sample_seconds``."""
+    from django.utils import timezone
+
     from syncing.kinds import get_kind
     from syncing.models import SyncAttempt, Tier
     from syncing.services.dispatch import dispatch_tier
@@ -281,6 +287,7 @@ def run_window(args, procs, t0) -> dict:
     kind, tier = get_kind(KIND), Tier.objects.get(kind=KIND, name=TIER)
     period = tier.dispatch_period.total_seconds()
     time.sleep(max(0.0, t0.timestamp() - time.time()))
+    since = timezone.now()
     cpu_before = sum(cpu_seconds(p.pid) for p in procs)
     started = time.perf_counter()
     end = started + args.minutes * 60
@@ -305,6 +312,8 @@ def run_window(args, procs, t0) -> dict:
     elapsed = time.perf_counter() - started
     cpu = sum(cpu_seconds(p.pid) for p in procs) - cpu_before
     return {
+        "since": since.isoformat(),  # capacity --since/--until: the window's records
+        "until": timezone.now().isoformat(),
         "elapsed_s": round(elapsed, 1),
         "dispatch_period_s": period,
         "claimed": sum(dispatches),

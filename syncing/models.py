@@ -213,6 +213,41 @@ class SyncAttempt(models.Model):
         return f"{self.kind}#{self.item_id} {self.outcome} at {self.started_at:%Y-%m-%d %H:%M:%S}"
 
 
+class ChunkRun(models.Model):
+    """One message's run (a chunk of claimed items) as the worker slot saw it: its whole
+    wall time and CPU, the engine's work around the sync functions included (taking the
+    leases, loading the items, the flushes), and the slot's time since its previous chunk
+    (``between_*``: the task framework's own per-message work, or idle: when ``queue_ms``
+    is longer, the message was already waiting, so the gap was all overhead); ``cpu_wait_ms`` is
+    the part of the wall time the slot was runnable but waiting for a CPU (Linux schedstat:
+    what a loaded box adds), ``load`` the host's load then. ``capacity`` reads
+    these (syncing.monitoring.capacity); written by services.runs, one row per chunk,
+    pruned with the attempts."""
+
+    kind = models.CharField(max_length=64)
+    tier = models.CharField(max_length=32, blank=True, default="")
+    worker = models.CharField(max_length=128, blank=True, default="")  # host:pid
+    started_at = models.DateTimeField()
+    claimed = models.PositiveIntegerField(default=0)  # items in the message
+    items = models.PositiveIntegerField(default=0)  # items run (an attempt each)
+    wall_ms = models.FloatField(default=0.0)
+    cpu_ms = models.FloatField(default=0.0)  # the slot thread's CPU
+    cpu_wait_ms = models.FloatField(null=True, blank=True)  # runnable, waiting for a CPU
+    queue_ms = models.FloatField(null=True, blank=True)  # from the message's publish to start
+    between_ms = models.FloatField(null=True, blank=True)  # since the slot's previous chunk
+    between_cpu_ms = models.FloatField(null=True, blank=True)
+    load = models.FloatField(null=True, blank=True)  # the host's 1-minute load average
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["kind", "started_at"], name="chunkrun_kind"),
+            models.Index(fields=["started_at"], name="chunkrun_started"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} chunk of {self.items} at {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+
 class Probe(SyncedItem):
     """The engine's own canary: a synced item whose sync does no I/O.
 

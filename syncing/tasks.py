@@ -37,7 +37,8 @@ def sync_items(self, kind: str, token: str, pks: list[int]) -> int:
     their short lease brings them back.
     """
     try:
-        return run_claimed(kind, token, pks).ran
+        published = getattr(self.request, "published_at", None)  # dispatch's header
+        return run_claimed(kind, token, pks, published=published).ran
     except ChunkInterrupted as exc:
         raise self.retry(
             args=(kind, str(exc.token or token), exc.unfinished),

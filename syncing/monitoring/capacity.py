@@ -7,14 +7,20 @@ Method (Little's law plus a CPU ceiling), sized for the **peak**:
   from its own due-time distribution; alarms: the rings of the busiest lead window), and
   the answer says which; attempts per second add the measured failure share (a failed
   attempt is retried, so each failure costs one more attempt);
-- syncs in flight = attempts/s x a slot's time per attempt: the mean duration (p95 for the
-  headroom figure) plus the engine's own time between two syncs of one chunk (leases,
-  finishing, adaptive polling: ``gap_ms``), read from the attempts themselves (see
-  ``between_syncs_ms``); without it a slot looked twice as fast as it is;
+- syncs in flight = attempts/s x a slot's time per attempt. From the workers' chunk records
+  (``ChunkRun``, one per message: ``chunk_measured``) when there are any: the chunks' wall
+  time over their attempts, which holds all the engine's work for a message (the Celery
+  message's handling in the slot, taking the leases, loading the items, the syncs, the
+  flushes), plus the slot's CPU between two messages; ``--unloaded`` takes out the time the
+  slot waited for a CPU (Linux schedstat), what a busier box adds. Without chunk records
+  (older data): the mean attempt duration plus the engine's own time between two syncs of
+  one chunk read from the attempts themselves (``between_syncs_ms``), which misses the
+  work outside the attempts. The headroom figure adds the attempts' p95 - mean;
 - per process: a threads pool runs ``concurrency`` syncs at once (io queue), a prefork
-  child one (cpu queue); a process also tops out on CPU: measured ``counts["cpu_ms"]``
-  when sync functions record it, else the design ceiling (~500 fetches/s per core for io,
-  ~1,100 no-op tasks/s otherwise);
+  child one (cpu queue); a process also tops out on CPU: the chunks' CPU per attempt (the
+  slot thread's, the between-message CPU included), else the sync functions' own
+  ``counts["cpu_ms"]``, else the design ceiling (~500 fetches/s per core for io, ~1,100
+  no-op tasks/s otherwise);
 - broker: one message per chunk of ``kind.chunk_size`` items plus one dispatch per run;
 - database: per attempt one item update and one attempt insert (batched) plus the domain
   rows changed (measured ``items_changed``).
@@ -33,14 +39,15 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db.models import Avg, Count, Q
+from django.db.models import Avg, Count, F, Q, Sum
 from django.utils import timezone
 
 from syncing.kinds import get_kind
-from syncing.models import Outcome, SyncAttempt, Tier
+from syncing.models import ChunkRun, Outcome, SyncAttempt, Tier
 from syncing.monitoring.stats import percentile_cont
 
 MIN_ATTEMPTS = 50
+MIN_CHUNKS = 3
 LOOKBACK = timedelta(days=7)
 HEADROOM = 1.3
 DEFAULT_CONCURRENCY = {"io": 50, "urgent": 20, "cpu": 1}
@@ -97,6 +104,8 @@ class Estimate:
     peak_label: str = ""
     basis: str = "average"  # which figure the answer is sized for: "average" or "peak"
     gap_ms: float = 0.0  # the engine's own time per attempt between syncs (see measured)
+    slot_ms: float = 0.0  # a slot's whole time per attempt (chunks, or mean + gap)
+    chunks: int = 0  # chunk records the slot time came from (0: from the attempts)
 
 
 def parse_interval(text: str) -> timedelta:
@@ -123,14 +132,17 @@ def demand(kind, items: int, interval: timedelta, now) -> tuple[float, float | N
     return average, peak.rate(items), peak.label
 
 
-def measured(kind_name: str) -> dict:
-    """This deployment's attempts of the kind over LOOKBACK: count ``n``, ``failed``,
-    ``mean`` and ``p95`` ms, ``changed`` rows and ``cpu_ms`` (None when not recorded).
-    Raises NotEnoughData."""
-    since = timezone.now() - LOOKBACK
+def measured(kind_name: str, since=None, until=None, *, unloaded: bool = False) -> dict:
+    """This deployment's attempts of the kind over LOOKBACK (or ``since`` .. ``until``):
+    count ``n``, ``failed``, ``mean`` and ``p95`` ms, ``changed`` rows, ``cpu_ms`` (None
+    when not recorded), and ``slot_ms`` / ``chunks``: the chunk records' figures (see
+    chunk_measured), else mean + gap and 0. Raises NotEnoughData."""
+    since = since or timezone.now() - LOOKBACK
     attempts = SyncAttempt.objects.filter(kind=kind_name, started_at__gte=since).exclude(
         outcome=Outcome.SKIPPED
     )
+    if until is not None:
+        attempts = attempts.filter(started_at__lt=until)
     row = attempts.aggregate(
         n=Count("pk"),
         failed=Count("pk", filter=Q(outcome=Outcome.FAILED)),
@@ -146,14 +158,72 @@ def measured(kind_name: str) -> dict:
     ]
     row["cpu_ms"] = sum(cpu) / len(cpu) if cpu else None
     row["p95"] = percentile_cont(durations, 0.95) or 0.0
-    row["gap"] = between_syncs_ms(kind_name, since)
+    row["gap"] = between_syncs_ms(kind_name, since, until)
+    row["slot_ms"], row["chunks"], row["wait_ms"], row["load"] = (
+        (row["mean"] or 0.0) + row["gap"],
+        0,
+        None,
+        None,
+    )
+    chunks = chunk_measured(kind_name, since, until)
+    if chunks is not None:
+        row["slot_ms"], row["cpu_ms"] = chunks["slot_ms"], chunks["cpu_ms"]
+        row["chunks"], row["wait_ms"], row["load"] = (
+            chunks["chunks"],
+            chunks["wait_ms"],
+            chunks["load"],
+        )
+        if unloaded and chunks["wait_ms"]:
+            row["slot_ms"] = max(chunks["cpu_ms"], row["slot_ms"] - chunks["wait_ms"])
     return row
+
+
+def chunk_measured(kind_name: str, since, until=None) -> dict | None:
+    """The workers' chunk records of the kind (``ChunkRun``) from ``since`` (to ``until``):
+    ``slot_ms`` per attempt = (the chunks' wall time + the slot's time between two messages,
+    per chunk) / their attempts; ``cpu_ms`` per attempt likewise with the chunks' CPU and
+    the slot's CPU between messages; ``wait_ms`` per attempt the part of the wall time spent
+    waiting for a CPU (None where not measured); ``load`` the mean load average. None below
+    MIN_CHUNKS chunks.
+
+    The time between two messages is all the slot's (the framework handing it the next
+    message, the previous chunk's record) when the next message was already waiting as the
+    slot came free (``queue_ms >= between_ms``, "back to back": a busy worker); the mean of
+    those, else (never busy: the gaps are mostly idle) the slot's CPU between messages."""
+    chunks = ChunkRun.objects.filter(kind=kind_name, started_at__gte=since)
+    if until is not None:
+        chunks = chunks.filter(started_at__lt=until)
+    row = chunks.aggregate(
+        chunks=Count("pk"),
+        items=Sum("items"),
+        wall=Sum("wall_ms"),
+        cpu=Sum("cpu_ms"),
+        wait=Sum("cpu_wait_ms"),
+        between_cpu=Avg("between_cpu_ms"),
+        load=Avg("load"),
+    )
+    if row["chunks"] < MIN_CHUNKS or not row["items"]:
+        return None
+    busy = chunks.filter(between_ms__isnull=False, queue_ms__gte=F("between_ms")).aggregate(
+        n=Count("pk"), between=Avg("between_ms")
+    )
+    cpu_around = (row["between_cpu"] or 0.0) * row["chunks"]
+    around = busy["between"] * row["chunks"] if busy["n"] >= MIN_CHUNKS else cpu_around
+    return {
+        "chunks": row["chunks"],
+        "back_to_back": busy["n"],
+        "items": row["items"],
+        "slot_ms": (row["wall"] + around) / row["items"],
+        "cpu_ms": (row["cpu"] + cpu_around) / row["items"],
+        "wait_ms": None if row["wait"] is None else row["wait"] / row["items"],
+        "load": row["load"],
+    }
 
 
 BETWEEN_SYNCS_SQL = """
     WITH recent AS (
         SELECT id, started_at, duration_ms FROM {table}
-        WHERE kind = %s AND started_at >= %s AND outcome <> %s
+        WHERE kind = %s AND started_at >= %s AND started_at < %s AND outcome <> %s
         ORDER BY started_at DESC LIMIT 10000
     ), pairs AS (
         SELECT started_at + duration_ms * interval '1 millisecond' AS ended,
@@ -165,7 +235,7 @@ BETWEEN_SYNCS_SQL = """
 """
 
 
-def between_syncs_ms(kind_name: str, since) -> float:
+def between_syncs_ms(kind_name: str, since, until=None) -> float:
     """The engine's own time per attempt between two syncs in one slot (ms), from the
     attempts: a chunk's items run one after the other and their attempts are inserted
     together in that order, so an attempt and the next by id that starts within a second
@@ -175,27 +245,33 @@ def between_syncs_ms(kind_name: str, since) -> float:
 
     sql = BETWEEN_SYNCS_SQL.format(table=SyncAttempt._meta.db_table)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [kind_name, since, Outcome.SKIPPED])
+        until = until or timezone.now() + timedelta(days=1)
+        cursor.execute(sql, [kind_name, since, until, Outcome.SKIPPED])
         value = cursor.fetchone()[0]
     return float(value or 0.0)
 
 
 def estimate(
-    kind_name: str, items: int, tier: str | None = None, *, concurrency: int | None = None
+    kind_name: str,
+    items: int,
+    tier: str | None = None,
+    *,
+    concurrency: int | None = None,
+    **window,
 ) -> Estimate:
     """Raises UnknownKind, ValueError (tier) or NotEnoughData. ``tier`` defaults to the
-    kind's default tier."""
+    kind's default tier; ``window``: measured's since, until and unloaded."""
     kind = get_kind(kind_name)
     interval = tier_interval(kind_name, tier or kind.default_tier)
-    row = measured(kind_name)
+    row = measured(kind_name, **window)
     cpu_ms, p95 = row["cpu_ms"], row["p95"]
     failure = row["failed"] / row["n"]
     average, peak, peak_label = demand(kind, items, interval, timezone.now())
     basis = "peak" if peak is not None and peak > average else "average"
     syncs = peak if basis == "peak" else average
     per_second = syncs / max(0.05, 1 - failure)
-    in_flight = per_second * ((row["mean"] or 0) + row["gap"]) / 1000
-    in_flight_p95 = per_second * (p95 + row["gap"]) / 1000
+    in_flight = per_second * row["slot_ms"] / 1000
+    in_flight_p95 = per_second * (row["slot_ms"] + max(0.0, p95 - (row["mean"] or 0))) / 1000
     slots = concurrency or DEFAULT_CONCURRENCY.get(kind.queue, 8)
     if cpu_ms:
         ceiling = 1000 / cpu_ms
@@ -215,6 +291,8 @@ def estimate(
         mean_ms=row["mean"] or 0.0,
         p95_ms=p95,
         gap_ms=row["gap"],
+        slot_ms=row["slot_ms"],
+        chunks=row["chunks"],
         failure_share=failure,
         cpu_ms=cpu_ms,
         syncs_per_second=syncs,
@@ -238,6 +316,12 @@ def describe(e: Estimate) -> list[str]:
         if e.cpu_ms is not None
         else "CPU not measured per attempt: using the design ceiling per process"
     )
+    slot = (
+        f"a slot spends {e.slot_ms:,.1f} ms per attempt in all (from {e.chunks:,} chunk "
+        "records: the engine's work around the syncs included)"
+        if e.chunks
+        else f"plus {e.gap_ms:,.1f} ms of the engine's own between syncs"
+    )
     if e.basis == "peak":
         basis = (
             f"Sized for the peak: {e.syncs_per_second:,.1f} syncs/s ({e.peak_label}); "
@@ -259,8 +343,7 @@ def describe(e: Estimate) -> list[str]:
         f"with {e.failure_share:.1%} failing.",
         basis,
         f"Measured here: {e.attempts_measured:,} attempts in the last {LOOKBACK.days} days, "
-        f"mean {e.mean_ms:,.0f} ms, p95 {e.p95_ms:,.0f} ms, plus {e.gap_ms:,.1f} ms of the "
-        f"engine's own between syncs; {cpu}.",
+        f"mean {e.mean_ms:,.0f} ms, p95 {e.p95_ms:,.0f} ms, {slot}; {cpu}.",
         f"Worker processes: {e.processes} (about {e.in_flight:,.1f} syncs in flight on "
         f"average, {e.concurrency} per process, {HEADROOM - 1:.0%} headroom).",
         f"Broker: {e.broker_messages_per_second:,.1f} messages/s.",
@@ -290,21 +373,31 @@ class Throughput:
     cpu_ms: float | None
     attempts_measured: int
     gap_ms: float = 0.0
+    slot_ms: float = 0.0  # a slot's whole time per attempt
+    chunks: int = 0  # chunk records it came from (0: the attempts' mean + gap)
+    wait_ms: float | None = None  # of slot_ms, waiting for a CPU (chunk records)
+    load: float | None = None  # mean load average while the chunks ran
+    unloaded: bool = False
 
 
 def throughput(
-    kind_name: str, processes: int, *, concurrency: int | None = None, cores: int | None = None
+    kind_name: str,
+    processes: int,
+    *,
+    concurrency: int | None = None,
+    cores: int | None = None,
+    **window,
 ) -> Throughput:
     """Syncs/s that ``processes`` worker processes of ``concurrency`` slots sustain, from
-    the measured attempts: the lower of the slots' limit (slots / (mean duration + the
-    engine's time between syncs)) and the
-    CPU's (1000 / CPU ms per attempt, on at most ``cores`` busy cores: a process uses one
-    core at most). Raises UnknownKind or NotEnoughData."""
+    the measured chunks (else attempts): the lower of the slots' limit (slots / a slot's
+    time per attempt) and the CPU's (1000 / CPU ms per attempt, on at most ``cores`` busy
+    cores: a process uses one core at most). ``window``: measured's since, until and
+    unloaded. Raises UnknownKind or NotEnoughData."""
     kind = get_kind(kind_name)
-    row = measured(kind_name)
+    row = measured(kind_name, **window)
     slots = concurrency or DEFAULT_CONCURRENCY.get(kind.queue, 8)
     mean = row["mean"] or 0.0
-    slot_ms = mean + row["gap"]
+    slot_ms = row["slot_ms"]
     by_slots = processes * slots * 1000 / slot_ms if slot_ms else math.inf
     cpu_ms = row["cpu_ms"]
     by_cpu = None
@@ -323,17 +416,35 @@ def throughput(
         cpu_ms=cpu_ms,
         attempts_measured=row["n"],
         gap_ms=row["gap"],
+        slot_ms=slot_ms,
+        chunks=row["chunks"],
+        wait_ms=row["wait_ms"],
+        load=row["load"],
+        unloaded=bool(window.get("unloaded")) and bool(row["wait_ms"]),
     )
 
 
 def describe_throughput(t: Throughput, items: int) -> list[str]:
     limit = "CPU" if t.by_cpu is not None and t.by_cpu <= t.by_slots else "slots"
     cpu = f"{t.cpu_ms:.2f} ms CPU" if t.cpu_ms is not None else "CPU not measured"
+    if t.chunks:
+        wait = "" if t.wait_ms is None else f", {t.wait_ms:,.2f} ms of it waiting for a CPU"
+        load = "" if t.load is None else f" at load {t.load:.1f}"
+        took = " taken out" if t.unloaded else ""
+        measured_as = (
+            f"a slot's {t.slot_ms:,.2f} ms per attempt in all{wait}{took}, {cpu}, over "
+            f"{t.chunks:,} chunks{load} ({t.attempts_measured:,} attempts, mean sync "
+            f"{t.mean_ms:,.1f} ms)"
+        )
+    else:
+        measured_as = (
+            f"mean {t.mean_ms:,.1f} ms plus {t.gap_ms:,.1f} ms between syncs, {cpu}, over "
+            f"{t.attempts_measured:,} attempts; no chunk records"
+        )
     return [
         f"{t.processes} process(es) of {t.concurrency} slot(s) on {t.cores} core(s): "
-        f"{t.syncs_per_second:,.1f} syncs/s ({limit} bound; measured per attempt: mean "
-        f"{t.mean_ms:,.1f} ms plus {t.gap_ms:,.1f} ms between syncs, {cpu}, over "
-        f"{t.attempts_measured:,} attempts).",
+        f"{t.syncs_per_second:,.1f} syncs/s ({limit} bound; measured per attempt: "
+        f"{measured_as}).",
         f"A round of {items:,} items due at once takes about {items / t.syncs_per_second:,.1f} s.",
     ]
 

@@ -21,7 +21,7 @@ from django.db.models import Case, Count, IntegerField, Max, Min, Sum, Value, Wh
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
-from syncing.models import SyncAttempt
+from syncing.models import ChunkRun, SyncAttempt
 from syncing.monitoring import partitions
 from syncing.monitoring.models import AttemptRollup
 from syncing.monitoring.stats import BUCKET_BOUNDS_MS, BUCKET_COUNT
@@ -143,6 +143,7 @@ def prune(now: datetime | None = None) -> PruneReport:
         deleted = rotation.rows_dropped + rotation.rows_deleted
     else:
         deleted = delete_in_batches(cutoff)
+    delete_in_batches(cutoff, model=ChunkRun)  # capacity's chunk records age with attempts
     from syncing.allowances import prune_manual_sync_uses
 
     prune_manual_sync_uses(now)
@@ -163,19 +164,19 @@ def _roll_up_before(cutoff: datetime) -> None:
         rollup_attempts(since=oldest, until=hour_floor(cutoff) + HOUR)
 
 
-def delete_in_batches(cutoff: datetime, batch: int = PRUNE_BATCH) -> int:
-    """Delete attempts started before ``cutoff``, ``batch`` rows per statement (short
-    locks); the path of databases without partitions."""
+def delete_in_batches(cutoff: datetime, batch: int = PRUNE_BATCH, *, model=SyncAttempt) -> int:
+    """Delete attempts (or ``model``'s rows, ChunkRun) started before ``cutoff``, ``batch``
+    rows per statement (short locks); the attempts' path on databases without partitions."""
     deleted = 0
     while True:
         pks = list(
-            SyncAttempt.objects.filter(started_at__lt=cutoff)
+            model.objects.filter(started_at__lt=cutoff)
             .order_by()
             .values_list("pk", flat=True)[:batch]
         )
         if not pks:
             return deleted
-        deleted += SyncAttempt.objects.filter(pk__in=pks).delete()[0]
+        deleted += model.objects.filter(pk__in=pks).delete()[0]
 
 
 def rollup_series(

@@ -27,7 +27,7 @@ from syncing.backoff import reschedule_delay
 from syncing.kinds import Kind, get_kind
 from syncing.models import Outcome, SyncAttempt, SyncedItem
 from syncing.results import SyncContext, SyncError, SyncResult
-from syncing.services import finish
+from syncing.services import chunkruns, finish
 from syncing.services.claims import release
 from syncing.services.leases import ChunkLease
 from syncing.services.schedule import (
@@ -82,12 +82,16 @@ class ChunkInterrupted(Exception):
 DATABASE_ERRORS = (OperationalError, InterfaceError)
 
 
-def run_claimed(kind_name: str, token: str | uuid.UUID, pks: list[int]) -> ChunkReport:
+def run_claimed(
+    kind_name: str, token: str | uuid.UUID, pks: list[int], *, published: float | None = None
+) -> ChunkReport:
     """Sync the items of one claim; items no longer held with ``token`` are dropped unrun.
+    ``published``: when the message was published (epoch seconds), for its chunk record.
 
     Raises ChunkInterrupted on a database error (connection lost, server restarting): the
     caller retries the unfinished items with backoff, or their short lease brings them back.
     """
+    clock = chunkruns.ChunkClock()
     kind = get_kind(kind_name)
     token = uuid.UUID(str(token))
     report = ChunkReport()
@@ -112,6 +116,10 @@ def run_claimed(kind_name: str, token: str | uuid.UUID, pks: list[int]) -> Chunk
         with contextlib.suppress(*DATABASE_ERRORS):
             lease.close()
     _log_dropped(kind, token, report)
+    tier = report.attempts[0].tier if report.attempts else ""
+    chunkruns.record(
+        kind.name, tier, clock, claimed=len(pks), items=len(report.attempts), published=published
+    )
     return report
 
 
