@@ -42,13 +42,14 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 from django.conf import settings
+from requests.cookies import RequestsCookieJar
 from requests_hardened.ip_filter import InvalidIPAddress
 
 from syncing.backoff import short_retry_delay
 from syncing.fetching.body import read_body
 from syncing.fetching.errors import FetchError, PermanentFetchError, TransientFetchError
 from syncing.fetching.result import FetchResult
-from syncing.fetching.sessions import release, session_for
+from syncing.fetching.sessions import release, send, session_for
 from syncing.fetching.urls import host_key, normalize_url, parse_retry_after, safe_url
 from syncing.ratelimit import RateLimitWait, get_limiter
 
@@ -217,11 +218,14 @@ def _fetch_once(call: _Call) -> FetchResult:
     body_kwargs: dict[str, Any] = {"json": call.json, "data": call.data}
     params = call.params
     redirects: list[str] = []
+    cookies = RequestsCookieJar()  # set by this fetch's hops only, never kept across fetches
     while True:
-        response = _send(call, method, url, headers, params, body_kwargs)
+        response = _send(call, method, url, headers, params, body_kwargs, cookies)
         location = response.headers.get("location")
         if response.status_code not in REDIRECT_STATUSES or not location:
             break
+        if response.cookies:
+            cookies.update(response.cookies)
         release(response, budget=call.remaining())
         if len(redirects) >= settings.FETCH_MAX_REDIRECTS:
             raise PermanentFetchError(
@@ -262,10 +266,15 @@ def _request_headers(call: _Call) -> dict[str, str]:
 
 
 def _send(
-    call: _Call, method: str, url: str, headers: dict, params: Any, body_kwargs: dict
+    call: _Call,
+    method: str,
+    url: str,
+    headers: dict,
+    params: Any,
+    body_kwargs: dict,
+    cookies: RequestsCookieJar,
 ) -> requests.Response:
     """Wait for the limiter, send one request (no redirects followed), map failures."""
-    shown = safe_url(url)
     key = call.rate_key or host_key(url)
     limiter = get_limiter()
     ticket = None
@@ -279,6 +288,7 @@ def _send(
             limiter.acquire(key, call.rate_limit, deadline_at=call.deadline_at)
     except RateLimitWait as wait:
         why = "cooling down after a 429" if wait.cooling_down else "rate limit reached"
+        shown = safe_url(url)
         raise TransientFetchError(
             "rate_limited",
             f"{shown}: {why} for {key}, next slot in {wait.wait:.1f}s",
@@ -286,36 +296,35 @@ def _send(
             retry_after=round(wait.wait, 3),
         )
     try:
-        return _request(call, method, url, headers, params, body_kwargs)
+        return _request(call, method, url, headers, params, body_kwargs, cookies)
     finally:
         limiter.answered(key, call.rate_limit, ticket)
 
 
 def _request(
-    call: _Call, method: str, url: str, headers: dict, params: Any, body_kwargs: dict
+    call: _Call,
+    method: str,
+    url: str,
+    headers: dict,
+    params: Any,
+    body_kwargs: dict,
+    cookies: RequestsCookieJar,
 ) -> requests.Response:
     """Send one request within the call's deadline; failures mapped to the fetcher's errors."""
-    shown = safe_url(url)
     remaining = call.remaining()
     if remaining <= 0:
+        shown = safe_url(url)
         raise TransientFetchError("deadline", f"{shown}: deadline passed", url=shown)
     timeout = (
         min(settings.FETCH_CONNECT_TIMEOUT, remaining),
         min(settings.FETCH_READ_TIMEOUT, remaining),
     )
     session = session_for(filter_ips=call.filter_ips, allow_loopback=call.allow_loopback)
+    options = {"headers": headers, "params": params, "timeout": timeout, "cookies": cookies}
     try:
-        response = session.request(
-            method,
-            url,
-            headers=headers,
-            params=params,
-            stream=True,
-            allow_redirects=False,
-            timeout=timeout,
-            **body_kwargs,
-        )
+        response = send(session, method, url, **options, **body_kwargs)
     except InvalidIPAddress:
+        shown = safe_url(url)
         raise PermanentFetchError(
             "blocked_address",
             f"{shown}: the fetcher refuses private addresses (the host resolves to a private, "
@@ -323,6 +332,7 @@ def _request(
             url=shown,
         )
     except requests.Timeout:
+        shown = safe_url(url)
         reason = "deadline" if call.remaining() <= 0.05 else "timeout"
         raise TransientFetchError(reason, f"{shown}: timed out waiting for the server", url=shown)
     except (
@@ -331,13 +341,16 @@ def _request(
         requests.exceptions.InvalidSchema,
         requests.exceptions.InvalidHeader,
     ) as exc:
+        shown = safe_url(url)
         raise PermanentFetchError("bad_url", f"{shown}: {type(exc).__name__}", url=shown)
     except requests.exceptions.InvalidJSONError:
         raise  # the caller's json= cannot be serialized: a bug, not a network failure
     except requests.exceptions.SSLError:
+        shown = safe_url(url)
         raise TransientFetchError("connection", f"{shown}: TLS handshake failed", url=shown)
     except requests.RequestException as exc:
         # str(exc) would carry the full URL (query string included): name the class only.
+        shown = safe_url(url)
         raise TransientFetchError(
             "connection", f"{shown}: cannot connect ({type(exc).__name__})", url=shown
         )
@@ -346,7 +359,6 @@ def _request(
 
 def _read_result(call: _Call, response: requests.Response, redirects: list[str]) -> FetchResult:
     """Check the status, read the body within the cap and deadline, build the result."""
-    shown = safe_url(response.url)
     status = response.status_code
     lowered = {k.lower(): v for k, v in response.headers.items()}
     drain = True  # a body we never started reading may be drained to keep the socket
@@ -366,6 +378,7 @@ def _read_result(call: _Call, response: requests.Response, redirects: list[str])
         if not 200 <= status < 300:
             raise _status_error(call, response.url, status, lowered)
         drain = False  # read_body reads to the end; if it stops early, drop the socket
+        shown = safe_url(response.url)
         body = read_body(
             response, max_bytes=call.max_bytes, deadline_at=call.deadline_at, shown=shown
         )

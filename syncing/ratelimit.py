@@ -140,6 +140,12 @@ LATE_SHARE = 0.5
 MAX_LATE_RETRIES = 5
 
 
+@lru_cache(maxsize=256)
+def _parse(limit: str) -> RateLimitItem:
+    """``limits.parse``, once per limit string (it ran a regex for every fetch)."""
+    return parse(limit)
+
+
 def _pace_step(item: RateLimitItem, headroom: float = PACE_HEADROOM) -> float:
     """Seconds between two paced requests under ``item`` (0: a slow limit, not paced)."""
     step = item.get_expiry() / item.amount * headroom
@@ -219,7 +225,7 @@ class HostLimiter:
         Raises RateLimitWait (without sleeping) when the wait would pass the deadline, and
         ValueError for a limit string the ``limits`` library cannot parse.
         """
-        item = parse(limit) if isinstance(limit, str) else limit
+        item = _parse(limit) if isinstance(limit, str) else limit
         if self._is_redis:
             return self._acquire_on_redis(key, item, deadline_at=deadline_at)
         started = time.monotonic()
@@ -253,7 +259,7 @@ class HostLimiter:
         (None when nothing is tracked: the memory backend, or a limit slower than
         PACE_MAX_STEP, where a plain acquire is used). Raises as ``acquire``.
         """
-        item = parse(limit) if isinstance(limit, str) else limit
+        item = _parse(limit) if isinstance(limit, str) else limit
         if not self._is_redis or _pace_step(item) == 0.0:
             self.acquire(key, item, deadline_at=deadline_at)
             return None
@@ -266,7 +272,7 @@ class HostLimiter:
         """The answer to ``ticket``'s request came back now: it counts until now + window."""
         if ticket is None:
             return
-        item = parse(limit) if isinstance(limit, str) else limit
+        item = _parse(limit) if isinstance(limit, str) else limit
         try:
             self._answered_script(keys=[_window_key(key, item)], args=[time.time(), ticket])
         except Exception as exc:  # fail open: the entry expires with its hold

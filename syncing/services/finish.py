@@ -103,28 +103,56 @@ ATTEMPT_COLUMNS = (
 )
 
 
+def _arrays(rows: list[list], columns: tuple[tuple[str, str], ...]) -> list[list]:
+    """One list per column (for ``unnest``), each value of the column's SQL type."""
+    arrays = []
+    for index, (_name, sqltype) in enumerate(columns):
+        convert = _CONVERT.get(sqltype)
+        values = [row[index] for row in rows]
+        arrays.append([v if v is None or convert is None else convert(v) for v in values])
+    return arrays
+
+
+# Python values as one type per column: an array's values must share one type (jsonb
+# values come as their JSON text).
+_CONVERT = {
+    "varchar": str,
+    "integer": int,
+    "bigint": int,
+    "boolean": bool,
+    "double precision": float,
+}
+
+
+def _unnest(columns: tuple[tuple[str, str], ...], alias: str) -> str:
+    """``unnest(%s::t1[], %s::t2[], ...) AS v(c1, c2, ...)``: one parameter per column, so
+    the statement's text is the same whatever the number of rows (psycopg caches its
+    parsing; a VALUES list of %s per cell was parsed anew each time, and was the costliest
+    part of a chunk's write)."""
+    arrays = ", ".join(f"%s::{sqltype}[]" for _name, sqltype in columns)
+    names = ", ".join(name for name, _ in columns)
+    return f"unnest({arrays}) AS {alias}({names})"
+
+
 def _attempts_sql(finishes: list[Finish]) -> tuple[str, list]:
-    """``INSERT INTO <attempts> (...) SELECT a.* FROM (VALUES ...) AS a(...)`` (the caller
+    """``INSERT INTO <attempts> (...) SELECT a.* FROM unnest(...) AS a(...)`` (the caller
     adds the join that keeps the written items only), and its parameters."""
     from syncing.models import SyncAttempt
 
     qn = connection.ops.quote_name
-    row = "(" + ", ".join(f"%s::{sqltype}" for _name, sqltype in ATTEMPT_COLUMNS) + ")"
-    params: list = []
-    for f in finishes:
-        for name, sqltype in ATTEMPT_COLUMNS:
-            value = getattr(f.attempt, name)
-            if sqltype == "jsonb":
-                value = json.dumps(value)
-            elif sqltype == "varchar" and value is not None:
-                value = str(value)
-            params.append(value)
+    rows = [
+        [
+            json.dumps(getattr(f.attempt, name)) if sqltype == "jsonb" else getattr(f.attempt, name)
+            for name, sqltype in ATTEMPT_COLUMNS
+        ]
+        for f in finishes
+    ]
     names = ", ".join(name for name, _ in ATTEMPT_COLUMNS)
     sql = f"""
         INSERT INTO {qn(SyncAttempt._meta.db_table)} ({names})
-        SELECT a.* FROM (VALUES {", ".join([row] * len(finishes))}) AS a({names})
+        SELECT a.* FROM {_unnest(ATTEMPT_COLUMNS, "a")}
     """  # noqa: S608 - identifiers from model metadata, values are parameters
-    return sql, params
+    return sql, _arrays(rows, ATTEMPT_COLUMNS)
 
 
 def _write_postgres(
@@ -136,23 +164,24 @@ def _write_postgres(
         return {row[0] for row in cursor.fetchall()}
 
 
+UPDATE_COLUMNS = (("id", "bigint"), *COLUMNS)
+
+
+def _cell(value, sqltype: str):
+    """A finish's value for the update (None keeps the column: COALESCE)."""
+    return json.dumps(value) if sqltype == "jsonb" and value is not None else value
+
+
 def _update_sql(
     kind: Kind, token: uuid.UUID, finishes: list[Finish], unlock_class: int | None
 ) -> tuple[str, list]:
-    """The conditional ``UPDATE ... FROM (VALUES ...) RETURNING id`` of the finishes."""
+    """The conditional ``UPDATE ... FROM unnest(...) RETURNING id`` of the finishes."""
     meta = kind.model_class._meta
     qn = connection.ops.quote_name
     table, pk = qn(meta.db_table), qn(meta.pk.column)
-    rows, params = [], []
-    for f in finishes:
-        cells = ["%s::bigint"]
-        params.append(f.pk)
-        for name, sqltype in COLUMNS:
-            cells.append(f"%s::{sqltype}")
-            value = f.fields.get(name)
-            params.append(json.dumps(value) if sqltype == "jsonb" and value is not None else value)
-        rows.append("(" + ", ".join(cells) + ")")
-    names = ", ".join(["id"] + [name for name, _ in COLUMNS])
+    rows = [
+        [f.pk] + [_cell(f.fields.get(name), sqltype) for name, sqltype in COLUMNS] for f in finishes
+    ]
     sets = ", ".join(f"{qn(name)} = COALESCE(v.{name}, t.{qn(name)})" for name, _ in COLUMNS)
     unlock = ""
     if unlock_class is not None:
@@ -160,10 +189,11 @@ def _update_sql(
     sql = f"""
         UPDATE {table} AS t
         SET {sets}, leased_until = NULL, lease_token = NULL
-        FROM (VALUES {", ".join(rows)}) AS v({names})
+        FROM {_unnest(UPDATE_COLUMNS, "v")}
         WHERE t.{pk} = v.id AND t.lease_token = %s
         RETURNING t.{pk} AS id{unlock}
     """  # noqa: S608 - identifiers from model metadata, values are parameters
+    params = _arrays(rows, UPDATE_COLUMNS)
     params.append(token)
     if unlock_class is not None:
         params.append(unlock_class)

@@ -320,6 +320,20 @@ def test_three_redirects_are_followed():
     assert [s.path for s in server.requests] == ["/0", "/1", "/2", "/3"]
 
 
+def test_a_cookie_set_on_a_hop_follows_its_redirects_but_never_another_fetch():
+    routes = {
+        "/login": Reply(302, b"", {"Location": "/cal.ics", "Set-Cookie": "visit=abc; Path=/"}),
+        "/cal.ics": Reply(200, CALENDAR, {"Set-Cookie": "seen=1; Path=/"}),
+    }
+    with local_server(routes) as server:
+        assert fetch(server.url + "/login").body == CALENDAR
+        fetch(server.url + "/cal.ics")  # another feed of the same host, later
+    first, hop, later = server.requests
+    assert "cookie" not in first.headers
+    assert hop.headers["cookie"] == "visit=abc"
+    assert "cookie" not in later.headers  # nothing kept between fetches
+
+
 def test_more_than_three_redirects_is_too_many():
     routes = {f"/{i}": redirect(f"/{i + 1}") for i in range(5)}
     with local_server(routes) as server, pytest.raises(PermanentFetchError) as caught:
