@@ -9,6 +9,10 @@ from syncing.brokers import translate_priority
 from syncing.celery_db import keep_connections
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+# Celery's Django fixup runs every system check when a worker starts and throws the result
+# away; the URL checks import every URL module, view, the admin and the API schema (15 MB
+# of every worker and pool process). `manage.py check` runs them (CI, deploys).
+os.environ.setdefault("CELERY_SKIP_CHECKS", "1")
 
 app = Celery("syncbeat")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -4,6 +4,10 @@ from drf_spectacular.views import SpectacularAPIView
 
 from syncing.docs import RedocView, SwaggerView
 
+# The admin app is SimpleAdminConfig (config/settings.py): the apps' admin modules are
+# imported here, by the processes that serve URLs, not by every worker.
+admin.autodiscover()
+
 api_v1 = [
     path("", include("syncing.api_urls")),
     path("", include("calendars.api_urls")),

@@ -91,7 +91,7 @@ def _digest(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
-def unfold(body: bytes) -> str:
+def unfold(body: bytes | memoryview) -> str:
     """The feed's text: content lines unfolded as bytes, then decoded as UTF-8 (RFC 5545
     3.1: a fold may fall inside a multi-byte character). Undecodable bytes become U+FFFD."""
     return _UFOLD_BYTES.sub(b"", body).decode("utf-8", errors="replace")

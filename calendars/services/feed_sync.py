@@ -14,7 +14,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from calendars.ics.parse import InvalidCalendar, ParsedFeed, parse_feed
+from calendars.ics.parse import InvalidCalendar, ParsedFeed, feed_text, parse_feed
 from calendars.models import EXPORT_DOMAIN, Event, Feed, Listing
 from calendars.services.conflicts import detect_conflicts
 from calendars.services.echoes import mark_echoes
@@ -58,7 +58,7 @@ def check_body(body: bytes, content_type: str) -> None:
     is not a calendar.
     """
     served = content_type or "no content type"
-    if not body.strip():
+    if not body or body.isspace():  # not body.strip(), which copies the body
         raise PermanentSyncError("invalid_ics", f"The feed is empty (served as {served}).")
     if not looks_like_icalendar(body):
         head = body[:200].lstrip().lower()
@@ -95,22 +95,7 @@ def sync_feed(feed: Feed, ctx: SyncContext) -> SyncResult:
     # undecoded, and the upsert compares against them. The engine's lease keeps any other
     # import of this feed from changing them meanwhile.
     rows = existing_rows(feed)
-    try:
-        parsed = parse_feed(
-            result.body,
-            default_tz=listing_tz,
-            max_events=MAX_EVENTS,
-            own_domain=EXPORT_DOMAIN,
-            known=known_raw_hashes(rows),
-            known_context=feed.parse_context_hash,
-            own_uids=_own_uids(feed, result.body),
-        )
-    except InvalidCalendar as exc:
-        raise PermanentSyncError(
-            "invalid_ics",
-            f"The feed is not a valid calendar: {exc}"[:500],
-            bytes_read=result.bytes_read,
-        )
+    parsed = _parse(feed, result, listing_tz, rows)
     counts = import_parsed_feed(feed, parsed, rows=rows)
     if not counts.get("held_back"):
         # Held back: the same body must be read again next time to confirm it.
@@ -127,6 +112,31 @@ def sync_feed(feed: Feed, ctx: SyncContext) -> SyncResult:
         items_changed=counts["created"] + counts["updated"] + counts["cancelled"],
         counts=counts,
     )
+
+
+def _parse(feed: Feed, result, listing_tz: str, rows: list[ExistingRow]) -> ParsedFeed:
+    """Parse the fetched body (``result.body``, emptied here: the parse reads the unfolded
+    text alone, so the body, as large again, goes before it, and the text before the
+    writes). Raises PermanentSyncError("invalid_ics") when it is not iCalendar."""
+    try:
+        own_uids = _own_uids(feed, result.body)
+        text = feed_text(result.body)
+        result.body = b""
+        return parse_feed(
+            text,
+            default_tz=listing_tz,
+            max_events=MAX_EVENTS,
+            own_domain=EXPORT_DOMAIN,
+            known=known_raw_hashes(rows),
+            known_context=feed.parse_context_hash,
+            own_uids=own_uids,
+        )
+    except InvalidCalendar as exc:
+        raise PermanentSyncError(
+            "invalid_ics",
+            f"The feed is not a valid calendar: {exc}"[:500],
+            bytes_read=result.bytes_read,
+        )
 
 
 def import_parsed_feed(
