@@ -11,8 +11,11 @@ Method (Little's law plus a CPU ceiling), sized for the **peak**:
   (``ChunkRun``, one per message: ``chunk_measured``) when there are any: the chunks' wall
   time over their attempts, which holds all the engine's work for a message (the Celery
   message's handling in the slot, taking the leases, loading the items, the syncs, the
-  flushes), plus the slot's CPU between two messages; ``--unloaded`` takes out the time the
-  slot waited for a CPU (Linux schedstat), what a busier box adds. Without chunk records
+  flushes), plus the slot's time between two messages (see chunk_measured). Part of it is
+  the time the slot waited for a CPU (Linux schedstat), which grows with the box's load:
+  ``--at-load L`` scales that part from the load it was measured at to L (in proportion:
+  on the bench box 1.42-1.43 ms per attempt per unit of load at loads 4.3 and 5.0), and
+  ``--at-load 0`` takes it out. Without chunk records
   (older data): the mean attempt duration plus the engine's own time between two syncs of
   one chunk read from the attempts themselves (``between_syncs_ms``), which misses the
   work outside the attempts. The headroom figure adds the attempts' p95 - mean;
@@ -132,7 +135,7 @@ def demand(kind, items: int, interval: timedelta, now) -> tuple[float, float | N
     return average, peak.rate(items), peak.label
 
 
-def measured(kind_name: str, since=None, until=None, *, unloaded: bool = False) -> dict:
+def measured(kind_name: str, since=None, until=None, *, at_load: float | None = None) -> dict:
     """This deployment's attempts of the kind over LOOKBACK (or ``since`` .. ``until``):
     count ``n``, ``failed``, ``mean`` and ``p95`` ms, ``changed`` rows, ``cpu_ms`` (None
     when not recorded), and ``slot_ms`` / ``chunks``: the chunk records' figures (see
@@ -173,9 +176,18 @@ def measured(kind_name: str, since=None, until=None, *, unloaded: bool = False) 
             chunks["wait_ms"],
             chunks["load"],
         )
-        if unloaded and chunks["wait_ms"]:
-            row["slot_ms"] = max(chunks["cpu_ms"], row["slot_ms"] - chunks["wait_ms"])
+        row["slot_ms"] = at_load_slot_ms(chunks, at_load)
     return row
+
+
+def at_load_slot_ms(chunks: dict, at_load: float | None) -> float:
+    """The chunks' slot time per attempt with its wait for a CPU scaled from the load it was
+    measured at to ``at_load`` (None: as measured; 0: no waiting). Never below the CPU."""
+    wait, load = chunks["wait_ms"], chunks["load"]
+    if at_load is None or wait is None:
+        return chunks["slot_ms"]
+    scaled = wait * at_load / load if load else 0.0
+    return max(chunks["cpu_ms"], chunks["slot_ms"] - wait + scaled)
 
 
 def chunk_measured(kind_name: str, since, until=None) -> dict | None:
@@ -260,7 +272,7 @@ def estimate(
     **window,
 ) -> Estimate:
     """Raises UnknownKind, ValueError (tier) or NotEnoughData. ``tier`` defaults to the
-    kind's default tier; ``window``: measured's since, until and unloaded."""
+    kind's default tier; ``window``: measured's since, until and at_load."""
     kind = get_kind(kind_name)
     interval = tier_interval(kind_name, tier or kind.default_tier)
     row = measured(kind_name, **window)
@@ -377,7 +389,7 @@ class Throughput:
     chunks: int = 0  # chunk records it came from (0: the attempts' mean + gap)
     wait_ms: float | None = None  # of slot_ms, waiting for a CPU (chunk records)
     load: float | None = None  # mean load average while the chunks ran
-    unloaded: bool = False
+    at_load: float | None = None  # the load the wait for a CPU was scaled to
 
 
 def throughput(
@@ -392,7 +404,7 @@ def throughput(
     the measured chunks (else attempts): the lower of the slots' limit (slots / a slot's
     time per attempt) and the CPU's (1000 / CPU ms per attempt, on at most ``cores`` busy
     cores: a process uses one core at most). ``window``: measured's since, until and
-    unloaded. Raises UnknownKind or NotEnoughData."""
+    at_load. Raises UnknownKind or NotEnoughData."""
     kind = get_kind(kind_name)
     row = measured(kind_name, **window)
     slots = concurrency or DEFAULT_CONCURRENCY.get(kind.queue, 8)
@@ -420,7 +432,7 @@ def throughput(
         chunks=row["chunks"],
         wait_ms=row["wait_ms"],
         load=row["load"],
-        unloaded=bool(window.get("unloaded")) and bool(row["wait_ms"]),
+        at_load=window.get("at_load") if row["wait_ms"] is not None else None,
     )
 
 
@@ -430,7 +442,7 @@ def describe_throughput(t: Throughput, items: int) -> list[str]:
     if t.chunks:
         wait = "" if t.wait_ms is None else f", {t.wait_ms:,.2f} ms of it waiting for a CPU"
         load = "" if t.load is None else f" at load {t.load:.1f}"
-        took = " taken out" if t.unloaded else ""
+        took = "" if t.at_load is None else f" (scaled to load {t.at_load:g})"
         measured_as = (
             f"a slot's {t.slot_ms:,.2f} ms per attempt in all{wait}{took}, {cpu}, over "
             f"{t.chunks:,} chunks{load} ({t.attempts_measured:,} attempts, mean sync "

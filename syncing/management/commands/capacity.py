@@ -9,8 +9,8 @@ and says which figure it used. ``--processes``: what that many worker processes 
 instead (syncs/s, and the time of a round of ``--items``). ``--requests``: web machines for
 that many HTTP requests/s, from ``--per-machine`` (bench/api.py's figure). ``--since`` /
 ``--until`` (ISO times, or ``--since 30m`` for the last 30 minutes) choose the records it
-learns from (default: the last 7 days); ``--unloaded`` takes out the time the workers'
-slots waited for a CPU (what a busier box added while they were measured).
+learns from (default: the last 7 days); ``--at-load L`` scales the time the workers'
+slots waited for a CPU from the load then to L (0: none), see syncing.monitoring.capacity.
 """
 
 from datetime import UTC, datetime
@@ -57,7 +57,7 @@ class Command(BaseCommand):
         parser.add_argument("--since", type=_moment, help="ISO time, or 30m/2h/1d ago")
         parser.add_argument("--until", type=_moment, help="ISO time, or 30m/2h/1d ago")
         parser.add_argument(
-            "--unloaded", action="store_true", help="take out the slots' wait for a CPU"
+            "--at-load", type=float, help="scale the slots' wait for a CPU to this load (0: none)"
         )
 
     def handle(self, *args, kind, items, tier, concurrency, **options):
@@ -65,7 +65,7 @@ class Command(BaseCommand):
             return self._web(options["requests"], options["per_machine"])
         if not kind or items is None:
             raise CommandError("--kind and --items are needed (or --requests for HTTP)")
-        window = {k: options[k] for k in ("since", "until", "unloaded")}
+        window = {k: options[k] for k in ("since", "until", "at_load")}
         try:
             if options["processes"]:
                 result = throughput(
