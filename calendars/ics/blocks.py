@@ -94,7 +94,17 @@ def _digest(text: str) -> str:
 def unfold(body: bytes | memoryview) -> str:
     """The feed's text: content lines unfolded as bytes, then decoded as UTF-8 (RFC 5545
     3.1: a fold may fall inside a multi-byte character). Undecodable bytes become U+FFFD."""
-    return _UFOLD_BYTES.sub(b"", body).decode("utf-8", errors="replace")
+    return decode_unfolded(unfold_bytes(body))
+
+
+def unfold_bytes(body: bytes | memoryview) -> bytes:
+    """``unfold``'s first step: the content lines unfolded, still bytes."""
+    return _UFOLD_BYTES.sub(b"", body)
+
+
+def decode_unfolded(unfolded: bytes) -> str:
+    """``unfold``'s second step: the unfolded bytes decoded."""
+    return unfolded.decode("utf-8", errors="replace")
 
 
 def split_feed(unfolded: str) -> RawFeed | None:

@@ -25,7 +25,7 @@ from datetime import UTC, date, datetime, tzinfo
 import x_wr_timezone
 from icalendar.parser.content_line import Contentline, Contentlines
 
-from calendars.ics.blocks import RawFeed, split_feed, unfold
+from calendars.ics.blocks import RawFeed, decode_unfolded, split_feed, unfold_bytes
 from calendars.ics.expand import expand_series, is_recurring, series_key
 from calendars.ics.model import InvalidCalendar, ParsedEvent, ParsedFeed
 from calendars.ics.normalize import (
@@ -42,7 +42,15 @@ from calendars.ics.uids import choose_copies, fit_uid
 from calendars.ics.window import Cap, import_window, overlaps
 from calendars.ics.zones import FeedTzids, feed_tzids
 
-__all__ = ["FeedText", "InvalidCalendar", "ParsedEvent", "ParsedFeed", "feed_text", "parse_feed"]
+__all__ = [
+    "FeedText",
+    "InvalidCalendar",
+    "ParsedEvent",
+    "ParsedFeed",
+    "feed_text",
+    "parse_feed",
+    "unfolded_body",
+]
 
 # Never hand icalendar more VEVENTs than this many times the cap: bounds time and memory
 # on a hostile or runaway feed (the caller already caps the bytes).
@@ -70,10 +78,22 @@ class FeedText:
 
     text: str
 
+    @classmethod
+    def decode(cls, unfolded: bytes) -> FeedText:
+        """The text of an ``unfolded_body``."""
+        return cls(decode_unfolded(unfolded))
+
 
 def feed_text(body: bytes) -> FeedText:
     """``body`` checked and unfolded; raises InvalidCalendar as ``parse_feed`` does."""
-    return FeedText(unfold(_checked_body(body)))
+    return FeedText.decode(unfolded_body(body))
+
+
+def unfolded_body(body: bytes) -> bytes:
+    """``body`` checked (raises InvalidCalendar as ``parse_feed`` does), its lines unfolded:
+    a new bytes object, so a caller may let the body go before ``FeedText.decode`` makes the
+    text (the feed is then never held three times at once)."""
+    return unfold_bytes(_checked_body(body))
 
 
 def parse_feed(

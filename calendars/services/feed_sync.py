@@ -14,7 +14,13 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from calendars.ics.parse import InvalidCalendar, ParsedFeed, feed_text, parse_feed
+from calendars.ics.parse import (
+    FeedText,
+    InvalidCalendar,
+    ParsedFeed,
+    parse_feed,
+    unfolded_body,
+)
 from calendars.models import EXPORT_DOMAIN, Event, Feed, Listing
 from calendars.services.conflicts import detect_conflicts
 from calendars.services.echoes import mark_echoes
@@ -116,12 +122,15 @@ def sync_feed(feed: Feed, ctx: SyncContext) -> SyncResult:
 
 def _parse(feed: Feed, result, listing_tz: str, rows: list[ExistingRow]) -> ParsedFeed:
     """Parse the fetched body (``result.body``, emptied here: the parse reads the unfolded
-    text alone, so the body, as large again, goes before it, and the text before the
-    writes). Raises PermanentSyncError("invalid_ics") when it is not iCalendar."""
+    text alone, so the body, as large again, goes before the text is decoded, the unfolded
+    bytes once it is, and the text before the writes). Raises
+    PermanentSyncError("invalid_ics") when it is not iCalendar."""
     try:
         own_uids = _own_uids(feed, result.body)
-        text = feed_text(result.body)
+        unfolded = unfolded_body(result.body)
         result.body = b""
+        text = FeedText.decode(unfolded)
+        del unfolded
         return parse_feed(
             text,
             default_tz=listing_tz,

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from calendars.ics.blocks import unfold
-from calendars.ics.parse import InvalidCalendar, feed_text, parse_feed
+from calendars.ics.parse import FeedText, InvalidCalendar, feed_text, parse_feed, unfolded_body
 from calendars.models import Event
 from calendars.services import events_bulk
 from calendars.services.events_upsert import upsert_feed_events
@@ -39,6 +39,14 @@ def test_the_text_is_the_body_up_to_its_last_end_unfolded(tail):
     expected = unfold(body[3:end] if tail else body[3:])
     assert feed_text(body).text == expected
     assert "caf\xe9 2" in expected and "fol\r\n ded" not in expected
+
+
+@pytest.mark.parametrize("folds", [True, False])
+def test_the_unfolded_body_is_a_copy_the_body_can_go_before(folds):
+    body = _feed(2) if folds else _feed(2).replace(b"\r\n ded", b"ded")
+    unfolded = unfolded_body(body)
+    assert unfolded is not body and b"\r\n " not in unfolded
+    assert FeedText.decode(unfolded) == feed_text(body)
 
 
 @pytest.mark.parametrize("body", [b"", b" \r\n", b"<html>", b"BEGIN:VCALENDAR\r\nVERSION:2.0"])
