@@ -10,7 +10,12 @@
    (Airbnb style: its stays spread over centuries, ~70 inside the import window) and a
    dense one (``dense``: every event inside the window, Airbnb's lines; the import's cap
    keeps 5,000), served on ``--port`` + 1; its change moves every tenth stay a day.
-2. ``parse``: the ``--files`` largest files of ``--corpus`` (real-world feeds, read in
+2. ``worker`` (``--worker``): the same farm feed imported by a real Celery worker (prefork,
+   one pool process, ``syncing.sync_items`` on the bench broker), new then changed: RSS of
+   the pool process after start and its peak (``VmHWM``) after each import; the worker's
+   main process too. A worker carries more than the in-process start-up above (Celery's
+   own modules, the broker's client).
+3. ``parse``: the ``--files`` largest files of ``--corpus`` (real-world feeds, read in
    place), each parsed in a fresh process with ``parse_feed`` (the import's settings):
    wall and CPU time (best of 3), events, peak RSS over the process after start-up.
 
@@ -172,6 +177,71 @@ def measure_import(port: int, events: int, trace: bool) -> dict:
     return result
 
 
+def _status_mb(pid: int) -> dict:
+    fields = dict(
+        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+    )
+    return {key: round(int(fields[key].split()[0]) / 1024, 1) for key in ("VmRSS", "VmHWM")}
+
+
+def _worker_memory(main_pid: int) -> dict:
+    """RSS and peak of a worker's main process and of its pool processes (MB)."""
+    children = Path(f"/proc/{main_pid}/task/{main_pid}/children").read_text().split()
+    return {"main": _status_mb(main_pid), "pool": [_status_mb(int(pid)) for pid in children]}
+
+
+def _import_by_worker(feed, app) -> dict:
+    """Claim ``feed``, send its chunk to the worker, wait (60 s at most) for its import."""
+    from calendars.models import Feed
+    from syncing.kinds import get_kind
+    from syncing.services.claims import claim_one
+
+    before = Feed.objects.get(pk=feed.pk).last_import
+    claim = claim_one(get_kind(KIND), feed.pk, force=True)
+    args = [KIND, str(claim.token), list(claim.pks)]
+    app.send_task("syncing.sync_items", args=args, queue="default")
+    for _ in range(120):
+        time.sleep(0.5)
+        done = Feed.objects.get(pk=feed.pk).last_import
+        if done and done != before:
+            return {k: done.get(k) for k in ("events", "created", "updated", "renamed")}
+    raise RuntimeError("the worker did not import the feed within 60 s")
+
+
+def measure_worker(port: int, events: int) -> dict:
+    """The farm's feed imported by a real worker (see the module), new then changed."""
+    import requests
+    from django.contrib.auth import get_user_model
+
+    from bench._setup import purge, start_workers, stop_workers
+    from calendars.feedfarm.server import make_server
+    from calendars.models import Feed, Listing
+    from config.celery_app import app
+    from syncing.serving import serving
+
+    purge()
+    farm = make_server(port, 1, change_fraction=1.0, cache_bytes=256 * 1024**2)
+    owner, _ = get_user_model().objects.get_or_create(username="bench-memory@example.com")
+    Listing.objects.filter(owner=owner).delete()
+    listing = Listing.objects.create(owner=owner, name="Memory", timezone="Europe/Paris")
+    workers = start_workers(1, queues="default")
+    try:
+        time.sleep(6)  # past start_workers' own wait: every pool process up
+        result = {"after_start": _worker_memory(workers[0].pid)}
+        with serving(farm, name="feedfarm") as server:
+            url = f"{server.base_url}/feeds/1.ics?style=airbnb&events={events}"
+            feed = Feed.objects.create(listing=listing, url=url, source="airbnb")
+            for label in ("new", "changed"):
+                if label == "changed":
+                    requests.post(f"{server.base_url}/control/advance", timeout=10)
+                counts = _import_by_worker(feed, app)
+                result[label] = {"counts": counts, **_worker_memory(workers[0].pid)}
+    finally:
+        stop_workers(workers)
+        listing.delete()
+    return result
+
+
 def dense_feed(events: int, version: int) -> bytes:
     """``events`` Airbnb-style stays, all inside the import window (see the module)."""
     from datetime import UTC, datetime, timedelta
@@ -229,6 +299,7 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=2)
     parser.add_argument("--corpus", default=str(CORPUS))
     parser.add_argument("--trace", action="store_true", help="tracemalloc's top sites")
+    parser.add_argument("--worker", action="store_true", help="also import through a worker")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -253,6 +324,9 @@ def main() -> None:
                 f"{row['peak_mb'] - imported['baseline_mb']:.1f}), {row['cpu_s']} s CPU, "
                 f"{row['outcome']} {row['counts']}"
             )
+    if args.worker:
+        report["worker"] = measure_worker(args.port + 2, args.events)
+        print(f"a worker importing the {args.events:,}-event farm feed: {report['worker']}")
     files = sorted(Path(args.corpus).glob("*.ics"), key=lambda p: p.stat().st_size)
     report["parse"] = []
     for path in reversed(files[-args.files :] if args.files else []):
