@@ -37,6 +37,7 @@ figure, scaled, with the same headroom).
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from dataclasses import dataclass
@@ -232,19 +233,8 @@ def chunk_measured(kind_name: str, since, until=None) -> dict | None:
     }
 
 
-BETWEEN_SYNCS_SQL = """
-    WITH recent AS (
-        SELECT id, started_at, duration_ms FROM {table}
-        WHERE kind = %s AND started_at >= %s AND started_at < %s AND outcome <> %s
-        ORDER BY started_at DESC LIMIT 10000
-    ), pairs AS (
-        SELECT started_at + duration_ms * interval '1 millisecond' AS ended,
-               lead(started_at) OVER (ORDER BY id) AS next_started
-        FROM recent
-    )
-    SELECT avg(extract(epoch FROM next_started - ended) * 1000) FROM pairs
-    WHERE next_started >= ended AND next_started < ended + interval '1 second'
-"""
+BETWEEN_SYNCS_SAMPLE = 10_000
+NEIGHBOURS_WITHIN = timedelta(seconds=1)
 
 
 def between_syncs_ms(kind_name: str, since, until=None) -> float:
@@ -252,15 +242,21 @@ def between_syncs_ms(kind_name: str, since, until=None) -> float:
     attempts: a chunk's items run one after the other and their attempts are inserted
     together in that order, so an attempt and the next by id that starts within a second
     after it ended are neighbours in a chunk, and the wait between them is the engine's
-    (lease check, finishing, adaptive polling). 0 without such pairs."""
-    from django.db import connection
-
-    sql = BETWEEN_SYNCS_SQL.format(table=SyncAttempt._meta.db_table)
-    with connection.cursor() as cursor:
-        until = until or timezone.now() + timedelta(days=1)
-        cursor.execute(sql, [kind_name, since, until, Outcome.SKIPPED])
-        value = cursor.fetchone()[0]
-    return float(value or 0.0)
+    (lease check, finishing, adaptive polling). 0 without such pairs. Read from the latest
+    10,000 attempts in Python, so that it answers the same on SQLite and PostgreSQL."""
+    until = until or timezone.now() + timedelta(days=1)
+    rows = sorted(
+        SyncAttempt.objects.filter(kind=kind_name, started_at__gte=since, started_at__lt=until)
+        .exclude(outcome=Outcome.SKIPPED)
+        .order_by("-started_at")
+        .values_list("id", "started_at", "duration_ms")[:BETWEEN_SYNCS_SAMPLE]
+    )
+    gaps = []
+    for (_, started, duration), (_, next_started, _) in itertools.pairwise(rows):
+        ended = started + timedelta(milliseconds=duration or 0)
+        if ended <= next_started < ended + NEIGHBOURS_WITHIN:
+            gaps.append((next_started - ended).total_seconds() * 1000)
+    return sum(gaps) / len(gaps) if gaps else 0.0
 
 
 def estimate(
