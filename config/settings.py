@@ -252,7 +252,7 @@ if HTTPS_ONLY:
 # --- REST API ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "knox.auth.TokenAuthentication",
+        "syncing.token_auth.TokenAuthentication",  # knox's, with the owner's plan joined
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [

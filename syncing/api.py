@@ -12,6 +12,7 @@ from rest_framework.permissions import IsAuthenticated
 from syncing.login import ThrottledBasicAuthentication
 from syncing.models import SyncAttempt, Tier
 from syncing.serializers import SyncAttemptSerializer, TierSerializer
+from syncing.token_auth import TokenAuthentication
 
 
 class OwnerScopedMixin:
@@ -67,3 +68,5 @@ class ApiLoginView(KnoxLoginView):
 @extend_schema_view(post=extend_schema(request=None, responses={204: None}))
 class ApiLogoutView(KnoxLogoutView):
     """Revoke the token this request authenticates with."""
+
+    authentication_classes = [TokenAuthentication]  # knox's, as every API view reads it
