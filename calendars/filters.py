@@ -7,13 +7,14 @@ from datetime import UTC, datetime, time
 import django_filters
 
 from calendars.models import Conflict, Event, EventStatus, Feed, Source
+from syncing.filtering import FilterSet
 
 
 def _midnight(value):
     return datetime.combine(value, time.min, tzinfo=UTC)
 
 
-class EventFilter(django_filters.FilterSet):
+class EventFilter(FilterSet):
     listing = django_filters.NumberFilter(field_name="feed__listing_id")
     feed = django_filters.NumberFilter(field_name="feed_id")
     status = django_filters.ChoiceFilter(choices=EventStatus.choices)
@@ -35,7 +36,7 @@ class EventFilter(django_filters.FilterSet):
         return queryset.filter(end__lte=_midnight(value))
 
 
-class ConflictFilter(django_filters.FilterSet):
+class ConflictFilter(FilterSet):
     listing = django_filters.NumberFilter(field_name="listing_id")
     state = django_filters.ChoiceFilter(
         choices=[
@@ -56,7 +57,7 @@ class ConflictFilter(django_filters.FilterSet):
         return queryset.filter(resolved_at__isnull=True, dismissed_at__isnull=(value == "open"))
 
 
-class FeedFilter(django_filters.FilterSet):
+class FeedFilter(FilterSet):
     listing = django_filters.NumberFilter(field_name="listing_id")
     source = django_filters.ChoiceFilter(choices=Source.choices)
 
