@@ -102,3 +102,10 @@ REAL_LOGIN_LIMITS = (LOGIN_FAILURES_PER_ACCOUNT, LOGIN_FAILURES_PER_ADDRESS)  # 
 API_THROTTLE_RATES = dict.fromkeys(REAL_API_THROTTLE_RATES, "100000/minute")
 LOGIN_FAILURES_PER_ACCOUNT = LOGIN_FAILURES_PER_ADDRESS = 1000
 ACCOUNT_REQUESTS_PER_ADDRESS = "100000/minute"  # tests of the limit set their own
+# On SQLite the test database is a file, as in production, not Django's shared-cache memory
+# database: threads then wait for each other's writes (busy timeout) instead of failing with
+# "database table is locked", and processes the suite starts (gunicorn, workers) open it.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": os.path.join(os.environ["SYNCBEAT_VAR_DIR"], "test-database.sqlite3")
+    }

@@ -226,6 +226,7 @@ def test_threads_asking_for_the_limiter_at_once_share_one():
     assert len({id(limiter) for limiter in limiters}) == 1
 
 
+@pytest.mark.redis
 def test_an_in_flight_request_outlives_a_shorter_tracked_one(redis_limiter):
     """The window key's expiry never drops below what its longest in-flight request needs:
     a later request with a short deadline must not shorten it, or the key (and the first
