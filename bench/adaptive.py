@@ -33,9 +33,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from syncing.adaptive import (  # noqa: E402
     Adaptive,
     ChangeStats,
+    Signal,
     allocate,
-    known_rate,
     observe,
+    planning_rate,
     waking_hours_factor,
 )
 
@@ -95,10 +96,26 @@ def fixed_checks(phase: float, interval: float, tick: float, minutes: float) -> 
     return [start + k * interval for k in range(count)]
 
 
+def bench_signal(t: float, policy: Adaptive) -> Signal:
+    """The calendars signal at minute ``t``: the simulated feeds live in one zone, their
+    listings' own (its check-in part needs bookings: not simulated). As calendars does, the
+    time of day is a multiplier of the interval when the policy has no daily profile."""
+    hour = t % DAY / 60
+    factor = waking_hours_factor(int(hour)) if policy.daily_profile is None else 1.0
+    return Signal(factor=factor, local_hour=hour)
+
+
 def adaptive_checks(
-    feed: Feed, phase: float, interval: float, tick: float, minutes: float, policy: Adaptive
+    feed: Feed,
+    phase: float,
+    interval: float,
+    tick: float,
+    minutes: float,
+    policy: Adaptive,
+    oracle: float | None = None,
 ) -> list[float]:
-    """The check times the engine's rule picks for one feed."""
+    """The check times the engine's rule picks for one feed (``oracle``: plan with this rate,
+    changes per hour, instead of the learnt one: perfect knowledge, for the bound)."""
     base = timedelta(minutes=interval)
     memory_hours = policy.memory.total_seconds() / 3600
     stats, checks = ChangeStats(), []
@@ -115,11 +132,12 @@ def adaptive_checks(
             stats = observe(
                 stats, hours=(t - previous) / 60, changed=changed, memory_hours=memory_hours
             )
-            rate = known_rate(stats, policy)
-            # The calendars signal's time of day (its check-in part needs bookings: not
-            # simulated); the simulated feeds live in one zone, their listings' own.
-            signal = waking_hours_factor(int(t % DAY // 60))
-            wait = allocate(rate, base=base, policy=policy, changed=changed, signal=signal)
+            rate = planning_rate(stats, policy)
+            if oracle is not None and rate is not None:
+                rate = oracle
+            wait = allocate(
+                rate, base=base, policy=policy, changed=changed, signal=bench_signal(t, policy)
+            )
         previous = t
         t = on_grid(t + wait.total_seconds() / 60, tick)
     return checks
@@ -156,7 +174,8 @@ def run_plan(feeds: list[Feed], interval: float, args, policy: Adaptive, rng) ->
             if name == "fixed":
                 checks = fixed_checks(phase, interval, tick, minutes)
             else:
-                checks = adaptive_checks(feed, phase, interval, tick, minutes, policy)
+                oracle = feed.rate / 24 if args.oracle else None
+                checks = adaptive_checks(feed, phase, interval, tick, minutes, policy, oracle)
             fetches += sum(1 for c in checks if c >= since)
             delays.extend(detection_delays(feed.changes, checks, since))
         result[name] = {
@@ -165,10 +184,24 @@ def run_plan(feeds: list[Feed], interval: float, args, policy: Adaptive, rng) ->
             "p50_minutes": round(percentile(delays, 0.5), 1),
             "p95_minutes": round(percentile(delays, 0.95), 1),
         }
+    fixed_p95 = result["fixed"]["p95_minutes"]
+    late = sum(1 for d in delays if d > fixed_p95)  # the adaptive run's delays
+    result["adaptive"]["later_than_fixed_p95"] = round(late / max(1, len(delays)), 4)
     result["fetches_saved"] = round(
         1 - result["adaptive"]["fetches"] / result["fixed"]["fetches"], 3
     )
     return result
+
+
+def _value(text: str):
+    """A --policy value: a number, a comma-separated tuple of numbers, or a word."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    if "," in text:
+        return tuple(float(part) for part in text.split(","))
+    return None if text == "none" else text
 
 
 def main() -> None:
@@ -185,11 +218,25 @@ def main() -> None:
         metavar="FIELD=VALUE",
         help="override the calendars policy: floor_factor=3 after_change=0.25",
     )
+    parser.add_argument(
+        "--candidate",
+        action="store_true",
+        help="the p95 rule's candidate policy (calendars.kinds.FEED_POLICY_P95)",
+    )
+    parser.add_argument(
+        "--oracle", action="store_true", help="plan with each feed's true rate (the bound)"
+    )
     args = parser.parse_args()
-    from calendars.kinds import FEED_POLICY
+    from calendars.kinds import FEED_POLICY, FEED_POLICY_P95
 
+    if args.candidate:
+        FEED_POLICY = FEED_POLICY_P95
     overrides = dict(pair.split("=", 1) for pair in args.policy)
-    FEED_POLICY = replace(FEED_POLICY, **{k: float(v) for k, v in overrides.items()})
+    values = {k: _value(v) for k, v in overrides.items()}
+    for key in ("memory", "longest"):  # in hours
+        if key in values:
+            values[key] = timedelta(hours=values[key])
+    FEED_POLICY = replace(FEED_POLICY, **values)
 
     rng = random.Random(args.seed)
     minutes = args.days * DAY
@@ -235,7 +282,8 @@ def main() -> None:
         print(
             f"{plan:<9} {interval:>7}m | {f['fetches']:>8} {a['fetches']:>8} "
             f"{row['fetches_saved']:>6.0%} | {f['p50_minutes']:>6} {a['p50_minutes']:>6} | "
-            f"{f['p95_minutes']:>6} {a['p95_minutes']:>6}"
+            f"{f['p95_minutes']:>6} {a['p95_minutes']:>6} | "
+            f"{a['later_than_fixed_p95']:.2%} late"
         )
     from bench._setup import write_report
 

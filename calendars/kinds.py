@@ -8,6 +8,7 @@ is (booking, block...).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from syncing.adaptive import Adaptive
@@ -29,6 +30,27 @@ FEED_POLICY = Adaptive(
     reference_rate=0.3 / 24,
     signal="calendars.services.adaptive_signals.feed_signal",
     signal_many="calendars.services.adaptive_signals.feed_signals",
+)
+
+# Channel calendars change while people are awake: ~90% of changes between 08:00 and 22:00
+# in the listing's zone, so an hour there is ~1.54x the day's mean and a night hour ~0.24x.
+WAKING_PROFILE = tuple(0.9 / 14 * 24 if 8 <= hour < 22 else 0.1 / 10 * 24 for hour in range(24))
+
+# The candidate for the plans' p95 promise (syncing.adaptive's p95 rule; bench/adaptive.py
+# --candidate), not in use: a feed-hour expected to bring at least 0.005 changes (its
+# learnt rate x the hour's share above) is checked at the largest dispatch step within 0.95x
+# its plan's interval, a quieter one waits up to the ceiling but no later than 0.95x the
+# interval after its next busy hour starts; a change seen brings the busy interval back.
+# Switching needs the calendars signal to return Signal(check-in factor, local hour) and
+# a better saving than FEED_POLICY on every plan (README, bench/adaptive.py).
+FEED_POLICY_P95 = replace(
+    FEED_POLICY,
+    rule="p95",
+    hot_rate=0.005,
+    hot_factor=0.95,
+    confidence=0.0,
+    after_change=1.0,
+    daily_profile=WAKING_PROFILE,
 )
 
 EVERY_MINUTE = timedelta(minutes=1)

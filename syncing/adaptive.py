@@ -59,8 +59,25 @@ class Adaptive:
     reference_rate: float | None = None
     # The interval is multiplied by this after a check that saw a change (changes cluster).
     after_change: float = 0.5
-    # Dotted path to callable(item, now) -> float: the kind's own signal, a multiplier of
-    # the interval (0.5: twice as often; 1.0: no opinion). None: no signal.
+    # The allocation: "p95" (all-or-nothing around the tier's interval, for a promise on the
+    # p95 time to detect: ``allocate_p95``) or "sqrt" (the square-root rule, for the mean).
+    rule: str = "sqrt"
+    # p95 rule: an item-hour whose estimated intensity (the rate's upper bound times the
+    # daily profile's factor for that hour) reaches ``hot_rate`` changes per hour is "hot"
+    # and checked every ``hot_factor`` x the tier's interval; any other waits up to the
+    # ceiling (but is checked ``hot_factor`` x the interval after its next hot hour starts).
+    hot_rate: float | None = None
+    hot_factor: float = 0.95
+    # p95 rule: the rate is judged by the ``confidence``-sigma upper bound of its gamma
+    # posterior (0: the estimate itself), so an item with little evidence is not put at
+    # the ceiling on a lucky quiet streak.
+    confidence: float = 1.0
+    # Relative change intensity by the item's local hour (24 values, mean 1), used with the
+    # ``local_hour`` of the kind's signal; None: flat.
+    daily_profile: tuple[float, ...] | None = None
+    # Dotted path to callable(item, now) -> float or Signal: the kind's own signal, a
+    # multiplier of the interval (0.5: twice as often; 1.0: no opinion), and in a Signal the
+    # item's local hour for ``daily_profile``. None: no signal.
     signal: str | None = None
     # Dotted path to callable([(item, now), ...]) -> [float, ...]: the same signal for many
     # items at once (one query instead of one per item); the engine uses it when set.
@@ -121,29 +138,154 @@ def bounds(base: timedelta, policy: Adaptive) -> tuple[timedelta, timedelta]:
     return floor, ceiling
 
 
+@dataclass(frozen=True)
+class Signal:
+    """What a kind's signal may return instead of a bare multiplier: the multiplier of the
+    interval (``factor``) and the item's local time of day in hours (``local_hour``, for the
+    policy's ``daily_profile``; None: unknown)."""
+
+    factor: float = 1.0
+    local_hour: float | None = None
+
+
+def as_signal(value: float | Signal | None) -> Signal:
+    """A kind signal's return value as a Signal (a number is a bare multiplier)."""
+    if isinstance(value, Signal):
+        return value
+    return Signal(factor=1.0 if value is None else float(value))
+
+
+def profile_factor(policy: Adaptive, local_hour: float | None) -> float:
+    """The daily profile's relative intensity at ``local_hour`` (1.0 without either)."""
+    if policy.daily_profile is None or local_hour is None:
+        return 1.0
+    profile = policy.daily_profile
+    return profile[int(local_hour % 24 * len(profile) / 24) % len(profile)]
+
+
 def allocate(
     rate: float | None,
     *,
     base: timedelta,
     policy: Adaptive,
     changed: bool = False,
-    signal: float = 1.0,
+    signal: float | Signal = 1.0,
 ) -> timedelta:
     """The interval until the next check of an item changing ``rate`` times per hour
-    (None: not known yet, the tier's interval ``base``), by the square-root rule, shortened
+    (None: not known yet, the tier's interval ``base``), by the policy's rule, shortened
     after a change and by the kind's ``signal``, within ``bounds``."""
-    floor, ceiling = bounds(base, policy)
-    if rate is None:
-        interval = base
-    elif rate <= 0:
-        interval = ceiling
+    signal = as_signal(signal)
+    if policy.rule == "p95":
+        interval = _p95_interval(rate, base=base, policy=policy, local_hour=signal.local_hour)
+        if changed:
+            interval = min(interval, hot_interval(base, policy)) * policy.after_change
     else:
-        interval = base * math.sqrt(reference_rate(base, policy) / rate)
-    if changed:
-        interval *= policy.after_change
-    if signal and signal > 0:
-        interval *= signal
+        interval = _sqrt_interval(rate, base=base, policy=policy, local_hour=signal.local_hour)
+        if changed:
+            interval *= policy.after_change
+    if signal.factor and signal.factor > 0:
+        interval *= signal.factor
+    floor, ceiling = bounds(base, policy)
     return min(max(interval, floor), ceiling)
+
+
+def _sqrt_interval(
+    rate: float | None, *, base: timedelta, policy: Adaptive, local_hour: float | None
+) -> timedelta:
+    """The square-root rule: ``base * sqrt(reference / rate)`` (rate by the hour's profile)."""
+    if rate is None:
+        return base
+    rate *= profile_factor(policy, local_hour)
+    if rate <= 0:
+        return bounds(base, policy)[1]
+    return base * math.sqrt(reference_rate(base, policy) / rate)
+
+
+def _p95_interval(
+    rate: float | None, *, base: timedelta, policy: Adaptive, local_hour: float | None
+) -> timedelta:
+    """The interval, among the dispatch grid's steps within the bounds, with the least cost
+    per hour: one check, plus the expected changes it would see later than the target
+    (``hot_factor`` x ``base``: a change in the first ``interval - target`` hours waits
+    longer), priced so that an item-hour of intensity ``hot_rate`` is indifferent between
+    the target and the ceiling. For a steady rate this is all or nothing: the largest step
+    within the target above ``hot_rate``, the ceiling below (``allocate_p95`` in the module
+    docstring); with a daily profile a quiet night is waited out up to its busy morning."""
+    if rate is None:
+        return base
+    tick = dispatch_tick(base).total_seconds() / 3600
+    target = base.total_seconds() / 3600 * policy.hot_factor
+    threshold = policy.hot_rate if policy.hot_rate is not None else reference_rate(base, policy)
+    price = 1 / (threshold * target)
+    floor, ceiling = (b.total_seconds() / 3600 for b in bounds(base, policy))
+    best, best_cost = ceiling, math.inf
+    late, counted = 0.0, 0.0  # expected late changes, over the first ``counted`` hours
+    for step in range(max(1, math.ceil(floor / tick - 1e-9)), int(ceiling / tick + 1e-9) + 1):
+        hours = step * tick
+        if hours - target > counted:
+            at = None if local_hour is None else local_hour + counted
+            late += expected_changes(rate, policy, at, hours - target - counted)
+            counted = hours - target
+        cost = (1 + price * late) / hours
+        if cost < best_cost * (1 - 1e-9):
+            best, best_cost = hours, cost
+    # Half a step early: due just before the dispatch run that should pick it up.
+    return timedelta(hours=max(best - tick / 2, tick / 2))
+
+
+def hot_interval(base: timedelta, policy: Adaptive) -> timedelta:
+    """The p95 rule's busy interval: the dispatch grid's largest step within ``hot_factor`` x
+    ``base``, half a step early (due just before the run that serves it)."""
+    tick = dispatch_tick(base)
+    steps = max(1, math.floor(base * policy.hot_factor / tick + 1e-9))
+    return tick * (steps - 0.5)
+
+
+def expected_changes(
+    rate: float, policy: Adaptive, local_hour: float | None, hours: float
+) -> float:
+    """Changes expected in the next ``hours`` of an item changing ``rate`` times per hour on
+    average, by the daily profile from ``local_hour`` on."""
+    if policy.daily_profile is None or local_hour is None:
+        return rate * hours
+    total, at, left = 0.0, local_hour, hours
+    while left > 1e-12:
+        span = min(left, math.floor(at) + 1 - at)
+        total += rate * profile_factor(policy, at) * span
+        at, left = at + span, left - span
+    return total
+
+
+def dispatch_tick(base: timedelta) -> timedelta:
+    """How often dispatch runs for a tier of interval ``base`` (``SyncTier.dispatch_period``'s
+    default): a tenth of it, between one and fifteen minutes. A due time is served at the
+    first run at or after it, so intervals are in effect whole steps of this."""
+    return max(timedelta(minutes=1), min(timedelta(minutes=15), base / 10))
+
+
+def upper_rate(stats: ChangeStats, confidence: float) -> float:
+    """A cautious change rate: the ``confidence``-sigma upper bound of the gamma posterior
+    of the rate (Jeffreys prior: x + 1/2 changed checks over the hours watched, by the
+    Wilson-Hilferty cube-root approximation), times Cho & Garcia-Molina's correction of
+    the naive rate (estimate / naive) when a change was seen."""
+    watched = stats.c + stats.u
+    if watched <= 0:
+        return 0.0
+    shape = stats.x + 0.5
+    cube = 1 - 1 / (9 * shape) + confidence / (3 * math.sqrt(shape))
+    upper = shape * max(cube, 0.0) ** 3 / watched
+    naive = naive_rate(stats)
+    return upper * (estimate_rate(stats) / naive if naive > 0 else 1.0)
+
+
+def planning_rate(stats: ChangeStats, policy: Adaptive) -> float | None:
+    """The rate the allocation plans with: None while fewer than ``policy.min_checks``
+    checks are known; the estimate for the square-root rule, its cautious upper bound
+    (``upper_rate``) for the p95 rule."""
+    rate = known_rate(stats, policy)
+    if rate is None or policy.rule != "p95":
+        return rate
+    return upper_rate(stats, policy.confidence)
 
 
 def reference_rate(base: timedelta, policy: Adaptive) -> float:

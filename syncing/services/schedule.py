@@ -11,7 +11,15 @@ import random
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from syncing.adaptive import ChangeStats, allocate, estimate_rate, known_rate, observe
+from syncing.adaptive import (
+    ChangeStats,
+    Signal,
+    allocate,
+    as_signal,
+    estimate_rate,
+    observe,
+    planning_rate,
+)
 
 if TYPE_CHECKING:
     from syncing.kinds import Kind
@@ -55,7 +63,7 @@ def adaptive_after_success(
     interval: timedelta | None,
     changed: bool,
     now: datetime,
-    signal: float | None = None,
+    signal: float | Signal | None = None,
 ) -> dict | None:
     """For a kind with ``Kind.adaptive``: the item's learnt change rate and its next due time
     after a successful check (``changed``: it saw a change since the previous successful one).
@@ -77,7 +85,7 @@ def adaptive_after_success(
         changed=changed,
         memory_hours=policy.memory.total_seconds() / 3600,
     )
-    rate = known_rate(stats, policy)
+    rate = planning_rate(stats, policy)
     if signal is None:
         signal = _signal(kind, item, now)
     effective = allocate(rate, base=interval, policy=policy, changed=changed, signal=signal)
@@ -92,17 +100,17 @@ def adaptive_after_success(
     }
 
 
-def _signal(kind: Kind, item: SyncedItem, now: datetime) -> float:
+def _signal(kind: Kind, item: SyncedItem, now: datetime) -> Signal:
     if kind.adaptive_signal is None:
-        return 1.0
+        return Signal()
     try:
-        return float(kind.adaptive_signal(item, now))
+        return as_signal(kind.adaptive_signal(item, now))
     except Exception:
         logger.exception("%s #%s: adaptive signal failed", kind.name, item.pk)
-        return 1.0
+        return Signal()
 
 
-def kind_signals(kind: Kind, pairs: list[tuple[SyncedItem, datetime]]) -> list[float | None]:
+def kind_signals(kind: Kind, pairs: list[tuple[SyncedItem, datetime]]) -> list[Signal | None]:
     """The kind's adaptive signal for many (item, now) pairs in one call when the kind has a
     batch form (``Adaptive.signal_many``); None for each where it has not, or where the
     batch call failed (``adaptive_after_success`` then asks per item)."""
@@ -110,7 +118,7 @@ def kind_signals(kind: Kind, pairs: list[tuple[SyncedItem, datetime]]) -> list[f
     if many is None or not pairs:
         return [None] * len(pairs)
     try:
-        signals = [float(value) for value in many(pairs)]
+        signals = [as_signal(value) for value in many(pairs)]
     except Exception:
         logger.exception("%s: adaptive signals for %d item(s) failed", kind.name, len(pairs))
         return [None] * len(pairs)

@@ -1,0 +1,177 @@
+"""Adaptive polling's p95 rule (syncing.adaptive, ``rule="p95"``): all or nothing around the
+plan's interval, by the item-hour's intensity, within the bounds; the cautious rate; the
+daily profile; after a change. Pure functions: no database."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from calendars.kinds import FEED_POLICY_P95 as FEED_POLICY
+from syncing.adaptive import (
+    Adaptive,
+    ChangeStats,
+    Signal,
+    allocate,
+    as_signal,
+    bounds,
+    dispatch_tick,
+    estimate_rate,
+    expected_changes,
+    hot_interval,
+    observe,
+    planning_rate,
+    upper_rate,
+)
+
+HOUR = timedelta(hours=1)
+# A flat policy (no daily profile): the rule's steady-rate behaviour.
+FLAT = Adaptive(rule="p95", hot_rate=0.01, after_change=1.0, floor_factor=1.25, ceiling_factor=6)
+PLANS = [timedelta(minutes=5), timedelta(minutes=15), HOUR, 3 * HOUR, 6 * HOUR]
+
+
+def ceiling_step(base: timedelta, policy: Adaptive) -> timedelta:
+    """The ceiling, due half a dispatch step early."""
+    return bounds(base, policy)[1] - dispatch_tick(base) / 2
+
+
+@pytest.mark.parametrize("base", PLANS)
+def test_every_interval_is_within_the_bounds(base):
+    floor, ceiling = bounds(base, FEED_POLICY)
+    rates = [None, 0.0, 1e-6, 1e-3, 0.006, 0.01, 0.1, 10.0, 1e6]
+    for rate in rates:
+        for hour in (None, 0.0, 3.5, 7.9, 8.0, 13.25, 21.99, 23.0):
+            for factor in (1.0, 0.5, 0.01, 100.0):
+                for changed in (False, True):
+                    signal = Signal(factor=factor, local_hour=hour)
+                    got = allocate(
+                        rate, base=base, policy=FEED_POLICY, changed=changed, signal=signal
+                    )
+                    assert floor <= got <= ceiling, (rate, hour, factor, changed, got)
+
+
+@pytest.mark.parametrize(
+    ("base", "expected"),
+    [
+        (timedelta(minutes=5), timedelta(minutes=3.5)),  # steps of 1 min: 4 within 4.75
+        (timedelta(minutes=15), timedelta(minutes=12.75)),  # steps of 1.5 min: 9 within 14.25
+        (HOUR, timedelta(minutes=51)),  # steps of 6 min: 9 within 57
+        (6 * HOUR, timedelta(minutes=322.5)),  # steps of 15 min: 22 within 342
+    ],
+)
+def test_the_busy_interval_is_the_largest_dispatch_step_within_the_target(base, expected):
+    assert hot_interval(base, FEED_POLICY) == expected
+    # Served by the dispatch run at or after it: a whole number of steps, within the target.
+    tick = dispatch_tick(base)
+    served = tick * -(-(expected / tick) // 1)
+    assert served <= base * FEED_POLICY.hot_factor
+
+
+def busy_step(base: timedelta, policy: Adaptive) -> timedelta:
+    return max(hot_interval(base, policy), bounds(base, policy)[0])
+
+
+@pytest.mark.parametrize("base", PLANS)
+def test_a_steady_rate_is_all_or_nothing_at_the_threshold(base):
+    busy = {allocate(r, base=base, policy=FLAT) for r in (50.0, 500.0)}
+    quiet = {allocate(r, base=base, policy=FLAT) for r in (0.0, 1e-4, 0.005, 0.0099)}
+    assert busy == {busy_step(base, FLAT)}
+    assert quiet == {ceiling_step(base, FLAT)}
+    # Above the threshold a dispatch step just past the target (a few late changes, up to
+    # the plan's own interval) may cost less than the busy step; nothing in between the
+    # plan's interval and the ceiling is ever chosen.
+    for rate in (0.0101, 0.011, 0.013, 0.02, 0.05, 0.5):
+        got = allocate(rate, base=base, policy=FLAT)
+        assert busy_step(base, FLAT) <= got <= base - dispatch_tick(base) / 2, rate
+    # Unknown yet: the plan's own interval.
+    assert allocate(None, base=base, policy=FLAT) == base
+
+
+def test_a_quiet_night_is_waited_out_until_the_busy_morning():
+    # 6h plan: 0.01 changes an hour on average is 0.0154 in waking hours (busy, above
+    # 0.006) and 0.0024 at night (quiet).
+    base = 6 * HOUR
+    at_ten_pm = allocate(0.01, base=base, policy=FEED_POLICY, signal=Signal(local_hour=22.0))
+    # Not the day's ceiling (it would miss the whole morning): 08:00 + about 0.95 x 6h.
+    morning = 10 * HOUR + base * FEED_POLICY.hot_factor
+    assert morning - HOUR <= at_ten_pm <= morning
+    at_noon = allocate(0.01, base=base, policy=FEED_POLICY, signal=Signal(local_hour=12.0))
+    assert hot_interval(base, FEED_POLICY) <= at_noon < base
+    # A quieter feed is quiet by day too: the ceiling (24h on the 6h plan).
+    quiet = allocate(0.002, base=base, policy=FEED_POLICY, signal=Signal(local_hour=12.0))
+    assert quiet == ceiling_step(base, FEED_POLICY)
+
+
+def test_expected_changes_follow_the_daily_profile():
+    profile = FEED_POLICY.daily_profile
+    assert sum(profile) / 24 == pytest.approx(1.0)
+    assert expected_changes(0.1, FEED_POLICY, 0.0, 24.0) == pytest.approx(2.4)
+    night = expected_changes(0.1, FEED_POLICY, 22.0, 10.0)
+    assert night == pytest.approx(0.1 * 0.24 * 10)
+    assert expected_changes(0.1, FEED_POLICY, 7.5, 1.0) == pytest.approx(
+        0.1 * (0.5 * 0.24 + 0.5 * profile[8])
+    )
+
+
+def unchanged(hours: float, times: int) -> ChangeStats:
+    stats = ChangeStats()
+    for _ in range(times):
+        stats = observe(stats, hours=hours, changed=False, memory_hours=7 * 24)
+    return stats
+
+
+def test_little_evidence_is_not_put_at_the_ceiling():
+    base = HOUR
+    # Four unchanged hourly checks: the estimate says 0, the cautious rate does not.
+    thin = unchanged(1, 4)
+    assert estimate_rate(thin) == 0.0
+    assert planning_rate(thin, FEED_POLICY) > FEED_POLICY.hot_rate
+    signal = Signal(local_hour=12.0)
+    thin_rate = planning_rate(thin, FEED_POLICY)
+    assert allocate(thin_rate, base=base, policy=FEED_POLICY, signal=signal) == hot_interval(
+        base, FEED_POLICY
+    )
+    # Four unchanged daily checks: enough to call it quiet.
+    days = unchanged(24, 4)
+    days_rate = planning_rate(days, FEED_POLICY)
+    assert days_rate < FEED_POLICY.hot_rate
+    assert allocate(days_rate, base=base, policy=FEED_POLICY, signal=signal) == ceiling_step(
+        base, FEED_POLICY
+    )
+
+
+def test_the_cautious_rate_is_an_upper_bound_that_narrows_with_evidence():
+    few = observe(unchanged(1, 3), hours=1, changed=True, memory_hours=0)
+    many = ChangeStats(n=400, x=100, c=100, u=300)  # the same share, a hundred times more
+    for stats in (few, many):
+        assert upper_rate(stats, 1.0) > upper_rate(stats, 0.0) > 0
+        assert upper_rate(stats, 1.0) > estimate_rate(stats)
+    spread_few = upper_rate(few, 1.0) / estimate_rate(few)
+    spread_many = upper_rate(many, 1.0) / estimate_rate(many)
+    assert spread_few > 1.5 > 1.15 > spread_many
+    # Unchanged for longer: lower, never zero.
+    assert upper_rate(unchanged(24, 8), 0.0) < upper_rate(unchanged(24, 2), 0.0)
+    assert upper_rate(unchanged(24, 8), 0.0) > 0
+    # The square-root rule plans with the estimate itself.
+    sqrt = Adaptive(rule="sqrt")
+    assert planning_rate(few, sqrt) == estimate_rate(few)
+
+
+@pytest.mark.parametrize("base", PLANS)
+def test_a_change_brings_the_next_check_to_the_busy_interval(base):
+    quiet = allocate(0.0, base=base, policy=FLAT, changed=True)
+    assert quiet == busy_step(base, FLAT)
+    halving = Adaptive(rule="p95", hot_rate=0.01, after_change=0.5, floor_factor=4)
+    assert allocate(0.0, base=base, policy=halving, changed=True) == max(
+        hot_interval(base, halving) / 2, bounds(base, halving)[0]
+    )
+
+
+def test_the_kinds_multiplier_applies_and_a_number_is_a_multiplier():
+    base = HOUR
+    assert as_signal(0.5) == Signal(factor=0.5)
+    assert as_signal(None) == Signal()
+    soon = allocate(0.0, base=base, policy=FLAT, signal=Signal(factor=0.5))
+    assert soon == ceiling_step(base, FLAT) / 2
+    assert allocate(0.0, base=base, policy=FLAT, signal=0.5) == soon
