@@ -256,6 +256,11 @@ def main() -> None:
             "p99": round(percentile(rates, 0.99), 2),
         },
         "policy": {
+            "rule": FEED_POLICY.rule,
+            "hot_changes_per_hour": FEED_POLICY.hot_rate,
+            "hot_factor": FEED_POLICY.hot_factor,
+            "confidence": FEED_POLICY.confidence,
+            "daily_profile": FEED_POLICY.daily_profile,
             "floor_factor": FEED_POLICY.floor_factor,
             "ceiling_factor": FEED_POLICY.ceiling_factor,
             "longest_hours": FEED_POLICY.longest.total_seconds() / 3600,
