@@ -219,18 +219,18 @@ def main() -> None:
         help="override the calendars policy: floor_factor=3 after_change=0.25",
     )
     parser.add_argument(
-        "--candidate",
+        "--sqrt",
         action="store_true",
-        help="the p95 rule's candidate policy (calendars.kinds.FEED_POLICY_P95)",
+        help="the square-root rule shipped before the p95 rule (calendars.kinds.FEED_POLICY_SQRT)",
     )
     parser.add_argument(
         "--oracle", action="store_true", help="plan with each feed's true rate (the bound)"
     )
     args = parser.parse_args()
-    from calendars.kinds import FEED_POLICY, FEED_POLICY_P95
+    from calendars.kinds import FEED_POLICY, FEED_POLICY_SQRT
 
-    if args.candidate:
-        FEED_POLICY = FEED_POLICY_P95
+    if args.sqrt:
+        FEED_POLICY = FEED_POLICY_SQRT
     overrides = dict(pair.split("=", 1) for pair in args.policy)
     values = {k: _value(v) for k, v in overrides.items()}
     for key in ("memory", "longest"):  # in hours

@@ -17,12 +17,24 @@ from syncing.kinds import Kind, TierSpec
 
 FEED_KIND = "calendars.feed"
 
-# Adaptive polling (syncing.adaptive). A feed that changes about every three days keeps its
-# plan's interval; busier ones are checked up to 1.25x as often, quieter ones down to 6x
-# less often (at most daily). The calendars signal: a check-in within 48 hours halves the
-# interval; waking hours in the listing's zone 0.8x, nights 2x. bench/adaptive.py measures
-# it (and why: spending below the plan's interval buys p50, not p95).
+# Channel calendars change while people are awake: ~90% of changes between 08:00 and 22:00
+# in the listing's zone, so an hour there is ~1.54x the day's mean and a night hour ~0.24x.
+WAKING_PROFILE = tuple(0.9 / 14 * 24 if 8 <= hour < 22 else 0.1 / 10 * 24 for hour in range(24))
+
+# Adaptive polling (syncing.adaptive), for the plans' promise: a change seen within the
+# plan's interval at p95. A feed-hour expected to bring at least 0.005 changes (its learnt
+# rate, the median of its gamma posterior, times the hour's share above) is checked at the
+# largest dispatch step within 0.95x its plan's interval; a quieter one waits up to 6x the
+# interval (at most a day), but no later than 0.95x the interval after its next busy hour
+# starts; a change seen brings the busy interval back, a check-in within 48 hours halves it.
+# bench/adaptive.py measures it against the fixed interval and the square-root rule.
 FEED_POLICY = Adaptive(
+    rule="p95",
+    hot_rate=0.005,
+    hot_factor=0.95,
+    confidence=0.0,
+    after_change=1.0,
+    daily_profile=WAKING_PROFILE,
     floor_factor=1.25,
     ceiling_factor=6.0,
     longest=timedelta(hours=24),
@@ -32,25 +44,14 @@ FEED_POLICY = Adaptive(
     signal_many="calendars.services.adaptive_signals.feed_signals",
 )
 
-# Channel calendars change while people are awake: ~90% of changes between 08:00 and 22:00
-# in the listing's zone, so an hour there is ~1.54x the day's mean and a night hour ~0.24x.
-WAKING_PROFILE = tuple(0.9 / 14 * 24 if 8 <= hour < 22 else 0.1 / 10 * 24 for hour in range(24))
-
-# The candidate for the plans' p95 promise (syncing.adaptive's p95 rule; bench/adaptive.py
-# --candidate), not in use: a feed-hour expected to bring at least 0.005 changes (its
-# learnt rate x the hour's share above) is checked at the largest dispatch step within 0.95x
-# its plan's interval, a quieter one waits up to the ceiling but no later than 0.95x the
-# interval after its next busy hour starts; a change seen brings the busy interval back.
-# Switching needs the calendars signal to return Signal(check-in factor, local hour) and
-# a better saving than FEED_POLICY on every plan (README, bench/adaptive.py).
-FEED_POLICY_P95 = replace(
+# The square-root rule shipped before (best for the mean time to detect, not the p95: it
+# broke the free plan's p95 by 3-36% in bench/adaptive.py): `bench/adaptive.py --sqrt`.
+FEED_POLICY_SQRT = replace(
     FEED_POLICY,
-    rule="p95",
-    hot_rate=0.005,
-    hot_factor=0.95,
-    confidence=0.0,
-    after_change=1.0,
-    daily_profile=WAKING_PROFILE,
+    rule="sqrt",
+    hot_rate=None,
+    after_change=0.5,
+    daily_profile=None,
 )
 
 EVERY_MINUTE = timedelta(minutes=1)

@@ -4,8 +4,10 @@ the interval a feed earned from its change rate:
 - a check-in soon (any live stay starting within 48 hours on the listing): 0.5, twice as
   often: last-minute bookings, changes and cancellations happen then, and a double booking
   found late costs the most;
-- the time of day in the listing's own zone: 0.8 in waking hours, 2 at night (channel
-  calendars change while people are awake).
+- the time of day in the listing's own zone, as ``Signal.local_hour``: the feed policy's
+  daily profile (channel calendars change while people are awake) turns it into the hour's
+  share of the changes. A policy without a profile (the square-root rule) takes it as a
+  multiplier instead: 0.8 in waking hours, 2 at night.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from datetime import datetime, timedelta
 
 from django.db import connection
 
+from calendars.kinds import FEED_POLICY
 from calendars.models import Event, EventStatus, Feed
-from syncing.adaptive import waking_hours_factor
+from syncing.adaptive import Signal, waking_hours_factor
 
 CHECKIN_WINDOW = timedelta(hours=48)
 CHECKIN_FACTOR = 0.5
@@ -41,12 +44,12 @@ _SOON_MANY_SQL = f"""
 """  # noqa: S608 - table names from model metadata, values are parameters
 
 
-def feed_signal(feed: Feed, now: datetime) -> float:
-    """The product of the check-in and time-of-day factors for ``feed`` at ``now``."""
-    return upcoming_checkin(feed, now) * local_time_of_day(feed, now)
+def feed_signal(feed: Feed, now: datetime) -> Signal:
+    """The check-in factor and the local time of day for ``feed`` at ``now``."""
+    return _signal(feed, now, upcoming_checkin(feed, now))
 
 
-def feed_signals(pairs: list[tuple[Feed, datetime]]) -> list[float]:
+def feed_signals(pairs: list[tuple[Feed, datetime]]) -> list[Signal]:
     """``feed_signal`` for each (feed, now) pair, the check-ins of all in one query (the
     engine asks for a chunk's feeds at once: one query per flush, not one per sync)."""
     if not pairs:
@@ -59,9 +62,16 @@ def feed_signals(pairs: list[tuple[Feed, datetime]]) -> list[float]:
         cursor.execute(_SOON_MANY_SQL, [listings, moments, CHECKIN_WINDOW, _CANCELLED])
         soon = {row[0] for row in cursor.fetchall()}
     return [
-        (CHECKIN_FACTOR if n in soon else 1.0) * local_time_of_day(feed, now)
+        _signal(feed, now, CHECKIN_FACTOR if n in soon else 1.0)
         for n, (feed, now) in enumerate(pairs, start=1)
     ]
+
+
+def _signal(feed: Feed, now: datetime, checkin: float) -> Signal:
+    hour = local_hour(feed, now)
+    if FEED_POLICY.daily_profile is None:
+        checkin *= waking_hours_factor(int(hour))
+    return Signal(factor=checkin, local_hour=hour)
 
 
 def upcoming_checkin(feed: Feed, now: datetime) -> float:
@@ -76,10 +86,11 @@ def upcoming_checkin(feed: Feed, now: datetime) -> float:
         return CHECKIN_FACTOR if cursor.fetchone() else 1.0
 
 
-def local_time_of_day(feed: Feed, now: datetime) -> float:
-    """0.8 in waking hours of the listing's zone, 2.0 at night (UTC for an unknown zone)."""
+def local_hour(feed: Feed, now: datetime) -> float:
+    """The time of day at the listing, in hours (UTC for an unknown zone)."""
     try:
         zone = zoneinfo.ZoneInfo(feed.listing.timezone or "UTC")
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         zone = zoneinfo.ZoneInfo("UTC")
-    return waking_hours_factor(now.astimezone(zone).hour)
+    local = now.astimezone(zone)
+    return local.hour + local.minute / 60 + local.second / 3600

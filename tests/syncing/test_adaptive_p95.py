@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from calendars.kinds import FEED_POLICY_P95 as FEED_POLICY
+from calendars.kinds import FEED_POLICY
 from syncing.adaptive import (
     Adaptive,
     ChangeStats,
