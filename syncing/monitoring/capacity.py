@@ -162,22 +162,19 @@ def measured(kind_name: str, since=None, until=None, *, at_load: float | None = 
     ]
     row["cpu_ms"] = sum(cpu) / len(cpu) if cpu else None
     row["p95"] = percentile_cont(durations, 0.95) or 0.0
-    row["gap"] = between_syncs_ms(kind_name, since, until)
-    row["slot_ms"], row["chunks"], row["wait_ms"], row["load"] = (
-        (row["mean"] or 0.0) + row["gap"],
-        0,
-        None,
-        None,
-    )
     chunks = chunk_measured(kind_name, since, until)
-    if chunks is not None:
-        row["slot_ms"], row["cpu_ms"] = chunks["slot_ms"], chunks["cpu_ms"]
-        row["chunks"], row["wait_ms"], row["load"] = (
-            chunks["chunks"],
-            chunks["wait_ms"],
-            chunks["load"],
+    if chunks is None:  # older data: the attempts alone (the gap between a chunk's syncs)
+        gap = between_syncs_ms(kind_name, since, until)
+        row.update(gap=gap, slot_ms=(row["mean"] or 0.0) + gap, chunks=0, wait_ms=None, load=None)
+    else:
+        row.update(
+            gap=0.0,
+            slot_ms=at_load_slot_ms(chunks, at_load),
+            cpu_ms=chunks["cpu_ms"],
+            chunks=chunks["chunks"],
+            wait_ms=chunks["wait_ms"],
+            load=chunks["load"],
         )
-        row["slot_ms"] = at_load_slot_ms(chunks, at_load)
     return row
 
 

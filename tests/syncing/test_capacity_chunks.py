@@ -184,3 +184,33 @@ def test_a_real_worker_records_each_chunk():
     # One slot ran the three messages one after the other: the later two know the gap.
     assert runs[0].between_ms is None or runs[0].between_ms >= 0
     assert all(r.between_ms is not None and r.between_cpu_ms >= 0 for r in runs[1:])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chunk_whose_record_cannot_be_written_still_finishes_its_items(caplog):
+    """The record comes after the chunk's last flush: the database refusing it (here its
+    table is gone) is logged, and the items stay synced and rescheduled."""
+    from django.db import connection
+
+    from syncing.kinds import get_kind
+    from syncing.models import Probe
+    from syncing.services.claims import claim_due_items
+    from syncing.services.runs import run_claimed
+    from tests.syncing.factories import make_probes
+
+    probes = make_probes(3)
+    claim = claim_due_items(get_kind(PROBE), "5m", 10)
+    table = connection.ops.quote_name(ChunkRun._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {table} RENAME TO chunkrun_away")
+    try:
+        report = run_claimed(PROBE, claim.token, claim.pks)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE chunkrun_away RENAME TO {table}")
+    assert report.ran == 3
+    assert "chunk run not recorded" in caplog.text
+    assert not ChunkRun.objects.exists()
+    rows = Probe.objects.filter(pk__in=[p.pk for p in probes])
+    assert rows.filter(lease_token__isnull=True, next_sync_at__gt=timezone.now()).count() == 3
+    assert SyncAttempt.objects.filter(kind=PROBE).count() == 3
