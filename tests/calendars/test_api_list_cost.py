@@ -52,3 +52,43 @@ def test_each_feed_row_keeps_its_own_last_import(alice):
     assert rows[second.pk]["last_import"]["skipped"][0]["uid"] == "u1"
     assert rows[second.pk]["last_import"]["summary"] != rows[first.pk]["last_import"]["summary"]
     assert rows[never.pk]["last_import"] is None
+
+
+def test_an_events_page_costs_the_same_queries_for_3_rows_or_30(alice):
+    """The events list defers the columns it does not show; every field it does show must
+    come with the page, or each row would pay a query of its own."""
+    from calendars.models import Event
+
+    listing = make_listing(alice)
+    feed = make_feed(listing, "https://www.airbnb.com/calendar/ical/1.ics")
+    api = api_client_for(alice)
+
+    def page() -> tuple[int, list]:
+        with CaptureQueriesContext(connection) as queries:
+            response = api.get(f"/api/v1/events/?listing={listing.pk}")
+        assert response.status_code == 200
+        return len(queries.captured_queries), response.json()["results"]
+
+    def add(numbers):
+        Event.objects.bulk_create(
+            Event(
+                feed=feed,
+                uid=f"e{n}",
+                start=f"2027-01-{n + 1:02d}T15:00Z",
+                end=f"2027-01-{n + 2:02d}T11:00Z",
+                summary="Reserved",
+                kind_override="block" if n % 2 else "",
+            )
+            for n in numbers
+        )
+
+    add(range(3))
+    few, rows = page()
+    assert len(rows) == 3
+    add(range(3, 27))
+    many, rows = page()
+    assert len(rows) == 27 and few == many
+    first = rows[0]
+    assert first["listing"] == listing.pk and first["feed"] == feed.pk
+    assert first["start"].startswith("2027-01-01T15:00") and first["summary"] == "Reserved"
+    assert {row["effective_kind"] for row in rows} >= {"block"}
