@@ -12,6 +12,10 @@ instead of stampeding the server the moment its own retry timer fires.
     limiter.acquire("api.example.com", "20/second", deadline_at=time.monotonic() + 5)
     limiter.cool_down("api.example.com", 30)
 
+Inside ``with batched(expected=n):`` (the engine opens one per chunk) a thread's paced
+acquires on Redis reserve a key's next slots several at a time, one script call for up to
+MAX_BATCH fetches of one host; slots it does not send go back at the end of the block.
+
 ``acquire`` raises :class:`RateLimitWait` when the slot (or the end of the cooldown) lies
 beyond the deadline; the fetcher turns that into ``TransientFetchError("rate_limited")``.
 If the Redis backend fails, the limiter logs and lets the request through (fail open): a
@@ -24,6 +28,9 @@ import logging
 import os
 import threading
 import time
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 
 from django.conf import settings
@@ -131,6 +138,76 @@ _ANSWERED_SCRIPT = """
 redis.call('ZADD', KEYS[1], 'XX', ARGV[1], ARGV[2])
 return 1
 """
+# A batch of paced slots for one key in one round trip (``batched``): the checks of
+# _ACQUIRE_SCRIPT, then up to ARGV[7] slots ``step`` apart from the first free one, as many as
+# the window has room for at the first (the window only slides forward, so each later slot
+# has at least that room) and as lie within the caller's deadline. Members are ARGV[8]..":i".
+# Returns {0, wait for the first slot, slots granted, the pace value set} or the refusals of
+# _ACQUIRE_SCRIPT ({1|2|3, seconds}).
+_RESERVE_SCRIPT = """
+local now = tonumber(ARGV[1])
+local step = tonumber(ARGV[2])
+local amount = tonumber(ARGV[3])
+local expiry = tonumber(ARGV[4])
+local remaining = tonumber(ARGV[5])
+local want = tonumber(ARGV[7])
+local cool = tonumber(redis.call('GET', KEYS[1]) or '0')
+if cool > now then
+  return {1, tostring(cool - now)}
+end
+local slot = now
+if step > 0 then
+  slot = math.max(now, tonumber(redis.call('GET', KEYS[2]) or '0'))
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', tostring(now - expiry))
+local since = '(' .. tostring(slot - expiry)
+local counted = redis.call('ZCOUNT', KEYS[3], since, '+inf')
+if counted >= amount then
+  local first = redis.call('ZRANGEBYSCORE', KEYS[3], since, '+inf', 'WITHSCORES', 'LIMIT',
+    counted - amount, 1)
+  local latest = tonumber(first[2])
+  if latest > now then
+    return {3, tostring(math.max(step, 0.005))}
+  end
+  return {2, tostring(latest + expiry - now)}
+end
+if slot - now > remaining then
+  return {2, tostring(slot - now)}
+end
+local n = math.min(want, amount - counted)
+if step > 0 then
+  n = math.min(n, math.floor((remaining - (slot - now)) / step) + 1)
+end
+local entries = {}
+for i = 0, n - 1 do
+  entries[#entries + 1] = tostring(slot + i * step)
+  entries[#entries + 1] = ARGV[8] .. ':' .. i
+end
+redis.call('ZADD', KEYS[3], unpack(entries))
+local last = slot + (n - 1) * step
+local ttl = math.ceil((expiry + last - now) * 1000) + 1000
+if redis.call('PTTL', KEYS[3]) < ttl then
+  redis.call('PEXPIRE', KEYS[3], ttl)
+end
+local pace = ''
+if step > 0 then
+  pace = tostring(last + step)
+  redis.call('SET', KEYS[2], pace, 'PX', ARGV[6])
+end
+return {0, tostring(slot - now), n, pace}
+"""
+# Slots of a batch never sent go back: out of the window, and the pace key back to the first
+# of them when nobody has reserved after the batch (its value is still the one the batch set).
+_RETURN_SCRIPT = """
+if #ARGV > 4 then
+  redis.call('ZREM', KEYS[2], unpack(ARGV, 5))
+end
+if ARGV[1] ~= '' and redis.call('GET', KEYS[1]) == ARGV[1] then
+  local back = math.max(tonumber(ARGV[2]), tonumber(ARGV[3]))
+  redis.call('SET', KEYS[1], tostring(back), 'PX', ARGV[4])
+end
+return 1
+"""
 WINDOW_PREFIX = "syncbeat:fetch:sent:"
 # A caller of a plain ``acquire`` that wakes this late for its paced slot (a share of the
 # headroom: the GIL, a loaded machine) takes a new slot instead: sent now, it would reach the
@@ -138,6 +215,12 @@ WINDOW_PREFIX = "syncbeat:fetch:sent:"
 # guess: their answer time bounds their arrival.
 LATE_SHARE = 0.5
 MAX_LATE_RETRIES = 5
+# Inside ``batched`` a thread reserves a key's paced slots several at a time: at most this
+# many, none further ahead than BATCH_HORIZON (a cooldown another worker stores meanwhile is
+# seen at the next reservation, so this bounds how long it can go unnoticed), and no more than
+# the caller's pace can use before they are late (``_Batch.want``).
+MAX_BATCH = 16
+BATCH_HORIZON = 0.25
 
 
 @lru_cache(maxsize=256)
@@ -154,6 +237,87 @@ def _pace_step(item: RateLimitItem, headroom: float = PACE_HEADROOM) -> float:
 
 def _window_key(key: str, item: RateLimitItem) -> str:
     return f"{WINDOW_PREFIX}{key}:{item.amount}/{item.get_expiry()}"
+
+
+class _Scope:
+    """One thread's ``batched`` block: its reserved slots per key and limit."""
+
+    def __init__(self, expected: int | None) -> None:
+        self.expected = expected
+        self.taken = 0
+        self.batches: dict[tuple, _Batch] = {}
+
+    def left(self) -> int:
+        """Slots the block may still need (MAX_BATCH when it did not say)."""
+        if self.expected is None:
+            return MAX_BATCH
+        return max(1, self.expected - self.taken)
+
+
+class _Batch:
+    """Paced slots one thread reserved for one key and limit, used in order."""
+
+    def __init__(self, limiter: HostLimiter, keys: list[str], step: float, tolerance: float):
+        self.limiter = limiter
+        self.keys = keys  # cooldown, pace, window
+        self.step = step
+        self.tolerance = tolerance
+        self.slots: deque[tuple[float, str]] = deque()  # (epoch seconds, window member)
+        self.unsent: list[str] = []  # members taken but never sent: returned with the rest
+        self.pace = ""  # the pace key's value the last reservation set
+        self.size = 1  # doubles while the slots are used on time
+        self.last_use = 0.0
+        self.interval = 0.0  # monotonic seconds between the last two uses
+
+    def want(self, left: int) -> int:
+        """How many slots the next reservation asks for."""
+        want = min(self.size, MAX_BATCH, left, 1 + int(BATCH_HORIZON / self.step))
+        late_after = self.interval - self.step  # how much later each next slot is used
+        if late_after > 0:
+            want = min(want, 1 + int(self.tolerance / late_after))
+        return max(1, want)
+
+    def drop_late(self, now: float) -> None:
+        """Slots already too late to send go to ``unsent``; the next reservation is small."""
+        while self.slots and now - self.slots[0][0] > self.tolerance:
+            self.unsent.append(self.slots.popleft()[1])
+            self.size = 1
+
+    def drop_all(self) -> None:
+        self.unsent.extend(member for _slot, member in self.slots)
+        self.slots.clear()
+        self.size = 1
+
+    def used(self) -> None:
+        now = time.monotonic()
+        if self.last_use:
+            self.interval = now - self.last_use
+        self.last_use = now
+
+
+_scopes = threading.local()
+
+
+@contextmanager
+def batched(expected: int | None = None) -> Iterator[None]:
+    """Within this block, this thread's paced ``acquire`` calls on Redis reserve slots
+    several at a time (one script call for up to MAX_BATCH fetches of one host) instead of
+    one round trip each. ``expected``: about how many acquires the block makes (a chunk's
+    items), so it does not reserve many more. The slots are the window's and the pace's
+    like any other, so the limit holds; a slot used later than a plain acquire would send
+    it is not used. Slots left at the end go back (out of the window, the pace key back to
+    the first of them if nobody reserved since). A nested block is part of the outer one.
+    """
+    if getattr(_scopes, "current", None) is not None:
+        yield
+        return
+    scope = _scopes.current = _Scope(expected)
+    try:
+        yield
+    finally:
+        _scopes.current = None
+        for batch in scope.batches.values():
+            batch.limiter._return(batch)
 
 
 class RateLimitWait(Exception):
@@ -184,6 +348,8 @@ class HostLimiter:
             self._pace_script = connection.register_script(_PACE_SCRIPT)
             self._acquire_script = connection.register_script(_ACQUIRE_SCRIPT)
             self._answered_script = connection.register_script(_ANSWERED_SCRIPT)
+            self._reserve_script = connection.register_script(_RESERVE_SCRIPT)
+            self._return_script = connection.register_script(_RETURN_SCRIPT)
 
     # --- cooldowns ---------------------------------------------------------------------
     def cool_down(self, key: str, seconds: float) -> None:
@@ -192,6 +358,11 @@ class HostLimiter:
         if seconds <= 0:
             return
         until = time.time() + seconds
+        scope = getattr(_scopes, "current", None)
+        if scope is not None:
+            for (limiter_id, batch_key, _window), batch in scope.batches.items():
+                if limiter_id == id(self) and batch_key == key:
+                    batch.drop_all()
         if self._is_redis:
             try:
                 self._cooldown_script(
@@ -227,6 +398,9 @@ class HostLimiter:
         """
         item = _parse(limit) if isinstance(limit, str) else limit
         if self._is_redis:
+            scope = getattr(_scopes, "current", None)
+            if scope is not None and _pace_step(item) > 0:
+                return self._acquire_batched(scope, key, item, deadline_at=deadline_at)
             return self._acquire_on_redis(key, item, deadline_at=deadline_at)
         started = time.monotonic()
         pace = self._reserve_paced_slot(key, item)
@@ -319,6 +493,83 @@ class HostLimiter:
             if wait > remaining:
                 raise RateLimitWait(key, wait, cooling_down=status == 1)
             time.sleep(max(wait, MIN_SLEEP) if status != 3 else wait)
+
+    def _acquire_batched(
+        self, scope: _Scope, key: str, item: RateLimitItem, *, deadline_at: float
+    ) -> float:
+        """acquire() inside ``batched``: the next reserved slot of ``key``, reserving more
+        (one script call) when there is none left that can still be used on time."""
+        started = time.monotonic()
+        window = _window_key(key, item)
+        batch = scope.batches.get((id(self), key, window))
+        if batch is None:
+            step = _pace_step(item)
+            tolerance = item.get_expiry() * (PACE_HEADROOM - 1) * LATE_SHARE
+            keys = [COOLDOWN_PREFIX + key, PACE_PREFIX + key, window]
+            batch = scope.batches[(id(self), key, window)] = _Batch(self, keys, step, tolerance)
+        late_retries = 0
+        while True:
+            batch.drop_late(time.time())
+            if not batch.slots and not self._reserve(batch, key, item, scope, deadline_at):
+                return time.monotonic() - started  # Redis failed: fail open
+            slot, member = batch.slots[0]
+            wait = slot - time.time()
+            if wait > 0:
+                if wait > deadline_at - time.monotonic():
+                    raise RateLimitWait(key, wait)  # the slot stays for a later caller
+                time.sleep(wait)
+            batch.slots.popleft()
+            if time.time() - slot > batch.tolerance and late_retries < MAX_LATE_RETRIES:
+                late_retries += 1  # woke too late for it (see LATE_SHARE): never sent
+                batch.unsent.append(member)
+                batch.size = 1
+                continue
+            batch.used()
+            scope.taken += 1
+            return time.monotonic() - started
+
+    def _reserve(
+        self, batch: _Batch, key: str, item: RateLimitItem, scope: _Scope, deadline_at: float
+    ) -> bool:
+        """Reserve the batch's next slots (waiting while the window or a cooldown says so);
+        False when Redis failed. Raises RateLimitWait as ``acquire``."""
+        while True:
+            remaining = deadline_at - time.monotonic()
+            now = time.time()
+            want = batch.want(scope.left())
+            base = os.urandom(8).hex()
+            args = [now, batch.step, item.amount, item.get_expiry(), remaining, 60_000, want, base]
+            try:
+                reply = self._reserve_script(keys=batch.keys, args=args)
+            except Exception as exc:  # fail open: see the module docstring
+                logger.warning("rate limiter unavailable for %s, not limiting: %r", key, exc)
+                return False
+            status, wait = int(reply[0]), max(0.0, float(reply[1]))
+            if status == 0:
+                first, granted = now + wait, int(reply[2])
+                batch.slots.extend((first + i * batch.step, f"{base}:{i}") for i in range(granted))
+                pace = reply[3]
+                batch.pace = pace.decode() if isinstance(pace, bytes) else str(pace)
+                batch.size = min(MAX_BATCH, 2 * granted)
+                return True
+            if wait > remaining:
+                raise RateLimitWait(key, wait, cooling_down=status == 1)
+            time.sleep(max(wait, MIN_SLEEP) if status != 3 else wait)
+
+    def _return(self, batch: _Batch) -> None:
+        """Give back the slots a batch reserved and never sent (see ``batched``)."""
+        members = batch.unsent + [member for _slot, member in batch.slots]
+        if not members:
+            return
+        first = batch.slots[0][0] if batch.slots else 0.0
+        pace = batch.pace if batch.slots else ""
+        try:
+            self._return_script(
+                keys=batch.keys[1:], args=[pace, first, time.time(), 60_000, *members]
+            )
+        except Exception as exc:  # they expire with the window: fewer sends, never more
+            logger.warning("rate limiter: cannot return unused slots of %s: %r", batch.keys, exc)
+        batch.unsent, batch.slots = [], deque()
 
     def _reserve_paced_slot(self, key: str, item: RateLimitItem) -> float:
         """Seconds to wait for this caller's evenly spaced slot (the window stays the cap).

@@ -26,6 +26,7 @@ from django.utils import timezone
 from syncing.backoff import reschedule_delay
 from syncing.kinds import Kind, get_kind
 from syncing.models import Outcome, SyncAttempt, SyncedItem
+from syncing.ratelimit import batched
 from syncing.results import SyncContext, SyncError, SyncResult
 from syncing.services import chunkruns, finish
 from syncing.services.claims import release
@@ -97,7 +98,8 @@ def run_claimed(
     report = ChunkReport()
     lease = ChunkLease(kind, token)
     try:
-        with lease.heartbeat():
+        # Fetches of one host in the chunk share rate-limit round trips (ratelimit.batched).
+        with lease.heartbeat(), batched(expected=len(pks)):
             _run_chunk(kind, lease, pks, report)
     except DATABASE_ERRORS as exc:
         lease.locked = set()  # they go with the connection
