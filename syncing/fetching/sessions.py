@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
+from functools import lru_cache
 from typing import Any
 
 import requests
@@ -75,15 +76,29 @@ def send(
             merged[name] = value
     prepared = requests.PreparedRequest()
     prepared.prepare_method(method)
-    prepared.prepare_url(url, params)
+    if params:
+        prepared.prepare_url(url, params)
+    else:
+        prepared.url = _prepared_url(url)
     prepared.prepare_headers(merged)
     if cookies:
         prepared.prepare_cookies(cookies)
     prepared.prepare_body(data, None, json)
-    prepared.prepare_auth(None, url)
+    if "@" in prepared.url:  # only a URL with credentials has any auth to prepare
+        prepared.prepare_auth(None, url)
     return session.get_adapter(url).send(
         prepared, stream=True, timeout=timeout, verify=session.verify, cert=session.cert, proxies={}
     )
+
+
+@lru_cache(maxsize=4096)
+def _prepared_url(url: str) -> str:
+    """requests' ``prepare_url`` of ``url`` without parameters (a pure function of the URL:
+    a feed's URL is prepared once per process, not for every fetch); it raises as
+    ``prepare_url`` does for a URL requests refuses (not cached)."""
+    prepared = requests.PreparedRequest()
+    prepared.prepare_url(url, None)
+    return prepared.url
 
 
 # Left-over bodies up to this size are read to the end so the socket goes back to the pool;
