@@ -130,52 +130,133 @@ def serve_farm(feeds: int, args) -> FeedFarmServer:
 
 
 # Prime and burst ------------------------------------------------------------------------
+# Dispatch another claim while fewer messages than this wait (a claim of the 5m tier's
+# batch limit, 2,000 feeds, is 80 messages of 25).
+QUEUE_LOW = 100
+
+
 def drain(label: str, feeds: int, procs, *, new: bool, timeout_s: float = 1800) -> dict:
     """Every feed due at once (``new``: as never synced), dispatched in batches while the
     queue is short (a claim far ahead of the workers would expire in the queue with its
-    lease), timed until each feed has an attempt."""
-    import redis
+    lease), timed until each feed has an attempt.
+
+    The queue is counted with its priority lists (``io:N``: feeds are published with their
+    plan's priority); counting the bare ``io`` list alone, as this did before 2026-12-01
+    21:40 UTC, saw an empty queue and claimed the batch limit every 0.5 s, so the whole
+    round sat on the broker from its first seconds (a message's queue wait grew to the
+    round's length: 60 s at 10,000 feeds under load, near the lease)."""
     from django.utils import timezone
 
-    from bench._setup import BENCH_BROKER
+    from bench.feeds import queued_messages
     from calendars.models import Feed
     from syncing.models import SyncAttempt
     from syncing.services.dispatch import dispatch_tier
 
-    broker = redis.Redis.from_url(BENCH_BROKER)
     since = timezone.now()
     fields = {"last_success_at": None, "last_synced_at": None} if new else {}
     Feed.objects.filter(pk__lte=feeds).update(next_sync_at=since, leased_until=None, **fields)
     Feed.objects.filter(pk__gt=feeds).update(next_sync_at=since + timedelta(days=1))
     attempts = SyncAttempt.objects.filter(kind=KIND, started_at__gte=since, item_id__lte=feeds)
     cpu_before = sum(cpu_seconds(p.pid) for p in procs)
+    own_cpu = time.process_time()  # this process: the farm's thread, dispatch, the polling
+    db_cpu = database_cpu_seconds()
     started = time.perf_counter()
     done = 0
     while done < feeds and time.perf_counter() - started < timeout_s:
-        if broker.llen("io") < 100:
+        if queued_messages() < QUEUE_LOW:
             dispatch_tier(KIND, TIER)
         time.sleep(0.5)
         done = attempts.values("item_id").distinct().count()
     elapsed = time.perf_counter() - started
     cpu = sum(cpu_seconds(p.pid) for p in procs) - cpu_before
+    own_cpu = time.process_time() - own_cpu
+    db_cpu = database_cpu_seconds() - db_cpu
+    until = timezone.now()
     row = {
         "since": since.isoformat(),  # capacity --since/--until: this round's records
-        "until": timezone.now().isoformat(),
+        "until": until.isoformat(),
         "load_avg": os.getloadavg(),
         "feeds": feeds,
         "done": done,
         "elapsed_s": round(elapsed, 1),
         "feeds_per_s": round(done / elapsed, 1),
         "worker_cpu_ms_per_feed": round(cpu * 1000 / max(done, 1), 2),
+        # the bench process on the same cores: the feed farm answering, dispatch, polling
+        "bench_cpu_ms_per_feed": round(own_cpu * 1000 / max(done, 1), 2),
+        "db_cpu_ms_per_feed": round(db_cpu * 1000 / max(done, 1), 2),  # see database_cpu
         "outcomes": attempt_stats(elapsed, attempts)["outcomes"],
+        "steady": steady_rate(since, until),
     }
+    steady = row["steady"]
     print(
         f"{label}: {done:,} of {feeds:,} feeds in {elapsed:.1f} s ({row['feeds_per_s']}/s), "
-        f"worker CPU {row['worker_cpu_ms_per_feed']} ms/feed, {row['outcomes']}; "
+        f"steady {steady.get('feeds_per_s')}/s over {steady.get('window_s')} s, "
+        f"worker CPU {row['worker_cpu_ms_per_feed']} ms/feed (bench process "
+        f"{row['bench_cpu_ms_per_feed']}, PostgreSQL {row['db_cpu_ms_per_feed']}), "
+        f"{row['outcomes']}; "
         f"--since {row['since']} --until {row['until']}",
         flush=True,
     )
     return row
+
+
+def database_cpu_seconds() -> float:
+    """CPU seconds of the PostgreSQL backends connected to the bench database now (the
+    workers' and this process's connections, all on this box). Approximate: a backend that
+    starts or ends between two readings counts all or none of its CPU."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        pids = [row[0] for row in cursor.fetchall()]
+    return sum(cpu_seconds(pid) for pid in pids)
+
+
+def steady_rate(since, until) -> dict:
+    """The round's throughput while every worker slot was busy, from the chunk records:
+    from the moment the last slot started its first chunk of the round to the moment the
+    first slot ended its last one. That leaves out the ramp-up (the first claim and its
+    messages reaching the slots) and the tail (the last chunks on fewer slots than there
+    are), and the bench's 0.5-s polling of the attempts, which ``elapsed_s`` includes: a
+    fixed cost per round that weighs a 2-s round and not a 15-s one. Each chunk's items
+    count as finished evenly over its wall time (the share inside the window counts).
+    ``capacity`` predicts this figure (slots / a busy slot's time per check)."""
+    from syncing.models import ChunkRun
+
+    chunks = list(
+        ChunkRun.objects.filter(kind=KIND, started_at__gte=since, started_at__lt=until)
+        .order_by("started_at")
+        .values_list("worker", "started_at", "wall_ms", "items")
+    )
+    spans: dict[str, list[float]] = {}  # slot -> [first start, last end] (epoch s)
+    for worker, started_at, wall_ms, _items in chunks:
+        start = started_at.timestamp()
+        span = spans.setdefault(worker, [start, start])
+        span[1] = max(span[1], start + wall_ms / 1000)
+    if len(spans) < 2:
+        return {"slots": len(spans), "feeds_per_s": None, "window_s": None}
+    t0 = max(s[0] for s in spans.values())
+    t1 = min(s[1] for s in spans.values())
+    if t1 - t0 < 0.2:
+        return {"slots": len(spans), "feeds_per_s": None, "window_s": round(t1 - t0, 2)}
+    inside = 0.0
+    for _worker, started_at, wall_ms, items in chunks:
+        start = started_at.timestamp()
+        end = start + max(wall_ms, 1e-3) / 1000
+        overlap = min(end, t1) - max(start, t0)
+        if overlap > 0:
+            inside += items * overlap / (end - start)
+    first = chunks[0][1].timestamp()
+    last = max(s[1] for s in spans.values())
+    return {
+        "slots": len(spans),
+        "window_s": round(t1 - t0, 2),
+        "feeds_per_s": round(inside / (t1 - t0), 1),
+        "ramp_s": round(t0 - since.timestamp(), 2),  # the round's start to all slots busy
+        "tail_s": round(last - t1, 2),  # the first slot out of work to the last chunk's end
+        "first_chunk_s": round(first - since.timestamp(), 2),
+        "chunks_s": round(last - first, 2),  # first chunk start to last chunk end
+    }
 
 
 SEED_SQL = """
