@@ -15,7 +15,12 @@ Method (Little's law plus a CPU ceiling), sized for the **peak**:
   the time the slot waited for a CPU (Linux schedstat), which grows with the box's load:
   ``--at-load L`` scales that part from the load it was measured at to L (in proportion:
   on the bench box 1.42-1.43 ms per attempt per unit of load at loads 4.3 and 5.0), and
-  ``--at-load 0`` takes it out. Without chunk records
+  ``--at-load 0`` takes it out; the CPU per attempt moves with that wait by the chunks'
+  own fit of CPU against waiting (``contention``: a preempted slot returns to cold
+  caches, 0.08-0.17 ms of CPU per ms of waiting on the bench box). What it predicts is
+  the steady rate of busy slots: a round of items due at once adds its ramp-up (the
+  claim, the first messages) and tail (the last chunks on fewer slots), which
+  bench/freshness.py leaves out of its ``steady`` figure to compare. Without chunk records
   (older data): the mean attempt duration plus the engine's own time between two syncs of
   one chunk read from the attempts themselves (``between_syncs_ms``), which misses the
   work outside the attempts. The headroom figure adds the attempts' p95 - mean;
@@ -165,12 +170,21 @@ def measured(kind_name: str, since=None, until=None, *, at_load: float | None = 
     chunks = chunk_measured(kind_name, since, until)
     if chunks is None:  # older data: the attempts alone (the gap between a chunk's syncs)
         gap = between_syncs_ms(kind_name, since, until)
-        row.update(gap=gap, slot_ms=(row["mean"] or 0.0) + gap, chunks=0, wait_ms=None, load=None)
+        row.update(
+            gap=gap,
+            slot_ms=(row["mean"] or 0.0) + gap,
+            chunks=0,
+            wait_ms=None,
+            load=None,
+            cpu_per_wait=0.0,
+        )
     else:
+        slot_ms, cpu_ms = at_load_figures(chunks, at_load)
         row.update(
             gap=0.0,
-            slot_ms=at_load_slot_ms(chunks, at_load),
-            cpu_ms=chunks["cpu_ms"],
+            slot_ms=slot_ms,
+            cpu_ms=cpu_ms,
+            cpu_per_wait=chunks["cpu_per_wait"],
             chunks=chunks["chunks"],
             wait_ms=chunks["wait_ms"],
             load=chunks["load"],
@@ -178,14 +192,52 @@ def measured(kind_name: str, since=None, until=None, *, at_load: float | None = 
     return row
 
 
-def at_load_slot_ms(chunks: dict, at_load: float | None) -> float:
-    """The chunks' slot time per attempt with its wait for a CPU scaled from the load it was
-    measured at to ``at_load`` (None: as measured; 0: no waiting). Never below the CPU."""
+def at_load_figures(chunks: dict, at_load: float | None) -> tuple[float, float]:
+    """(slot ms, CPU ms) per attempt with the chunks' wait for a CPU scaled from the load it
+    was measured at to ``at_load`` (None: as measured; 0: no waiting), and the CPU moved with
+    it by ``cpu_per_wait`` ms per ms of waiting (see contention): never below the cheapest
+    chunk's CPU per attempt, the slot time never below the CPU."""
     wait, load = chunks["wait_ms"], chunks["load"]
+    slot_ms, cpu_ms = chunks["slot_ms"], chunks["cpu_ms"]
     if at_load is None or wait is None:
-        return chunks["slot_ms"]
+        return slot_ms, cpu_ms
     scaled = wait * at_load / load if load else 0.0
-    return max(chunks["cpu_ms"], chunks["slot_ms"] - wait + scaled)
+    cpu = max(chunks["cpu_floor"], cpu_ms + chunks["cpu_per_wait"] * (scaled - wait))
+    return max(cpu, slot_ms - wait + scaled + (cpu - cpu_ms)), cpu
+
+
+CONTENTION_MIN_CHUNKS = 20
+CONTENTION_SAMPLE = 20_000
+
+
+def contention(chunks) -> tuple[float, float]:
+    """(ms of CPU per attempt added per ms of waiting for a CPU per attempt, the cheapest
+    chunk's CPU per attempt) over the latest chunk records of ``chunks`` (a queryset).
+
+    A slot's CPU time is not a constant of the code: the same checks took more CPU the
+    longer the slot waited for a CPU (most likely a slot preempted more often comes back to
+    cold caches, and on a virtual machine part of the host's steal counts as the guest
+    thread's own time; not traced further). Measured on the 2-core bench box
+    (bursts of 3,000 and 10,000 feeds, load 6-10): per chunk, CPU per check against wait per
+    check correlates at 0.71-0.78, 0.08-0.17 ms of CPU per ms of waiting. The slope is the
+    chunks' own least-squares fit, weighted by their attempts, kept within 0-1; 0 under
+    CONTENTION_MIN_CHUNKS chunks with a wait, or when their waits do not vary."""
+    rows = list(
+        chunks.filter(items__gt=0, cpu_wait_ms__isnull=False)
+        .order_by("-started_at")
+        .values_list("items", "cpu_ms", "cpu_wait_ms")[:CONTENTION_SAMPLE]
+    )
+    floor = min((cpu / n for n, cpu, _ in rows), default=0.0)
+    if len(rows) < CONTENTION_MIN_CHUNKS:
+        return 0.0, floor
+    total = sum(n for n, _, _ in rows)
+    mean_wait = sum(w for _, _, w in rows) / total
+    mean_cpu = sum(c for _, c, _ in rows) / total
+    sxx = sum(n * (w / n - mean_wait) ** 2 for n, _, w in rows)
+    sxy = sum(n * (w / n - mean_wait) * (c / n - mean_cpu) for n, c, w in rows)
+    if sxx <= 1e-9:
+        return 0.0, floor
+    return min(1.0, max(0.0, sxy / sxx)), floor
 
 
 def chunk_measured(kind_name: str, since, until=None) -> dict | None:
@@ -219,7 +271,10 @@ def chunk_measured(kind_name: str, since, until=None) -> dict | None:
     )
     cpu_around = (row["between_cpu"] or 0.0) * row["chunks"]
     around = busy["between"] * row["chunks"] if busy["n"] >= MIN_CHUNKS else cpu_around
+    cpu_per_wait, cpu_floor = contention(chunks)
     return {
+        "cpu_per_wait": cpu_per_wait,
+        "cpu_floor": cpu_floor,
         "chunks": row["chunks"],
         "back_to_back": busy["n"],
         "items": row["items"],
@@ -383,6 +438,7 @@ class Throughput:
     wait_ms: float | None = None  # of slot_ms, waiting for a CPU (chunk records)
     load: float | None = None  # mean load average while the chunks ran
     at_load: float | None = None  # the load the wait for a CPU was scaled to
+    cpu_per_wait: float = 0.0  # CPU ms per attempt added per ms of waiting (contention)
 
 
 def throughput(
@@ -426,6 +482,7 @@ def throughput(
         wait_ms=row["wait_ms"],
         load=row["load"],
         at_load=window.get("at_load") if row["wait_ms"] is not None else None,
+        cpu_per_wait=row["cpu_per_wait"],
     )
 
 
@@ -435,7 +492,10 @@ def describe_throughput(t: Throughput, items: int) -> list[str]:
     if t.chunks:
         wait = "" if t.wait_ms is None else f", {t.wait_ms:,.2f} ms of it waiting for a CPU"
         load = "" if t.load is None else f" at load {t.load:.1f}"
-        took = "" if t.at_load is None else f" (scaled to load {t.at_load:g})"
+        took = ""
+        if t.at_load is not None:
+            moved = f", the CPU with it by {t.cpu_per_wait:.2f} ms per ms of waiting"
+            took = f" (scaled to load {t.at_load:g}{moved if t.cpu_per_wait else ''})"
         measured_as = (
             f"a slot's {t.slot_ms:,.2f} ms per attempt in all{wait}{took}, {cpu}, over "
             f"{t.chunks:,} chunks{load} ({t.attempts_measured:,} attempts, mean sync "

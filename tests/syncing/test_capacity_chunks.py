@@ -214,3 +214,37 @@ def test_a_chunk_whose_record_cannot_be_written_still_finishes_its_items(caplog)
     rows = Probe.objects.filter(pk__in=[p.pk for p in probes])
     assert rows.filter(lease_token__isnull=True, next_sync_at__gt=timezone.now()).count() == 3
     assert SyncAttempt.objects.filter(kind=PROBE).count() == 3
+
+
+@pytest.mark.django_db
+def test_the_cpu_moves_with_the_wait_for_a_cpu_by_the_chunks_own_fit():
+    """Chunks whose CPU per attempt grows 0.2 ms per ms of waiting (1 + 0.2 x wait): the
+    fit finds 0.2, and --at-load moves the CPU with the scaled wait, never below the
+    cheapest chunk's."""
+    seed(100, duration_ms=4)
+    at = timezone.now() - timedelta(minutes=5)
+    ChunkRun.objects.bulk_create(
+        ChunkRun(
+            kind=PROBE,
+            worker="host:1",
+            started_at=at + timedelta(seconds=i),
+            claimed=10,
+            items=10,
+            wall_ms=10 * (5.0 + wait + 0.2 * wait),
+            cpu_ms=10 * (1.0 + 0.2 * wait),
+            cpu_wait_ms=10 * wait,
+            load=4.0,
+        )
+        for i, wait in enumerate([1.0, 2.0, 3.0, 4.0, 5.0] * 5)  # 25 chunks, mean wait 3
+    )
+    t = throughput(PROBE, 2, concurrency=1, cores=2)
+    assert t.cpu_per_wait == pytest.approx(0.2)
+    assert t.cpu_ms == pytest.approx(1.6) and t.wait_ms == pytest.approx(3.0)
+    assert t.slot_ms == pytest.approx(5.0 + 3.0 + 0.6)
+    doubled = throughput(PROBE, 2, concurrency=1, cores=2, at_load=8)  # wait 6 ms
+    assert doubled.cpu_ms == pytest.approx(1.0 + 0.2 * 6)
+    assert doubled.slot_ms == pytest.approx(5.0 + 6.0 + 1.2)
+    quiet = throughput(PROBE, 2, concurrency=1, cores=2, at_load=0)  # floor: 1.2 at wait 1
+    assert quiet.cpu_ms == pytest.approx(1.2) and quiet.slot_ms == pytest.approx(5.0 + 0.2)
+    text = run("--kind", PROBE, "--items", "10", "--processes", "2", "--at-load", "8")
+    assert "the CPU with it by 0.20 ms per ms of waiting" in text
