@@ -510,7 +510,9 @@ def describe_throughput(t: Throughput, items: int) -> list[str]:
         f"{t.processes} process(es) of {t.concurrency} slot(s) on {t.cores} core(s): "
         f"{t.syncs_per_second:,.1f} syncs/s ({limit} bound; measured per attempt: "
         f"{measured_as}).",
-        f"A round of {items:,} items due at once takes about {items / t.syncs_per_second:,.1f} s.",
+        f"A round of {items:,} items due at once takes about {items / t.syncs_per_second:,.1f} s "
+        "with every slot busy, plus its ramp-up and tail (the claim reaching the slots, the "
+        "last chunks on fewer slots).",
     ]
 
 
