@@ -170,7 +170,7 @@ def drain(label: str, feeds: int, procs, *, new: bool, timeout_s: float = 1800) 
     elapsed = time.perf_counter() - started
     cpu = sum(cpu_seconds(p.pid) for p in procs) - cpu_before
     own_cpu = time.process_time() - own_cpu
-    db_cpu = database_cpu_seconds() - db_cpu
+    db_cpu = database_cpu_since(db_cpu)
     until = timezone.now()
     row = {
         "since": since.isoformat(),  # capacity --since/--until: this round's records
@@ -183,7 +183,7 @@ def drain(label: str, feeds: int, procs, *, new: bool, timeout_s: float = 1800) 
         "worker_cpu_ms_per_feed": round(cpu * 1000 / max(done, 1), 2),
         # the bench process on the same cores: the feed farm answering, dispatch, polling
         "bench_cpu_ms_per_feed": round(own_cpu * 1000 / max(done, 1), 2),
-        "db_cpu_ms_per_feed": round(db_cpu * 1000 / max(done, 1), 2),  # see database_cpu
+        "db_cpu_ms_per_feed": round(db_cpu * 1000 / max(done, 1), 2),  # database_cpu_since
         "outcomes": attempt_stats(elapsed, attempts)["outcomes"],
         "steady": steady_rate(since, until),
     }
@@ -200,16 +200,22 @@ def drain(label: str, feeds: int, procs, *, new: bool, timeout_s: float = 1800) 
     return row
 
 
-def database_cpu_seconds() -> float:
-    """CPU seconds of the PostgreSQL backends connected to the bench database now (the
-    workers' and this process's connections, all on this box). Approximate: a backend that
-    starts or ends between two readings counts all or none of its CPU."""
+def database_cpu_seconds() -> dict[int, float]:
+    """CPU seconds of each PostgreSQL backend connected to the bench database now (the
+    workers' and this process's connections, all on this box), by pid."""
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
         pids = [row[0] for row in cursor.fetchall()]
-    return sum(cpu_seconds(pid) for pid in pids)
+    return {pid: cpu_seconds(pid) for pid in pids}
+
+
+def database_cpu_since(before: dict[int, float]) -> float:
+    """The backends' CPU seconds since ``before`` (database_cpu_seconds): a backend that
+    started since counts all its CPU, one that ended since counts none (a lower bound)."""
+    after = database_cpu_seconds()
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
 
 def steady_rate(since, until) -> dict:
