@@ -37,6 +37,7 @@ import hashlib
 import logging
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -71,6 +72,12 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 SENSITIVE_HEADERS = ("authorization", "proxy-authorization", "cookie")
 # A 429 without Retry-After still slows every worker on that key this long.
 DEFAULT_429_COOLDOWN = 1.0
+
+
+# A feed's URL is the same at every fetch: its normal form and host are worked out once per
+# process (both are pure functions of the URL; a refused URL raises every time, not cached).
+_normalized = lru_cache(maxsize=4096)(normalize_url)
+_host_of = lru_cache(maxsize=4096)(host_key)
 
 
 @dataclass
@@ -128,7 +135,7 @@ def fetch(
     Returns 2xx and 304 responses (``not_modified`` set on 304 or an unchanged body hash).
     Raises TransientFetchError or PermanentFetchError (see the module docstring for reasons).
     """
-    target = normalize_url(url)
+    target = _normalized(url) if isinstance(url, str) else normalize_url(url)
     if allow_private is None:
         allow_private = settings.ALLOW_PRIVATE_URLS
     budget = float(deadline if deadline is not None else settings.FETCH_DEADLINE)
@@ -275,7 +282,7 @@ def _send(
     cookies: RequestsCookieJar,
 ) -> requests.Response:
     """Wait for the limiter, send one request (no redirects followed), map failures."""
-    key = call.rate_key or host_key(url)
+    key = call.rate_key or _host_of(url)
     limiter = get_limiter()
     ticket = None
     try:

@@ -56,3 +56,18 @@ def test_the_prepared_url_is_cached_per_url_and_refusals_are_not():
         with pytest.raises(Exception, match="Invalid URL"):
             sessions._prepared_url("http://")
     assert sessions._prepared_url.cache_info().currsize == 1
+
+
+def test_a_refused_url_is_refused_every_time_and_webcal_is_fetched_as_https():
+    for _ in range(2):
+        with pytest.raises(PermanentFetchError) as caught:
+            fetch("ftp://example.com/cal.ics")
+        assert caught.value.reason == "bad_url"
+    with local_server({"/cal.ics": Reply(200, b"ok")}) as server:
+        # webcal becomes https: the plain-HTTP local server cannot answer it (a connection
+        # error, not a bad URL), whichever time it is asked.
+        webcal = server.url.replace("http://", "webcal://") + "/cal.ics"
+        for _ in range(2):
+            with pytest.raises(Exception) as failed:
+                fetch(webcal, retries=0)
+            assert getattr(failed.value, "reason", "") != "bad_url"
