@@ -9,9 +9,11 @@ population is skewed like real channel calendars: most feeds change a few times 
 some daily, a few many times a day (log-normal rates); changes happen mostly in the
 daytime (08:00-22:00 carries ~90% of them) and come in bursts (a change is followed by
 another within ~30 minutes one time in three: a booking, then its edits). Checks run on the
-tier's dispatch grid (beat runs dispatch every tenth of the interval, 1 to 15 minutes), as
-in production. The first ``--warmup`` days are left out of the figures (the estimator
-learns there; the fixed schedule needs no learning, its figures are the same either way).
+tier's dispatch grid, as in production: the kind's own dispatch period when its policy says
+(calendars: every minute, ``Adaptive.dispatch_every``), else a tenth of the interval (1 to
+15 minutes); the fixed schedule and the adaptive one alike. The first ``--warmup`` days are
+left out of the figures (the estimator learns there; the fixed schedule needs no learning,
+its figures are the same either way).
 
 Reported per plan interval: fetches spent, and the time from a change to the check that
 saw it (p50, p95, over all changes), fixed vs adaptive. Writes bench/reports/adaptive.json.
@@ -39,6 +41,7 @@ from syncing.adaptive import (  # noqa: E402
     planning_rate,
     waking_hours_factor,
 )
+from syncing.adaptive import dispatch_tick as adaptive_dispatch_tick  # noqa: E402
 
 PLANS = {"free": 6 * 60, "starter": 3 * 60, "pro": 60, "business": 15, "realtime": 5}  # minutes
 DAY = 24 * 60
@@ -82,8 +85,10 @@ def simulate_changes(rng: random.Random, per_day: float, minutes: float) -> list
     return sorted(times)
 
 
-def dispatch_tick(interval: float) -> float:
-    return max(1.0, min(15.0, interval / 10))
+def dispatch_tick(interval: float, policy: Adaptive) -> float:
+    """Minutes between dispatch runs: the kind's tiers' own period (calendars: every minute,
+    ``Adaptive.dispatch_every``), for the fixed schedule and the adaptive one alike."""
+    return adaptive_dispatch_tick(timedelta(minutes=interval), policy).total_seconds() / 60
 
 
 def on_grid(t: float, tick: float) -> float:
@@ -165,7 +170,7 @@ def percentile(values: list[float], q: float) -> float:
 def run_plan(feeds: list[Feed], interval: float, args, policy: Adaptive, rng) -> dict:
     minutes = args.days * DAY
     since = args.warmup * DAY
-    tick = dispatch_tick(interval)
+    tick = dispatch_tick(interval, policy)
     result = {}
     for name in ("fixed", "adaptive"):
         fetches, delays = 0, []
@@ -266,6 +271,7 @@ def main() -> None:
             "longest_hours": FEED_POLICY.longest.total_seconds() / 3600,
             "memory_days": FEED_POLICY.memory.total_seconds() / 86400,
             "after_change": FEED_POLICY.after_change,
+            "dispatch_minutes": {plan: dispatch_tick(m, FEED_POLICY) for plan, m in PLANS.items()},
             "reference_changes_per_day": (FEED_POLICY.reference_rate or 0) * 24,
             "waking_hours": "x0.8 from 08:00 to 22:00, x2 at night",
         },

@@ -22,24 +22,29 @@ FEED_KIND = "calendars.feed"
 WAKING_PROFILE = tuple(0.9 / 14 * 24 if 8 <= hour < 22 else 0.1 / 10 * 24 for hour in range(24))
 
 # Adaptive polling (syncing.adaptive), for the plans' promise: a change seen within the
-# plan's interval at p95. A feed-hour expected to bring at least 0.005 changes (its learnt
+# plan's interval at p95. A feed-hour expected to bring at least 0.0045 changes (its learnt
 # rate, the median of its gamma posterior, times the hour's share above) is checked at the
-# largest dispatch step within 0.95x its plan's interval; a quieter one waits up to 6x the
-# interval (at most a day), but no later than 0.95x the interval after its next busy hour
-# starts; a change seen brings the busy interval back, a check-in within 48 hours halves it.
+# largest dispatch step (a minute: feed tiers dispatch every minute) within 0.95x its plan's
+# interval; a quieter one waits up to 12x the interval (at most a day), but no later than
+# 0.95x the interval after its next busy hour starts; a change seen brings the busy interval
+# back, a check-in within 48 hours halves it. Why 12x and not less: a feed-hour of
+# intensity r given up saves checks at 1/(r x 0.95 x interval) per late change whatever the
+# ceiling, so under the p95's budget of late changes the quietest feeds should give all they
+# can (a higher ceiling) before a busier one gives anything (a higher threshold).
 # bench/adaptive.py measures it against the fixed interval and the square-root rule.
 FEED_POLICY = Adaptive(
     rule="p95",
-    hot_rate=0.005,
+    hot_rate=0.0045,
     hot_factor=0.95,
     confidence=0.0,
     after_change=1.0,
     daily_profile=WAKING_PROFILE,
     floor_factor=1.25,
-    ceiling_factor=6.0,
+    ceiling_factor=12.0,
     longest=timedelta(hours=24),
     memory=timedelta(days=7),
     reference_rate=0.3 / 24,
+    dispatch_every=timedelta(minutes=1),  # as FEED_TIERS' dispatch_every (EVERY_MINUTE)
     signal="calendars.services.adaptive_signals.feed_signal",
     signal_many="calendars.services.adaptive_signals.feed_signals",
 )

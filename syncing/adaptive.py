@@ -75,6 +75,9 @@ class Adaptive:
     # Relative change intensity by the item's local hour (24 values, mean 1), used with the
     # ``local_hour`` of the kind's signal; None: flat.
     daily_profile: tuple[float, ...] | None = None
+    # How often dispatch runs for the kind's tiers (its ``TierSpec.dispatch_every``): the
+    # grid the p95 rule's intervals are whole steps of. None: the engine's default period.
+    dispatch_every: timedelta | None = None
     # Dotted path to callable(item, now) -> float or Signal: the kind's own signal, a
     # multiplier of the interval (0.5: twice as often; 1.0: no opinion), and in a Signal the
     # item's local hour for ``daily_profile``. None: no signal.
@@ -213,15 +216,13 @@ def _p95_interval(
     docstring); with a daily profile a quiet night is waited out up to its busy morning."""
     if rate is None:
         return base
-    tick = dispatch_tick(base).total_seconds() / 3600
+    tick = dispatch_tick(base, policy).total_seconds() / 3600
     target = base.total_seconds() / 3600 * policy.hot_factor
     threshold = policy.hot_rate if policy.hot_rate is not None else reference_rate(base, policy)
     price = 1 / (threshold * target)
-    floor, ceiling = (b.total_seconds() / 3600 for b in bounds(base, policy))
-    best, best_cost = ceiling, math.inf
+    best, best_cost = None, math.inf
     late, counted = 0.0, 0.0  # expected late changes, over the first ``counted`` hours
-    for step in range(max(1, math.ceil(floor / tick - 1e-9)), int(ceiling / tick + 1e-9) + 1):
-        hours = step * tick
+    for hours in _candidate_steps(base, policy, tick, target, local_hour):
         if hours - target > counted:
             at = None if local_hour is None else local_hour + counted
             late += expected_changes(rate, policy, at, hours - target - counted)
@@ -233,10 +234,36 @@ def _p95_interval(
     return timedelta(hours=max(best - tick / 2, tick / 2))
 
 
+def _candidate_steps(
+    base: timedelta, policy: Adaptive, tick: float, target: float, local_hour: float | None
+) -> list[float]:
+    """The dispatch steps (hours, increasing) that can cost least. The expected late
+    changes grow linearly in the interval between breakpoints (the target, then each
+    change of the profile's hour), so there the cost per hour ``(a + b I) / I`` is monotone
+    and its least is at the first or the last step: those, and the bounds' own steps, are
+    the only candidates (at most ~50 for a day's profile, whatever the grid's fineness)."""
+    floor, ceiling = (b.total_seconds() / 3600 for b in bounds(base, policy))
+    first = max(1, math.ceil(floor / tick - 1e-9))
+    last = max(first, int(ceiling / tick + 1e-9))
+    breaks = [target]
+    if policy.daily_profile is not None and local_hour is not None:
+        step = 24 / len(policy.daily_profile)
+        edge = (math.floor(local_hour / step + 1e-9) + 1) * step - local_hour
+        while target + edge < ceiling:
+            breaks.append(target + edge)
+            edge += step
+    steps = {first, last}
+    for at in breaks:
+        for step in (math.floor(at / tick + 1e-9), math.ceil(at / tick - 1e-9)):
+            if first <= step <= last:
+                steps.add(step)
+    return [step * tick for step in sorted(steps)]
+
+
 def hot_interval(base: timedelta, policy: Adaptive) -> timedelta:
     """The p95 rule's busy interval: the dispatch grid's largest step within ``hot_factor`` x
     ``base``, half a step early (due just before the run that serves it)."""
-    tick = dispatch_tick(base)
+    tick = dispatch_tick(base, policy)
     steps = max(1, math.floor(base * policy.hot_factor / tick + 1e-9))
     return tick * (steps - 0.5)
 
@@ -256,10 +283,14 @@ def expected_changes(
     return total
 
 
-def dispatch_tick(base: timedelta) -> timedelta:
-    """How often dispatch runs for a tier of interval ``base`` (``SyncTier.dispatch_period``'s
-    default): a tenth of it, between one and fifteen minutes. A due time is served at the
-    first run at or after it, so intervals are in effect whole steps of this."""
+def dispatch_tick(base: timedelta, policy: Adaptive | None = None) -> timedelta:
+    """How often dispatch runs for a tier of interval ``base``: the kind's own period when
+    its policy says (``Adaptive.dispatch_every``, as its tiers' ``TierSpec.dispatch_every``),
+    else ``Tier.dispatch_period``'s default, a tenth of the interval between one and fifteen
+    minutes. A due time is served at the first run at or after it, so intervals are in
+    effect whole steps of this."""
+    if policy is not None and policy.dispatch_every:
+        return policy.dispatch_every
     return max(timedelta(minutes=1), min(timedelta(minutes=15), base / 10))
 
 

@@ -204,7 +204,8 @@ def test_a_busy_feed_gets_a_shorter_interval_after_a_few_syncs(alice, allow_priv
         feed = busy_feed(alice, server, route)
     assert feed.tier == "1h"
     assert feed.change_rate > 1.0  # changes per hour
-    # Hot: the largest dispatch step within 0.95 x 1h, half a step early (51 minutes).
+    # Hot: the largest dispatch step (a minute: calendars dispatch every minute) within
+    # 0.95 x 1h, half a step early (56.5 minutes).
     busy = hot_interval(timedelta(hours=1), FEED_POLICY)
     assert feed.effective_interval == busy < timedelta(hours=1) * FEED_POLICY.hot_factor
     due_in = feed.next_sync_at - timezone.now()
@@ -236,10 +237,12 @@ def test_a_quiet_feed_is_checked_less_but_never_past_the_longest(alice, allow_pr
     assert intervals[:2] == [timedelta(hours=1)] * 2
     # Quiet for hours only: not enough evidence to wait longer than the busy interval.
     assert intervals[2] == hot_interval(timedelta(hours=1), FEED_POLICY)
-    # Quiet for days: the ceiling, 6 x 1h (half a dispatch step early), and never longer.
-    assert intervals[-1] == timedelta(hours=6) - dispatch_tick(timedelta(hours=1)) / 2
-    assert all(interval <= timedelta(hours=6) for interval in intervals)
-    assert feed.next_sync_at - timezone.now() <= timedelta(hours=6)
+    # Quiet for days: the ceiling, 12 x 1h (half a dispatch step early), and never longer.
+    ceiling = bounds(timedelta(hours=1), FEED_POLICY)[1]
+    assert ceiling == timedelta(hours=12)
+    assert intervals[-1] == ceiling - dispatch_tick(timedelta(hours=1), FEED_POLICY) / 2
+    assert all(interval <= ceiling for interval in intervals)
+    assert feed.next_sync_at - timezone.now() <= ceiling
 
 
 @pytest.mark.django_db
@@ -252,8 +255,9 @@ def test_a_checkin_soon_halves_the_interval(alice, allow_private_urls):
         later = quiet_feed(alice, server, "/later.ics", zone_at(12))
         soon = quiet_feed(alice, server, "/soon.ics", zone_at(12))
     assert later.change_rate == soon.change_rate == 0.0
-    # Quiet for days: the ceiling, 6 x 1h (half a dispatch step early); a check-in soon x 0.5.
-    assert later.effective_interval == timedelta(hours=6) - dispatch_tick(timedelta(hours=1)) / 2
+    # Quiet for days: the ceiling, 12 x 1h (half a dispatch step early); a check-in soon x 0.5.
+    ceiling = bounds(timedelta(hours=1), FEED_POLICY)[1]
+    assert later.effective_interval == ceiling - dispatch_tick(timedelta(hours=1), FEED_POLICY) / 2
     assert soon.effective_interval == later.effective_interval / 2
 
 

@@ -4,6 +4,8 @@ daily profile; after a change. Pure functions: no database."""
 
 from __future__ import annotations
 
+import random
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -33,7 +35,7 @@ PLANS = [timedelta(minutes=5), timedelta(minutes=15), HOUR, 3 * HOUR, 6 * HOUR]
 
 def ceiling_step(base: timedelta, policy: Adaptive) -> timedelta:
     """The ceiling, due half a dispatch step early."""
-    return bounds(base, policy)[1] - dispatch_tick(base) / 2
+    return bounds(base, policy)[1] - dispatch_tick(base, policy) / 2
 
 
 @pytest.mark.parametrize("base", PLANS)
@@ -51,21 +53,64 @@ def test_every_interval_is_within_the_bounds(base):
                     assert floor <= got <= ceiling, (rate, hour, factor, changed, got)
 
 
+# The engine's default grid (a tenth of the interval, 1 to 15 minutes).
+DEFAULT_GRID = replace(FEED_POLICY, dispatch_every=None)
+
+
 @pytest.mark.parametrize(
-    ("base", "expected"),
+    ("base", "policy", "expected"),
     [
-        (timedelta(minutes=5), timedelta(minutes=3.5)),  # steps of 1 min: 4 within 4.75
-        (timedelta(minutes=15), timedelta(minutes=12.75)),  # steps of 1.5 min: 9 within 14.25
-        (HOUR, timedelta(minutes=51)),  # steps of 6 min: 9 within 57
-        (6 * HOUR, timedelta(minutes=322.5)),  # steps of 15 min: 22 within 342
+        (timedelta(minutes=5), DEFAULT_GRID, timedelta(minutes=3.5)),  # 1 min: 4 within 4.75
+        (timedelta(minutes=15), DEFAULT_GRID, timedelta(minutes=12.75)),  # 1.5: 9 in 14.25
+        (HOUR, DEFAULT_GRID, timedelta(minutes=51)),  # steps of 6 min: 9 within 57
+        (6 * HOUR, DEFAULT_GRID, timedelta(minutes=322.5)),  # steps of 15 min: 22 within 342
+        # Calendars dispatch every minute, whatever the plan: 0.95 x the interval, to the minute.
+        (timedelta(minutes=5), FEED_POLICY, timedelta(minutes=3.5)),
+        (timedelta(minutes=15), FEED_POLICY, timedelta(minutes=13.5)),
+        (HOUR, FEED_POLICY, timedelta(minutes=56.5)),
+        (6 * HOUR, FEED_POLICY, timedelta(minutes=341.5)),
     ],
 )
-def test_the_busy_interval_is_the_largest_dispatch_step_within_the_target(base, expected):
-    assert hot_interval(base, FEED_POLICY) == expected
+def test_the_busy_interval_is_the_largest_dispatch_step_within_the_target(base, policy, expected):
+    assert hot_interval(base, policy) == expected
     # Served by the dispatch run at or after it: a whole number of steps, within the target.
-    tick = dispatch_tick(base)
+    tick = dispatch_tick(base, policy)
     served = tick * -(-(expected / tick) // 1)
-    assert served <= base * FEED_POLICY.hot_factor
+    assert served <= base * policy.hot_factor
+
+
+def test_the_grid_is_the_kinds_dispatch_period_when_it_says():
+    assert FEED_POLICY.dispatch_every == timedelta(minutes=1)
+    assert dispatch_tick(6 * HOUR, FEED_POLICY) == timedelta(minutes=1)
+    assert dispatch_tick(6 * HOUR) == dispatch_tick(6 * HOUR, DEFAULT_GRID) == timedelta(minutes=15)
+
+
+def walked_interval(rate, base, policy, hour):
+    """The least-cost interval by walking every step of the grid (what the candidates skip)."""
+    tick = dispatch_tick(base, policy).total_seconds() / 3600
+    target = base.total_seconds() / 3600 * policy.hot_factor
+    price = 1 / (policy.hot_rate * target)
+    floor, ceiling = (b.total_seconds() / 3600 for b in bounds(base, policy))
+    best, best_cost = None, float("inf")
+    for step in range(max(1, -int(-floor // tick)), int(ceiling / tick + 1e-9) + 1):
+        late_hours = step * tick - target
+        late = expected_changes(rate, policy, hour, late_hours) if late_hours > 0 else 0.0
+        cost = (1 + price * late) / (step * tick)
+        if cost < best_cost * (1 - 1e-9):
+            best, best_cost = step * tick, cost
+    due = timedelta(hours=max(best - tick / 2, tick / 2))
+    return min(max(due, bounds(base, policy)[0]), bounds(base, policy)[1])
+
+
+@pytest.mark.parametrize("policy", [FEED_POLICY, DEFAULT_GRID, FLAT])
+@pytest.mark.parametrize("base", PLANS)
+def test_the_candidate_steps_find_the_walks_least_cost(base, policy):
+    rng = random.Random(14)
+    for _ in range(150):
+        rate = 10 ** rng.uniform(-4, 0.5)
+        hour = rng.choice([None, rng.uniform(0, 24), float(rng.randrange(24))])
+        got = allocate(rate, base=base, policy=policy, signal=Signal(local_hour=hour))
+        assert got == walked_interval(rate, base, policy, hour), (rate, hour)
 
 
 def busy_step(base: timedelta, policy: Adaptive) -> timedelta:
@@ -83,7 +128,7 @@ def test_a_steady_rate_is_all_or_nothing_at_the_threshold(base):
     # plan's interval and the ceiling is ever chosen.
     for rate in (0.0101, 0.011, 0.013, 0.02, 0.05, 0.5):
         got = allocate(rate, base=base, policy=FLAT)
-        assert busy_step(base, FLAT) <= got <= base - dispatch_tick(base) / 2, rate
+        assert busy_step(base, FLAT) <= got <= base - dispatch_tick(base, FLAT) / 2, rate
     # Unknown yet: the plan's own interval.
     assert allocate(None, base=base, policy=FLAT) == base
 
