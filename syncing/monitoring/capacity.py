@@ -495,7 +495,7 @@ def describe_throughput(t: Throughput, items: int) -> list[str]:
         took = ""
         if t.at_load is not None:
             moved = f", the CPU with it by {t.cpu_per_wait:.2f} ms per ms of waiting"
-            took = f" (scaled to load {t.at_load:g}{moved if t.cpu_per_wait else ''})"
+            took = f" (that wait scaled to load {t.at_load:g}{moved if t.cpu_per_wait else ''})"
         measured_as = (
             f"a slot's {t.slot_ms:,.2f} ms per attempt in all{wait}{took}, {cpu}, over "
             f"{t.chunks:,} chunks{load} ({t.attempts_measured:,} attempts, mean sync "

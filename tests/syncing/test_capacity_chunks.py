@@ -83,7 +83,7 @@ def test_the_wait_for_a_cpu_scales_with_the_load_and_the_cpu_ceiling_binds():
     assert throughput(PROBE, 2, concurrency=1, at_load=6).slot_ms == pytest.approx(30.2)
     assert throughput(PROBE, 2, concurrency=1, at_load=1.5).slot_ms == pytest.approx(15.2)
     text = run("--kind", PROBE, "--items", "10", "--processes", "1", "--at-load", "1.5")
-    assert "(scaled to load 1.5)" in text and "15.20 ms per attempt" in text
+    assert "(that wait scaled to load 1.5)" in text and "15.20 ms per attempt" in text
     # 4 processes of 8 threads on 2 cores: 32 slots would do 1,584/s; the CPU allows 476/s.
     t = throughput(PROBE, 4, concurrency=8, cores=2)
     assert t.syncs_per_second == pytest.approx(2000 / 4.2)
