@@ -221,7 +221,8 @@ def main() -> None:
         nargs="*",
         default=[],
         metavar="FIELD=VALUE",
-        help="override the calendars policy: floor_factor=3 after_change=0.25",
+        help="override the calendars policy: floor_factor=3 after_change=0.25 (memory and "
+        "longest in hours, dispatch_every in minutes)",
     )
     parser.add_argument(
         "--sqrt",
@@ -241,6 +242,8 @@ def main() -> None:
     for key in ("memory", "longest"):  # in hours
         if key in values:
             values[key] = timedelta(hours=values[key])
+    if values.get("dispatch_every"):  # in minutes
+        values["dispatch_every"] = timedelta(minutes=values["dispatch_every"])
     FEED_POLICY = replace(FEED_POLICY, **values)
 
     rng = random.Random(args.seed)
