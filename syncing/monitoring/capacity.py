@@ -218,8 +218,9 @@ def contention(chunks) -> tuple[float, float]:
     longer the slot waited for a CPU (most likely a slot preempted more often comes back to
     cold caches, and on a virtual machine part of the host's steal counts as the guest
     thread's own time; not traced further). Measured on the 2-core bench box
-    (bursts of 3,000 and 10,000 feeds, load 6-10): per chunk, CPU per check against wait per
-    check correlates at 0.71-0.78, 0.08-0.17 ms of CPU per ms of waiting. The slope is the
+    (bursts of 1,500 to 10,000 feeds, load 6-12, 2026-12-01): per chunk, CPU per check
+    against wait per check correlates at 0.71-0.94, 0.08-0.17 ms of CPU per ms of waiting
+    (0.11-0.14 in the four rounds of one check sequence). The slope is the
     chunks' own least-squares fit, weighted by their attempts, kept within 0-1; 0 under
     CONTENTION_MIN_CHUNKS chunks with a wait, or when their waits do not vary."""
     rows = list(
