@@ -186,6 +186,7 @@ def drain(label: str, feeds: int, procs, *, new: bool, timeout_s: float = 1800) 
         "db_cpu_ms_per_feed": round(db_cpu * 1000 / max(done, 1), 2),  # database_cpu_since
         "outcomes": attempt_stats(elapsed, attempts)["outcomes"],
         "steady": steady_rate(since, until),
+        "costs": cost_split(since, until),
     }
     steady = row["steady"]
     print(
@@ -193,7 +194,7 @@ def drain(label: str, feeds: int, procs, *, new: bool, timeout_s: float = 1800) 
         f"steady {steady.get('feeds_per_s')}/s over {steady.get('window_s')} s, "
         f"worker CPU {row['worker_cpu_ms_per_feed']} ms/feed (bench process "
         f"{row['bench_cpu_ms_per_feed']}, PostgreSQL {row['db_cpu_ms_per_feed']}), "
-        f"{row['outcomes']}; "
+        f"{row['outcomes']}; per check {row['costs']}; "
         f"--since {row['since']} --until {row['until']}",
         flush=True,
     )
@@ -216,6 +217,49 @@ def database_cpu_since(before: dict[int, float]) -> float:
     started since counts all its CPU, one that ended since counts none (a lower bound)."""
     after = database_cpu_seconds()
     return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
+def cost_split(since, until) -> dict:
+    """Where a check's CPU went in the round (ms per check): the slot's whole CPU (chunk
+    records), the sync functions' own (the attempts' ``counts.cpu_ms``), the engine's
+    around them (the difference), the slot's wait for a CPU, and the chunks' fit of CPU
+    against that wait (capacity's ``contention``): to tell a cost that grows with the round
+    from one that grows with the box's contention."""
+    from django.db import connection
+
+    from syncing.models import ChunkRun
+    from syncing.monitoring.capacity import contention
+
+    sql = """
+        SELECT sum(cpu_ms) / sum(items), sum(cpu_wait_ms) / sum(items),
+               sum(wall_ms) / sum(items), avg(between_cpu_ms),
+               (SELECT avg((counts->>'cpu_ms')::float) FROM syncing_syncattempt
+                WHERE kind = %(kind)s AND started_at >= %(since)s AND started_at < %(until)s)
+        FROM syncing_chunkrun
+        WHERE kind = %(kind)s AND started_at >= %(since)s AND started_at < %(until)s AND items > 0
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"kind": KIND, "since": since, "until": until})
+        slot_cpu, wait, wall, between_cpu, sync_cpu = cursor.fetchone()
+    if slot_cpu is None:
+        return {}
+    chunks = ChunkRun.objects.filter(kind=KIND, started_at__gte=since, started_at__lt=until)
+    per_wait, floor = contention(chunks)
+
+    def ms(value):
+        return None if value is None else round(value, 3)
+
+    return {
+        "slot_cpu_ms": ms(slot_cpu),
+        "sync_cpu_ms": ms(sync_cpu),
+        "engine_cpu_ms": ms(None if sync_cpu is None else slot_cpu - sync_cpu),
+        "between_cpu_ms_per_chunk": ms(between_cpu),
+        "wait_ms": ms(wait),
+        "wall_ms": ms(wall),
+        "cpu_per_wait": round(per_wait, 3),
+        "cpu_at_no_wait_ms": ms(slot_cpu - per_wait * (wait or 0.0)),
+        "cheapest_chunk_cpu_ms": ms(floor),
+    }
 
 
 def steady_rate(since, until) -> dict:
