@@ -37,6 +37,7 @@ from syncing.adaptive import (  # noqa: E402
     ChangeStats,
     Signal,
     allocate,
+    hot_threshold,
     observe,
     planning_rate,
     waking_hours_factor,
@@ -266,6 +267,9 @@ def main() -> None:
         "policy": {
             "rule": FEED_POLICY.rule,
             "hot_changes_per_hour": FEED_POLICY.hot_rate,
+            "hot_changes_per_hour_by_plan": {
+                plan: hot_threshold(timedelta(minutes=m), FEED_POLICY) for plan, m in PLANS.items()
+            },
             "hot_factor": FEED_POLICY.hot_factor,
             "confidence": FEED_POLICY.confidence,
             "daily_profile": FEED_POLICY.daily_profile,

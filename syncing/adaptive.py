@@ -67,6 +67,12 @@ class Adaptive:
     # and checked every ``hot_factor`` x the tier's interval; any other waits up to the
     # ceiling (but is checked ``hot_factor`` x the interval after its next hot hour starts).
     hot_rate: float | None = None
+    # p95 rule: ``hot_rate`` for particular tier intervals, as ((interval, rate), ...). Each
+    # plan's p95 is its own budget (5% of *its* changes may be late), so each has its own
+    # price of a late change; what share a threshold makes late depends on the plan's
+    # geometry (how far the ceiling is past the target, how a burst's follow-ups fall
+    # against the interval), so one threshold for all leaves budget unused on some plans.
+    hot_rates: tuple[tuple[timedelta, float], ...] = ()
     hot_factor: float = 0.95
     # p95 rule: the rate is judged by the ``confidence``-sigma upper bound of its gamma
     # posterior (0: the estimate itself), so an item with little evidence is not put at
@@ -218,8 +224,7 @@ def _p95_interval(
         return base
     tick = dispatch_tick(base, policy).total_seconds() / 3600
     target = base.total_seconds() / 3600 * policy.hot_factor
-    threshold = policy.hot_rate if policy.hot_rate is not None else reference_rate(base, policy)
-    price = 1 / (threshold * target)
+    price = 1 / (hot_threshold(base, policy) * target)
     best, best_cost = None, math.inf
     late, counted = 0.0, 0.0  # expected late changes, over the first ``counted`` hours
     for hours in _candidate_steps(base, policy, tick, target, local_hour):
@@ -258,6 +263,15 @@ def _candidate_steps(
             if first <= step <= last:
                 steps.add(step)
     return [step * tick for step in sorted(steps)]
+
+
+def hot_threshold(base: timedelta, policy: Adaptive) -> float:
+    """The p95 rule's threshold (changes per hour) for a tier of interval ``base``: its entry
+    in ``hot_rates``, else ``hot_rate``, else the kind's reference rate."""
+    for interval, rate in policy.hot_rates:
+        if interval == base:
+            return rate
+    return policy.hot_rate if policy.hot_rate is not None else reference_rate(base, policy)
 
 
 def hot_interval(base: timedelta, policy: Adaptive) -> timedelta:

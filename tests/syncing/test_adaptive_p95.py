@@ -22,6 +22,7 @@ from syncing.adaptive import (
     estimate_rate,
     expected_changes,
     hot_interval,
+    hot_threshold,
     observe,
     planning_rate,
     upper_rate,
@@ -89,7 +90,7 @@ def walked_interval(rate, base, policy, hour):
     """The least-cost interval by walking every step of the grid (what the candidates skip)."""
     tick = dispatch_tick(base, policy).total_seconds() / 3600
     target = base.total_seconds() / 3600 * policy.hot_factor
-    price = 1 / (policy.hot_rate * target)
+    price = 1 / (hot_threshold(base, policy) * target)
     floor, ceiling = (b.total_seconds() / 3600 for b in bounds(base, policy))
     best, best_cost = None, float("inf")
     for step in range(max(1, -int(-floor // tick)), int(ceiling / tick + 1e-9) + 1):
@@ -220,3 +221,15 @@ def test_the_kinds_multiplier_applies_and_a_number_is_a_multiplier():
     soon = allocate(0.0, base=base, policy=FLAT, signal=Signal(factor=0.5))
     assert soon == ceiling_step(base, FLAT) / 2
     assert allocate(0.0, base=base, policy=FLAT, signal=0.5) == soon
+
+
+def test_a_plan_may_have_its_own_threshold():
+    assert hot_threshold(6 * HOUR, FEED_POLICY) == 0.0055
+    assert hot_threshold(timedelta(minutes=5), FEED_POLICY) == 0.006
+    assert hot_threshold(HOUR, FEED_POLICY) == FEED_POLICY.hot_rate == 0.0045
+    assert hot_threshold(HOUR, FLAT) == 0.01
+    # A feed-hour between the two thresholds is busy on the 1h plan, quiet on the 6h one.
+    signal = Signal(local_hour=12.0)
+    rate = 0.005 / FEED_POLICY.daily_profile[12]
+    assert allocate(rate, base=HOUR, policy=FEED_POLICY, signal=signal) < HOUR
+    assert allocate(rate, base=6 * HOUR, policy=FEED_POLICY, signal=signal) > 6 * HOUR
