@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Collection
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -73,18 +73,29 @@ class RawFeed:
     blocks: list[RawBlock]
     rest_digest: str
 
-    def lines(self, skip: Collection[int] = ()) -> list[str]:
-        """The content lines icalendar would read, without the blocks at indexes ``skip``."""
+    def lines(self, skip: Iterable[int] = ()) -> list[str]:
+        """The content lines icalendar would read, without the blocks at indexes ``skip``
+        (sorted when it is not a set). Only the text between two skipped blocks that holds
+        more than line breaks is cut out: a chunk of 500 blocks of 10,000 cut ~9,500
+        two-character strings otherwise."""
         if not skip:
             pieces = [self.text]
         else:
             pieces, position = [], 0
-            for index in sorted(skip):
+            for index in sorted(skip) if isinstance(skip, (set, frozenset)) else skip:
                 block = self.blocks[index]
-                pieces.append(self.text[position : block.start])
+                if _has_lines(self.text, position, block.start):
+                    pieces.append(self.text[position : block.start])
                 position = block.stop
             pieces.append(self.text[position:])
         return [line for piece in pieces for line in NEWLINE.split(piece) if line]
+
+
+def _has_lines(text: str, start: int, stop: int) -> bool:
+    """True when ``text[start:stop]`` holds anything but line breaks (no copy when short)."""
+    if stop - start > 8:
+        return True
+    return bool(text[start:stop].strip("\r\n"))
 
 
 def _digest(text: str) -> str:

@@ -266,9 +266,11 @@ def _chunks(raw: RawFeed | None, plan: Plan, text: str, max_raw: int) -> Iterato
     if len(decoded) <= CHUNK_BLOCKS or len(raw.text) - in_blocks > len(raw.text) // 4:
         yield raw.lines(skipped)
         return
+    del skipped
     for first in range(0, len(decoded), CHUNK_BLOCKS):
         keep = set(decoded[first : first + CHUNK_BLOCKS])
-        yield raw.lines([index for index in range(len(raw.blocks)) if index not in keep])
+        # A generator, in order: a list of the other ~9,500 indexes is 0.4 MB.
+        yield raw.lines(index for index in range(len(raw.blocks)) if index not in keep)
 
 
 def _plain_event(component, uid: str, floating: tzinfo, skipped: list) -> ParsedEvent | None:

@@ -17,7 +17,7 @@ from django.db.models import Q
 
 from calendars.formatting import format_instant
 from calendars.models import Event, EventStatus, Feed
-from calendars.services.events_bulk import bulk_upsert
+from calendars.services.events_bulk import BATCH_ROWS, bulk_upsert
 from calendars.services.import_guard import (
     KEPT_ENDED,
     KEPT_NOT_COVERED,
@@ -53,6 +53,26 @@ UPSERT_UPDATE_FIELDS = [
 ]
 
 
+class BookingEvent(NamedTuple):
+    """A webhook event about one row: "booking.added" | "booking.changed" |
+    "booking.cancelled", and the row's fields its ``payload`` shows. Kept as this tuple
+    until it is sent: the payload dicts and their ISO dates of a new 5,000-event feed held
+    ~4 MB to the end of its import, for an owner who most often has no webhook at all."""
+
+    event_type: str
+    pk: int
+    uid: str
+    start: datetime
+    end: datetime
+    all_day: bool
+    summary: str
+    status: str
+    kind: str
+
+    def payload(self) -> dict:
+        return event_payload(*self[1:])
+
+
 @dataclass
 class UpsertCounts:
     events: int = 0
@@ -66,9 +86,8 @@ class UpsertCounts:
     ids_complete: bool = True
     # Of ``unchanged``: events whose VEVENT was not even decoded (its text had not changed).
     not_decoded: int = 0
-    # What integrators hear about (webhooks): ("booking.added" | "booking.changed" |
-    # "booking.cancelled", payload), in the order they happened.
-    booking_events: list[tuple[str, dict]] = field(default_factory=list)
+    # What integrators hear about (webhooks), in the order it happened.
+    booking_events: list[BookingEvent] = field(default_factory=list)
     # Rows that took a new UID with the same dates (UID churn) instead of create + cancel.
     renamed: int = 0
     # Missing rows not cancelled, by reason (import_guard.KEPT_*), and their keys.
@@ -162,6 +181,13 @@ def existing_rows(feed: Feed) -> list[ExistingRow]:
     """The feed's Event rows as ExistingRows."""
     make = ExistingRow._make
     return [make(row) for row in Event.objects.filter(feed=feed).values_list(*EXISTING_COLUMNS)]
+
+
+def known_hashes(feed: Feed) -> dict[str, str]:
+    """uid -> raw hash of the feed's live (non-cancelled) events that have one: what
+    ``known_raw_hashes`` makes of ``existing_rows``, read alone (a query of two columns)."""
+    live = Event.objects.filter(feed=feed).exclude(status=EventStatus.CANCELLED)
+    return dict(live.exclude(raw_hash="").values_list("uid", "raw_hash").order_by())
 
 
 def known_raw_hashes(rows: Iterable[ExistingRow]) -> dict[str, str]:
@@ -331,8 +357,10 @@ def _write(
     now: datetime,
     counts: UpsertCounts,
 ) -> None:
-    """Create or update the incoming events that are new or changed (one bulk upsert)."""
-    to_write: list[Event] = []
+    """Create or update the incoming events that are new or changed (bulk upserts of
+    BATCH_ROWS rows; the Event instances of one batch at a time are in memory: 5,000 of
+    them held ~5 MB at a big feed's import peak)."""
+    pending: list[tuple[str, tuple, str, str, ExistingRow | None]] = []
     new_raw: list[Event] = []
     for uid, content in incoming:
         digest = fingerprint(content)
@@ -343,32 +371,38 @@ def _write(
             if row.raw_hash != raw:  # same event, other text (a new DTSTAMP, say)
                 new_raw.append(Event(pk=row.pk, raw_hash=raw))
             continue
-        cancelled_at = None
-        if content[5] == EventStatus.CANCELLED:
-            cancelled_at = row.cancelled_at if row is not None and row.cancelled_at else now
-        to_write.append(
-            Event(
-                feed=feed,
-                uid=uid,
-                fingerprint=digest,
-                raw_hash=raw,
-                first_seen=now,
-                last_seen=now,
-                changed_at=now,
-                cancelled_at=cancelled_at,
-                **dict(zip(CONTENT_FIELDS, content, strict=True)),
-            )
-        )
+        pending.append((uid, content, digest, raw, row))
         counts.written_uids.append(uid)
         if row is None:
             counts.created += 1
         else:
             counts.updated += 1
             counts.changed_event_ids.append(row.pk)
-    if to_write:
-        _upsert(to_write, existing, counts)
+    for first in range(0, len(pending), BATCH_ROWS):
+        batch = [_new_event(feed, now, *item) for item in pending[first : first + BATCH_ROWS]]
+        _upsert(batch, existing, counts)
     if new_raw:
         Event.objects.bulk_update(new_raw, ["raw_hash"])
+
+
+def _new_event(
+    feed: Feed, now: datetime, uid: str, content: tuple, digest: str, raw: str, row
+) -> Event:
+    """The Event row to write for ``content`` (``row``: the feed's row of that uid, if any)."""
+    cancelled_at = None
+    if content[5] == EventStatus.CANCELLED:
+        cancelled_at = row.cancelled_at if row is not None and row.cancelled_at else now
+    return Event(
+        feed=feed,
+        uid=uid,
+        fingerprint=digest,
+        raw_hash=raw,
+        first_seen=now,
+        last_seen=now,
+        changed_at=now,
+        cancelled_at=cancelled_at,
+        **dict(zip(CONTENT_FIELDS, content, strict=True)),
+    )
 
 
 def _upsert(to_write: list[Event], existing: dict[str, ExistingRow], counts: UpsertCounts) -> None:
@@ -434,9 +468,11 @@ def _cancel_missing(
         raw_hash="",
     )
     counts.changed_event_ids.extend(gone)
+    status = EventStatus.CANCELLED
     for pk, uid, start, end, all_day, summary, kind, _last_seen in gone_rows:
-        payload = event_payload(pk, uid, start, end, all_day, summary, EventStatus.CANCELLED, kind)
-        counts.booking_events.append(("booking.cancelled", payload))
+        counts.booking_events.append(
+            BookingEvent("booking.cancelled", pk, uid, start, end, all_day, summary, status, kind)
+        )
 
 
 def _booking_event(counts: UpsertCounts, event: Event, pk: int | None, before) -> None:
@@ -455,14 +491,16 @@ def _booking_event(counts: UpsertCounts, event: Event, pk: int | None, before) -
         event_type = "booking.changed"
     else:
         return
-    payload = event_payload(
-        pk,
-        event.uid,
-        event.start,
-        event.end,
-        event.all_day,
-        event.summary,
-        event.status,
-        event.kind,
+    counts.booking_events.append(
+        BookingEvent(
+            event_type,
+            pk,
+            event.uid,
+            event.start,
+            event.end,
+            event.all_day,
+            event.summary,
+            event.status,
+            event.kind,
+        )
     )
-    counts.booking_events.append((event_type, payload))

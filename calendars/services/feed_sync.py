@@ -8,6 +8,7 @@ date. A feed that is not iCalendar changes nothing.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -25,9 +26,9 @@ from calendars.models import EXPORT_DOMAIN, Event, Feed, Listing
 from calendars.services.conflicts import detect_conflicts
 from calendars.services.echoes import mark_echoes
 from calendars.services.events_upsert import (
+    BookingEvent,
     ExistingRow,
-    existing_rows,
-    known_raw_hashes,
+    known_hashes,
     upsert_feed_events,
 )
 from calendars.services.export import export_uid
@@ -97,12 +98,12 @@ def sync_feed(feed: Feed, ctx: SyncContext) -> SyncResult:
         )
     check_body(result.body, result.content_type or "")
     listing_tz = _listing_timezone(feed)
-    # The feed's rows, read once: their raw hashes let the parser leave unchanged VEVENTs
-    # undecoded, and the upsert compares against them. The engine's lease keeps any other
-    # import of this feed from changing them meanwhile.
-    rows = existing_rows(feed)
-    parsed = _parse(feed, result, listing_tz, rows)
-    counts = import_parsed_feed(feed, parsed, rows=rows)
+    # The raw hashes of the feed's events let the parser leave unchanged VEVENTs undecoded;
+    # the upsert reads the rows after the parse (a 5,000-event feed's ~2 MB of them are
+    # not held through it). The engine's lease keeps any other import of this feed from
+    # changing them meanwhile.
+    parsed = _parse(feed, result, listing_tz, known_hashes(feed))
+    counts = import_parsed_feed(feed, parsed)
     if not counts.get("held_back"):
         # Held back: the same body must be read again next time to confirm it.
         ctx.remember_validators(
@@ -120,7 +121,7 @@ def sync_feed(feed: Feed, ctx: SyncContext) -> SyncResult:
     )
 
 
-def _parse(feed: Feed, result, listing_tz: str, rows: list[ExistingRow]) -> ParsedFeed:
+def _parse(feed: Feed, result, listing_tz: str, known: dict[str, str]) -> ParsedFeed:
     """Parse the fetched body (``result.body``, emptied here: the parse reads the unfolded
     text alone, so the body, as large again, goes before the text is decoded, the unfolded
     bytes once it is, and the text before the writes). Raises
@@ -136,7 +137,7 @@ def _parse(feed: Feed, result, listing_tz: str, rows: list[ExistingRow]) -> Pars
             default_tz=listing_tz,
             max_events=MAX_EVENTS,
             own_domain=EXPORT_DOMAIN,
-            known=known_raw_hashes(rows),
+            known=known,
             known_context=feed.parse_context_hash,
             own_uids=own_uids,
         )
@@ -159,7 +160,8 @@ def import_parsed_feed(
     that has ended, not outside the range the import covered, and nothing when the feed
     suddenly emptied (held back until the next sync sees the same; ``Feed.empty_since``).
     ``parsed.unchanged_uids`` count as present and unchanged. ``rows``: the feed's rows as
-    ``existing_rows`` read them (read here when None). Returns the counts recorded on the
+    ``existing_rows`` read them (read here when None). ``parsed.events`` and
+    ``parsed.raw_hashes`` are emptied once written. Returns the counts recorded on the
     attempt ("held_back" > 0: the caller should not remember the body as seen).
     """
     now = timezone.now()
@@ -181,6 +183,9 @@ def import_parsed_feed(
             event_kind=feed.event_kind,
             previous_import_at=_previous_import_at(feed),
         )
+        # Written: the events and raw hashes (~5 MB for 5,000 events) go before the
+        # conflicts are read.
+        parsed.events, parsed.raw_hashes = [], {}
         feed.last_import = build_last_import(
             now=now, parsed=parsed, upserted=upserted, held_back=held_back
         )
@@ -199,23 +204,51 @@ def _conflicts_and_webhooks(feed: Feed, upserted, now) -> tuple[int, int]:
     up to date (the owner emailed after commit), the webhook events queued. Returns
     (conflicts opened, conflicts resolved)."""
     opened = resolved = 0
-    webhook_events = [
-        (event_type, {"listing": feed.listing_id, "feed": feed.pk, "event": event})
-        for event_type, event in upserted.booking_events
-    ]
+    webhook_events = _WebhookEvents(feed, upserted.booking_events)
     if upserted.changed:
         changed_ids = upserted.changed_event_ids if upserted.ids_complete else None
         # Our own export coming back under the channel's UIDs is no booking.
         mark_echoes(feed, changed_ids)
         changes = detect_conflicts(feed.listing_id, now=now, changed_event_ids=changed_ids)
         opened, resolved = changes.opened, changes.resolved
-        webhook_events.extend(changes.webhook_events)
+        webhook_events.others.extend(changes.webhook_events)
         if opened:
             listing_id = feed.listing_id
             transaction.on_commit(lambda: notify_new_conflicts(listing_id), robust=True)
     if webhook_events:
         emit_many(feed.listing.owner_id, webhook_events)
     return opened, resolved
+
+
+class _WebhookEvents(Sequence):
+    """emit_many's (event type, payload) pairs of one import: its booking events, then
+    ``others``. A booking event's payload is made each time it is read, so an owner with no
+    webhook endpoint (emit_many then reads no payload past its check of the types) never
+    has one per written row in memory."""
+
+    def __init__(self, feed: Feed, booking: list[BookingEvent]):
+        self.listing_id, self.feed_id, self.booking = feed.listing_id, feed.pk, booking
+        self.others: list[tuple[str, dict]] = []
+
+    def __len__(self) -> int:
+        return len(self.booking) + len(self.others)
+
+    def __getitem__(self, index: int) -> tuple[str, dict]:
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        if index >= len(self.booking):
+            return self.others[index - len(self.booking)]
+        return self._pair(self.booking[index])
+
+    def __iter__(self) -> Iterator[tuple[str, dict]]:
+        yield from map(self._pair, self.booking)
+        yield from self.others
+
+    def _pair(self, event: BookingEvent) -> tuple[str, dict]:
+        payload = {"listing": self.listing_id, "feed": self.feed_id, "event": event.payload()}
+        return event.event_type, payload
 
 
 def _cancel_scope(feed: Feed, parsed: ParsedFeed, now) -> tuple[CancelScope, int]:
