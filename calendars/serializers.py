@@ -19,7 +19,7 @@ from calendars.models import (
     validate_timezone,
 )
 from calendars.services.import_summary import api_view
-from syncing.serializers import SyncedItemStatusMixin
+from syncing.serializers import FastRepresentationMixin, SyncedItemStatusMixin
 from syncing.validation import validate_single_line
 
 
@@ -31,7 +31,7 @@ def absolute_url(request, path: str) -> str:
     return settings.SITE_URL.rstrip("/") + path
 
 
-class ListingSerializer(serializers.ModelSerializer):
+class ListingSerializer(FastRepresentationMixin, serializers.ModelSerializer):
     timezone = serializers.CharField(
         max_length=64, required=False, default="UTC", validators=[validate_timezone]
     )
@@ -80,13 +80,13 @@ class OwnerListingField(serializers.PrimaryKeyRelatedField):
         return Listing.objects.filter(owner=request.user)
 
 
-class SkippedEventSerializer(serializers.Serializer):
+class SkippedEventSerializer(FastRepresentationMixin, serializers.Serializer):
     uid = serializers.CharField(help_text='The VEVENT\'s UID ("?" when unreadable).')
     reason = serializers.CharField(help_text="A reason code, e.g. bad_dtstart, own_export.")
     text = serializers.CharField(help_text="The reason in words.")
 
 
-class LastImportSerializer(serializers.Serializer):
+class LastImportSerializer(FastRepresentationMixin, serializers.Serializer):
     """The feed's last import (``Feed.last_import``), with the same in words."""
 
     at = serializers.DateTimeField()
@@ -120,7 +120,7 @@ class LastImportSerializer(serializers.Serializer):
 LAST_IMPORT = LastImportSerializer()
 
 
-class FeedSerializer(SyncedItemStatusMixin, serializers.ModelSerializer):
+class FeedSerializer(FastRepresentationMixin, SyncedItemStatusMixin, serializers.ModelSerializer):
     listing = OwnerListingField()
     url = serializers.CharField(max_length=FEED_URL_MAX_LENGTH, validators=[validate_feed_url])
     source = serializers.ChoiceField(
@@ -191,7 +191,7 @@ class FeedSerializer(SyncedItemStatusMixin, serializers.ModelSerializer):
         return LAST_IMPORT.to_representation(api_view(feed.last_import))
 
 
-class EventSerializer(serializers.ModelSerializer):
+class EventSerializer(FastRepresentationMixin, serializers.ModelSerializer):
     listing = serializers.IntegerField(source="feed.listing_id", read_only=True)
     start = serializers.SerializerMethodField()
     end = serializers.SerializerMethodField()

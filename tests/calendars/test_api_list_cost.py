@@ -3,6 +3,8 @@ a page of feeds shares one import-summary serializer while each row keeps its ow
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -92,3 +94,100 @@ def test_an_events_page_costs_the_same_queries_for_3_rows_or_30(alice):
     assert first["listing"] == listing.pk and first["feed"] == feed.pk
     assert first["start"].startswith("2027-01-01T15:00") and first["summary"] == "Reserved"
     assert {row["effective_kind"] for row in rows} >= {"block"}
+
+
+def test_a_feeds_page_costs_the_same_queries_for_3_rows_or_27(alice):
+    """Every field of a feed row comes with the page (its listing's id, its last import,
+    its interval): no row costs a query of its own."""
+    listings = [make_listing(alice, name=f"Flat {n}") for n in range(9)]
+    api = api_client_for(alice)
+
+    def page() -> tuple[int, list]:
+        with CaptureQueriesContext(connection) as queries:
+            response = api.get("/api/v1/feeds/")
+        assert response.status_code == 200
+        return len(queries.captured_queries), response.json()["results"]
+
+    def add(listing_group):
+        for listing in listing_group:
+            for host in ("www.airbnb.com/calendar/ical", "www.vrbo.com/icalendar", "x.test/c"):
+                make_feed(listing, f"https://{host}/{listing.pk}.ics")
+        Feed.objects.filter(listing__owner=alice).update(
+            last_import={"at": "2026-12-01T10:00:00Z", "events": 3},
+            effective_interval=timedelta(minutes=20),
+            change_rate=0.5,
+            change_stats={"n": 3},
+        )
+
+    add(listings[:1])
+    few, rows = page()
+    assert len(rows) == 3
+    add(listings[1:])
+    many, rows = page()
+    assert len(rows) == 27 and few == many
+    assert {row["effective_interval_seconds"] for row in rows} == {1200}
+    assert {row["change_rate"] for row in rows} == {0.5}
+    assert {row["last_import"]["summary"] for row in rows} == {"3 events, no changes"}
+
+
+def _stock(monkeypatch):
+    """DRF's own Serializer.to_representation in place of the one-plan-per-serializer one."""
+    from rest_framework import serializers
+
+    from syncing.serializers import FastRepresentationMixin
+
+    monkeypatch.setattr(
+        FastRepresentationMixin, "to_representation", serializers.Serializer.to_representation
+    )
+
+
+def test_lists_answer_exactly_what_stock_drf_answers(alice, monkeypatch):
+    """Feeds (every shape of last import, nulls included), events (timed, all-day, an echo)
+    and listings: the same JSON through DRF's own per-field path."""
+    from calendars.models import Event
+
+    listing = make_listing(alice)
+    listing.regenerate_export_token()
+    feeds = [make_feed(listing, f"https://x.test/{n}.ics") for n in range(4)]
+    imports = [
+        {},
+        {"at": "2026-12-01T10:00:00Z", "events": 30, "created": 2},
+        {
+            "at": "2026-12-01T11:00:00Z",
+            "events": 7,
+            "skipped": [["u1", "bad_dtend"], ["u2", "mystery"]],
+            "skipped_count": 2,
+            "unknown_tzids": ["Mars/Base"],
+            "left_out": 3,
+            "truncated": True,
+            "covered_until": "2027-06-01T00:00:00Z",
+            "held_back": 1,
+            "kept": {"ended": 4, "unreadable": 1},
+        },
+        {"at": "2026-12-01T12:00:00Z", "kept": {"ended": None}},
+    ]
+    for feed, last_import in zip(feeds, imports, strict=True):
+        Feed.objects.filter(pk=feed.pk).update(last_import=last_import)
+    Feed.objects.filter(pk=feeds[1].pk).update(
+        effective_interval=timedelta(minutes=20), change_rate=0.25, paused=True
+    )
+    first = Event.objects.create(
+        feed=feeds[0], uid="a", start="2027-01-01T15:00Z", end="2027-01-03T11:00Z"
+    )
+    Event.objects.create(
+        feed=feeds[1],
+        uid="b",
+        start="2027-01-01T00:00Z",
+        end="2027-01-03T00:00Z",
+        all_day=True,
+        kind_override="owner_stay",
+        echo_of=first,
+    )
+    api = api_client_for(alice)
+    paths = ["/api/v1/feeds/", "/api/v1/feeds/?cursor=", f"/api/v1/feeds/{feeds[2].pk}/"]
+    paths += ["/api/v1/events/", "/api/v1/listings/", f"/api/v1/listings/{listing.pk}/"]
+    fast = {path: api.get(path).json() for path in paths}
+    _stock(monkeypatch)
+    stock = {path: api.get(path).json() for path in paths}
+    assert fast == stock
+    assert fast["/api/v1/feeds/"]["count"] == 4 and fast["/api/v1/events/"]["count"] == 2
