@@ -48,6 +48,36 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line("; ".join(missing))
 
 
+def _flush_by_delete() -> None:
+    """Between transactional tests Django empties every table with one TRUNCATE: on
+    PostgreSQL that is 2.3-2.7 s here (43 tables and 78 partitions, each given new files),
+    against 0.02 s for a DELETE of the few rows a test leaves. Flush by DELETE, foreign-key
+    triggers off for the flush's own transaction, as TRUNCATE ignores them too (the suite
+    connects as a superuser; any other role keeps TRUNCATE)."""
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    truncate = DatabaseOperations.sql_flush
+
+    def sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=False):
+        with self.connection.cursor() as cursor:
+            cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+            superuser = cursor.fetchone()[0]
+        if not tables or reset_sequences or not superuser:
+            return truncate(
+                self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade
+            )
+        return [
+            "SET LOCAL session_replication_role = replica",
+            *(f"DELETE FROM {self.quote_name(table)}" for table in tables),  # noqa: S608 - table names
+            "SET LOCAL session_replication_role = DEFAULT",
+        ]
+
+    DatabaseOperations.sql_flush = sql_flush
+
+
+_flush_by_delete()
+
+
 @pytest.fixture(autouse=True)
 def _forget_tier_caches():
     """Tier names and intervals are cached per process for a few seconds; a test that renames
@@ -133,3 +163,20 @@ def temporary_kind():
 
     with ExitStack() as stack:
         yield lambda kind: stack.enter_context(registered_kind(kind))
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """On PostgreSQL the test database commits without waiting for the disk
+    (``synchronous_commit = off`` for every session on it, the workers' and PgBouncer's
+    included): a commit here waited 3.5-4.8 ms for the WAL flush, against 0.1 ms without.
+    A crash of the server could lose the last commits; the suite never crashes the shared
+    server (the fault suite runs a cluster of its own, with the default)."""
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            name = connection.settings_dict["NAME"]
+            with connection.cursor() as cursor:
+                cursor.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
+                cursor.execute("SET synchronous_commit = off")

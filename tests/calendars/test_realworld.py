@@ -99,10 +99,17 @@ def _instant(value, zone):
     return value
 
 
+@functools.lru_cache(maxsize=1)
+def _icalendar_parse(body: bytes) -> icalendar.Calendar:
+    """icalendar's reading of ``body``, kept for the file's second window: the parse is most of
+    the reference's time (2-3 s for each of the two largest files). Only read, never changed."""
+    return icalendar.Calendar.from_ical(body, multiple=True)[0]
+
+
 def reference(body: bytes, window) -> Counter:
     """recurring-ical-events' events overlapping ``window``, one UID at a time (a UID it
     cannot read is counted as (uid, "ERROR"))."""
-    calendar = icalendar.Calendar.from_ical(body, multiple=True)[0]
+    calendar = _icalendar_parse(body)
     floating = ZoneInfo(LISTING_TZ)
     if calendar.get("X-WR-TIMEZONE"):
         try:

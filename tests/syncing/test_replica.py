@@ -198,7 +198,7 @@ class ReplicaServer:
     def caught_up(self, timeout: float = 60) -> None:
         """Wait until the replica has replayed everything the primary has written (the whole
         cluster's WAL: another session's bulk load on the same server slows this down)."""
-        (lsn,) = self.sql("SELECT pg_current_wal_lsn()", on_primary=True)
+        (lsn,) = self.sql("SELECT pg_current_wal_insert_lsn()", on_primary=True)
         deadline = time.monotonic() + timeout
         while not self.sql("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (lsn,))[0]:
             assert time.monotonic() < deadline, "the replica did not catch up"
