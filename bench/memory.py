@@ -3,8 +3,8 @@
     .venv/bin/python bench/memory.py --port 18420          # farm on 127.0.0.1:18420
     .venv/bin/python bench/memory.py --trace               # + the top allocation sites
 
-1. ``import``: in a fresh process (Django set up, the import's modules loaded, as a worker
-   is before its first task), one ``--events`` feed imported inline through the engine
+1. ``import``: in a fresh process (Django set up, the import's modules and the broker's
+   Redis client loaded, as a worker is before its first task), one ``--events`` feed imported inline through the engine
    (claim, fetch, parse, upsert, attempt): peak RSS (``VmHWM``) after start-up and at the
    end, and CPU. Twice: a new feed, then the same feed changed. Two feeds: the farm's
    (Airbnb style: its stays spread over centuries, ~70 inside the import window) and a
@@ -60,6 +60,9 @@ def child_import(url: str, trace: bool) -> dict:
 
     os.environ.update(bench_env())
     django.setup()
+    # The broker's client: a worker on the Redis broker loads it at start (kombu's transport;
+    # it pulls redis.asyncio and redis.cluster, 5 MB), here the rate limiter at the fetch.
+    import redis  # noqa: F401
     from django.contrib.auth import get_user_model
 
     import calendars.ics.parse  # noqa: F401 - loaded before the baseline, as in a worker
