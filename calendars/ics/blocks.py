@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 from icalendar.parser.content_line import NEWLINE
 
@@ -46,8 +48,7 @@ _MARK = re.compile(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class RawBlock:
+class RawBlock(NamedTuple):
     """One top-level VEVENT: ``text[start:stop]`` of the unfolded feed.
 
     ``uid`` is the UID exactly as the parser will read it, or None when a string scan
@@ -67,10 +68,61 @@ class RawBlock:
     days: tuple[int, int] | None = None
 
 
+_ENDLESS = date.max.toordinal()
+
+
+class RawBlocks(Sequence[RawBlock]):
+    """The blocks of a feed, stored by column; an item is a RawBlock made when it is read.
+    10,000 RawBlock objects, their day tuples and numbers held ~2 MB more at a big feed's
+    parse than these arrays."""
+
+    def __init__(self) -> None:
+        self._bounds = array("q")  # start, stop, first day, last day (days 0: unknown)
+        self._uids: list[str | None] = []
+        self._digests: list[str] = []
+        self._flags = bytearray()  # 1: recurring, 2: odd_uid
+
+    def append(self, block: RawBlock) -> None:
+        first, last = block.days or (0, 0)
+        # A COUNT x INTERVAL past any date is endless all the same (and fits the array).
+        self._bounds.extend((block.start, block.stop, first, min(last, _ENDLESS)))
+        self._uids.append(block.uid)
+        self._digests.append(block.digest)
+        self._flags.append(block.recurring | block.odd_uid << 1)
+
+    def __len__(self) -> int:
+        return len(self._uids)
+
+    def __getitem__(self, index: int) -> RawBlock:  # type: ignore[override]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        start, stop, first, last = self._bounds[4 * index : 4 * index + 4]
+        flags = self._flags[index]
+        return RawBlock(
+            start=start,
+            stop=stop,
+            uid=self._uids[index],
+            recurring=bool(flags & 1),
+            digest=self._digests[index],
+            odd_uid=bool(flags & 2),
+            days=(first, last) if first else None,
+        )
+
+    def __iter__(self) -> Iterator[RawBlock]:
+        bounds = iter(self._bounds)
+        for uid, digest, flags, start, stop, first, last in zip(
+            self._uids, self._digests, self._flags, bounds, bounds, bounds, bounds, strict=True
+        ):
+            days = (first, last) if first else None
+            yield RawBlock(start, stop, uid, bool(flags & 1), digest, bool(flags & 2), days)
+
+
 @dataclass(frozen=True, slots=True)
 class RawFeed:
     text: str  # unfolded
-    blocks: list[RawBlock]
+    blocks: RawBlocks
     rest_digest: str
 
     def lines(self, skip: Iterable[int] = ()) -> list[str]:
@@ -145,7 +197,7 @@ class _Scan:
     def __init__(self, text: str):
         self.text = text
         self.stack: list[str] = []
-        self.blocks: list[RawBlock] = []
+        self.blocks = RawBlocks()
         self.rest: list[str] = []
         self.position = 0  # end of the last block
         self.start = -1  # the open block's first character, -1 outside a block

@@ -89,12 +89,13 @@ def plan_blocks(
         return plan
     first, last = window[0].date().toordinal(), window[1].date().toordinal()
     plan.outside = _outside(raw, first, last)
+    blocks = raw.blocks  # each item is made when read (blocks.RawBlocks): read it once
     inside = [
         index
         for index in _sure_singles(raw, plan.outside)
-        if raw.blocks[index].days[0] + MARGIN_DAYS < last
-        and raw.blocks[index].days[1] - MARGIN_DAYS > first
-        and not is_echo(raw.blocks[index].uid)
+        if (block := blocks[index]).days[0] + MARGIN_DAYS < last
+        and block.days[1] - MARGIN_DAYS > first
+        and not is_echo(block.uid)
     ]
     _beyond_the_cap(raw, inside, max_events, plan)
     if not plan.beyond:
