@@ -4,12 +4,13 @@
     .venv/bin/python bench/memory.py --trace               # + the top allocation sites
 
 1. ``import``: in a fresh process (Django set up, the import's modules and the broker's
-   Redis client loaded, as a worker is before its first task), one ``--events`` feed imported inline through the engine
-   (claim, fetch, parse, upsert, attempt): peak RSS (``VmHWM``) after start-up and at the
-   end, and CPU. Twice: a new feed, then the same feed changed. Two feeds: the farm's
-   (Airbnb style: its stays spread over centuries, ~70 inside the import window) and a
-   dense one (``dense``: every event inside the window, Airbnb's lines; the import's cap
-   keeps 5,000), served on ``--port`` + 1; its change moves every tenth stay a day.
+   Redis client loaded, as a worker is before its first task), one ``--events`` feed
+   imported inline through the engine (claim, fetch, parse, upsert, attempt): peak RSS
+   (``VmHWM``) after start-up and at the end, and CPU. Twice: a new feed, then the same feed
+   changed. Two feeds: the farm's (Airbnb style: its stays spread over centuries, ~70 inside
+   the import window) and a dense one (``dense``: every event inside the window, Airbnb's
+   lines; the import's cap keeps 5,000), served on ``--port`` + 1; its change moves every
+   tenth stay a day.
 2. ``worker`` (``--worker``): the same farm feed imported by a real Celery worker (prefork,
    one pool process, ``syncing.sync_items`` on the bench broker), new then changed: RSS of
    the pool process after start and its peak (``VmHWM``) after each import; the worker's
