@@ -80,24 +80,12 @@ TRACKED_HEADROOM = 1.01
 # Only fast limits are paced; a limit of one call per second or slower bursts freely.
 PACE_MAX_STEP = 1.0
 
-# One round trip per acquire on Redis: the cooldown, the paced slot and the window are read
-# and taken in one script. The window is a sorted set of the requests that may still count:
-# each scored with the latest time it can have reached the provider. A plain ``acquire``
-# scores its slot time; a tracked request (``acquire_request``) is scored ``slot + hold``
-# while it is in flight and, once its answer is back, the time the answer came
-# (``answered``): the provider counted it before it answered, so no spread between our
-# check and its arrival (a late thread, a slow send, the provider's own queue) can put
-# ``amount + 1`` arrivals in one of its sliding windows.
-# Returns {status, seconds}: 0 = taken, sleep ``seconds`` then go (the paced slot);
-# 1 = cooling down for ``seconds``; 2 = nothing taken, the next slot is ``seconds`` away;
-# 3 = nothing taken, requests still in flight fill the window: look again in ``seconds``.
-_ACQUIRE_SCRIPT = """
-local now = tonumber(ARGV[1])
-local step = tonumber(ARGV[2])
-local amount = tonumber(ARGV[3])
-local expiry = tonumber(ARGV[4])
-local remaining = tonumber(ARGV[5])
-local hold = tonumber(ARGV[8])
+# The admission checks both scripts share (they expect now, step, amount, expiry and
+# remaining as locals): a cooldown refuses with {1, seconds}; the paced slot is the pace key
+# or now; a window already holding ``amount`` requests after ``slot - expiry`` refuses with
+# {3, ...} (some still in flight) or {2, until one leaves}; a slot past the caller's
+# ``remaining`` time refuses with {2, its distance}. Leaves ``slot`` and ``counted``.
+_ADMISSION_CHECKS = """
 local cool = tonumber(redis.call('GET', KEYS[1]) or '0')
 if cool > now then
   return {1, tostring(cool - now)}
@@ -121,6 +109,29 @@ end
 if slot - now > remaining then
   return {2, tostring(slot - now)}
 end
+"""
+# One round trip per acquire on Redis: the cooldown, the paced slot and the window are read
+# and taken in one script. The window is a sorted set of the requests that may still count:
+# each scored with the latest time it can have reached the provider. A plain ``acquire``
+# scores its slot time; a tracked request (``acquire_request``) is scored ``slot + hold``
+# while it is in flight and, once its answer is back, the time the answer came
+# (``answered``): the provider counted it before it answered, so no spread between our
+# check and its arrival (a late thread, a slow send, the provider's own queue) can put
+# ``amount + 1`` arrivals in one of its sliding windows.
+# Returns {status, seconds}: 0 = taken, sleep ``seconds`` then go (the paced slot);
+# 1 = cooling down for ``seconds``; 2 = nothing taken, the next slot is ``seconds`` away;
+# 3 = nothing taken, requests still in flight fill the window: look again in ``seconds``.
+_ACQUIRE_SCRIPT = (
+    """
+local now = tonumber(ARGV[1])
+local step = tonumber(ARGV[2])
+local amount = tonumber(ARGV[3])
+local expiry = tonumber(ARGV[4])
+local remaining = tonumber(ARGV[5])
+local hold = tonumber(ARGV[8])
+"""
+    + _ADMISSION_CHECKS
+    + """
 redis.call('ZADD', KEYS[3], tostring(slot + hold), ARGV[7])
 -- Only ever lengthen the window's expiry: a request with a shorter hold must not let the
 -- key (and a longer one still in flight with it) expire.
@@ -133,6 +144,7 @@ if step > 0 then
 end
 return {0, tostring(slot - now)}
 """
+)
 # The answer to a tracked request came back: it reached the provider before ``now``.
 _ANSWERED_SCRIPT = """
 redis.call('ZADD', KEYS[1], 'XX', ARGV[1], ARGV[2])
@@ -144,36 +156,17 @@ return 1
 # has at least that room) and as lie within the caller's deadline. Members are ARGV[8]..":i".
 # Returns {0, wait for the first slot, slots granted, the pace value set} or the refusals of
 # _ACQUIRE_SCRIPT ({1|2|3, seconds}).
-_RESERVE_SCRIPT = """
+_RESERVE_SCRIPT = (
+    """
 local now = tonumber(ARGV[1])
 local step = tonumber(ARGV[2])
 local amount = tonumber(ARGV[3])
 local expiry = tonumber(ARGV[4])
 local remaining = tonumber(ARGV[5])
 local want = tonumber(ARGV[7])
-local cool = tonumber(redis.call('GET', KEYS[1]) or '0')
-if cool > now then
-  return {1, tostring(cool - now)}
-end
-local slot = now
-if step > 0 then
-  slot = math.max(now, tonumber(redis.call('GET', KEYS[2]) or '0'))
-end
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', tostring(now - expiry))
-local since = '(' .. tostring(slot - expiry)
-local counted = redis.call('ZCOUNT', KEYS[3], since, '+inf')
-if counted >= amount then
-  local first = redis.call('ZRANGEBYSCORE', KEYS[3], since, '+inf', 'WITHSCORES', 'LIMIT',
-    counted - amount, 1)
-  local latest = tonumber(first[2])
-  if latest > now then
-    return {3, tostring(math.max(step, 0.005))}
-  end
-  return {2, tostring(latest + expiry - now)}
-end
-if slot - now > remaining then
-  return {2, tostring(slot - now)}
-end
+"""
+    + _ADMISSION_CHECKS
+    + """
 local n = math.min(want, amount - counted)
 if step > 0 then
   n = math.min(n, math.floor((remaining - (slot - now)) / step) + 1)
@@ -196,6 +189,7 @@ if step > 0 then
 end
 return {0, tostring(slot - now), n, pace}
 """
+)
 # Slots of a batch never sent go back: out of the window, and the pace key back to the first
 # of them when nobody has reserved after the batch (its value is still the one the batch set).
 _RETURN_SCRIPT = """
