@@ -167,7 +167,10 @@ def test_a_message_delivered_twice_at_once_runs_each_item_once(via_pgbouncer, se
         claim = claim_due_items(get_kind(PROBE), "5m", 100)
         in_threads(lambda i: run_claimed(PROBE, claim.token, claim.pks))
         runs = Probe.objects.filter(pk__in=claim.pks).aggregate(most=Max("runs"))
-        assert runs["most"] == 2, "the session-lock guard held here: the test proves nothing"
+        # At least one item ran more than once. With both deliveries on one server session
+        # an item ran three times once in CI (2026-12-01; how the two threads' statements
+        # interleaved on the shared session was not traced): the guard failing is the point.
+        assert runs["most"] >= 2, "the session-lock guard held here: the test proves nothing"
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock_all()")
     finally:
