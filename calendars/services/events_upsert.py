@@ -184,20 +184,11 @@ def existing_rows(feed: Feed) -> list[ExistingRow]:
 
 
 def known_hashes(feed: Feed) -> dict[str, str]:
-    """uid -> raw hash of the feed's live (non-cancelled) events that have one: what
-    ``known_raw_hashes`` makes of ``existing_rows``, read alone (a query of two columns)."""
+    """uid -> raw hash of the feed's live (non-cancelled) events that have one: the blocks
+    parse_feed may leave undecoded (a query of two columns, read before the parse; the
+    upsert reads ``existing_rows`` after it)."""
     live = Event.objects.filter(feed=feed).exclude(status=EventStatus.CANCELLED)
     return dict(live.exclude(raw_hash="").values_list("uid", "raw_hash").order_by())
-
-
-def known_raw_hashes(rows: Iterable[ExistingRow]) -> dict[str, str]:
-    """uid -> raw hash of the live (non-cancelled) events among ``existing_rows``: the
-    blocks parse_feed may leave undecoded."""
-    return {
-        uid: raw
-        for _pk, uid, _digest, status, _cancelled_at, raw in rows
-        if raw and status != EventStatus.CANCELLED
-    }
 
 
 def upsert_feed_events(
@@ -209,7 +200,6 @@ def upsert_feed_events(
     cancel_missing: bool = True,
     unchanged_uids: Iterable[str] = (),
     raw_hashes: Mapping[str, str] | None = None,
-    rows: Iterable[ExistingRow] | None = None,
     event_kind: str = "",
     previous_import_at: datetime | None = None,
 ) -> UpsertCounts:
@@ -222,8 +212,7 @@ def upsert_feed_events(
     marked cancelled (kept, never deleted) if ``scope`` allows (see import_guard; by default
     only events that have not ended). ``unchanged_uids`` are events the parser did not
     decode because their VEVENT text had not changed: present and unchanged.
-    ``raw_hashes`` (uid -> raw VEVENT hash) are stored on the rows; ``rows`` are the feed's
-    rows as ``existing_rows`` returns them, when the caller read them already;
+    ``raw_hashes`` (uid -> raw VEVENT hash) are stored on the rows;
     ``event_kind``, when set, is every event's kind. Missing rows kept (see import_guard)
     are counted by reason when they were still in the feed at ``previous_import_at`` or
     have not ended, so stays the channel dropped long ago are not read (nor counted) again.
@@ -232,9 +221,7 @@ def upsert_feed_events(
     counts = UpsertCounts()
     if scope is None:
         scope = CancelScope(now=now, today=now.date())
-    existing: dict[str, ExistingRow] = {
-        row.uid: row for row in (existing_rows(feed) if rows is None else rows)
-    }
+    existing: dict[str, ExistingRow] = {row.uid: row for row in existing_rows(feed)}
     seen = _count_unchanged(existing, unchanged_uids, counts)
     incoming = _incoming(parsed_events, seen, counts, event_kind)
     cancelled = EventStatus.CANCELLED

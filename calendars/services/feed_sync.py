@@ -27,7 +27,6 @@ from calendars.services.conflicts import detect_conflicts
 from calendars.services.echoes import mark_echoes
 from calendars.services.events_upsert import (
     BookingEvent,
-    ExistingRow,
     known_hashes,
     upsert_feed_events,
 )
@@ -149,9 +148,7 @@ def _parse(feed: Feed, result, listing_tz: str, known: dict[str, str]) -> Parsed
         )
 
 
-def import_parsed_feed(
-    feed: Feed, parsed: ParsedFeed, *, rows: list[ExistingRow] | None = None
-) -> dict:
+def import_parsed_feed(feed: Feed, parsed: ParsedFeed) -> dict:
     """Write a parsed feed's events and the listing's conflicts in one transaction, record
     the import on ``feed.last_import``, and queue the owner's webhook events (one emit_many
     call).
@@ -159,8 +156,7 @@ def import_parsed_feed(
     Missing events are cancelled only as import_guard allows: not an unreadable one, not one
     that has ended, not outside the range the import covered, and nothing when the feed
     suddenly emptied (held back until the next sync sees the same; ``Feed.empty_since``).
-    ``parsed.unchanged_uids`` count as present and unchanged. ``rows``: the feed's rows as
-    ``existing_rows`` read them (read here when None). ``parsed.events`` and
+    ``parsed.unchanged_uids`` count as present and unchanged. ``parsed.events`` and
     ``parsed.raw_hashes`` are emptied once written. Returns the counts recorded on the
     attempt ("held_back" > 0: the caller should not remember the body as seen).
     """
@@ -179,7 +175,6 @@ def import_parsed_feed(
             scope=scope,
             unchanged_uids=parsed.unchanged_uids,
             raw_hashes=parsed.raw_hashes,
-            rows=rows,
             event_kind=feed.event_kind,
             previous_import_at=_previous_import_at(feed),
         )
