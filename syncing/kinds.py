@@ -59,6 +59,12 @@ class Kind:
     default_tier: str = ""
     # Items per Celery message: the unit of transport (the unit of work stays the item).
     chunk_size: int = 100
+    # Items per message when they are expected to be cheap: the last sync succeeded and the
+    # item holds a validator (ETag or Last-Modified), so the next one is most likely a
+    # conditional request answered 304, a fraction of a full sync's CPU and wall time. A
+    # message then costs at most one chunk: an item counts 1/chunk_size, a cheap one
+    # 1/cheap_chunk_size (services.dispatch.split_claim). None: every item counts alike.
+    cheap_chunk_size: int | None = None
     # Lookup from the item to its owner's user id, for scoping attempts ("listing__owner").
     owner_path: str = "owner"
     # Plan name -> tier name for items of this kind created by owners on that plan.

@@ -27,6 +27,17 @@ class Claim:
     token: uuid.UUID
     pks: list[int]
     leased_until: datetime
+    # The claimed items expected to be cheap to sync (the last sync succeeded and the item
+    # holds a validator for a conditional request): Kind.cheap_chunk_size.
+    cheap: frozenset[int] = frozenset()
+
+
+# An item expected to be cheap to sync (Kind.cheap_chunk_size): its last sync succeeded
+# and it holds a validator, so the next sync is most likely a conditional request and a 304.
+CHEAP = (
+    "({t}consecutive_failures = 0 AND {t}last_success_at IS NOT NULL"
+    " AND ({t}etag <> '' OR {t}last_modified <> ''))"
+)
 
 
 def lease_seconds(kind: Kind) -> int:
@@ -63,7 +74,7 @@ def claim_due_items(kind: Kind, tier: str, limit: int, *, now: datetime | None =
                 FOR UPDATE SKIP LOCKED
             ) AS due
             WHERE t.{pk} = due.{pk}
-            RETURNING t.{pk}, t.{order}, t.next_sync_at
+            RETURNING t.{pk}, t.{order}, t.next_sync_at, {CHEAP.format(t="t.")}
         """  # noqa: S608 - identifiers come from model metadata, values are parameters
     else:
         sql = f"""
@@ -75,7 +86,7 @@ def claim_due_items(kind: Kind, tier: str, limit: int, *, now: datetime | None =
                 ORDER BY {order} NULLS LAST, next_sync_at
                 LIMIT %s
             )
-            RETURNING {pk}, {order}, next_sync_at
+            RETURNING {pk}, {order}, next_sync_at, {CHEAP.format(t="")}
         """  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, [until_db, token_db, tier, now_db, now_db, limit])
@@ -83,7 +94,8 @@ def claim_due_items(kind: Kind, tier: str, limit: int, *, now: datetime | None =
         rows = cursor.fetchall()
         rows.sort(key=lambda row: (row[1] is None, row[1] or row[2], row[2], row[0]))
         pks = [row[0] for row in rows]
-    return Claim(kind=kind.name, token=token, pks=pks, leased_until=leased_until)
+        cheap = frozenset(row[0] for row in rows if row[3])
+    return Claim(kind=kind.name, token=token, pks=pks, leased_until=leased_until, cheap=cheap)
 
 
 def claim_one(kind: Kind, pk: int, *, now: datetime | None = None, force: bool = False) -> Claim:

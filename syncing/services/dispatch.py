@@ -77,8 +77,8 @@ def publish_claim(kind: Kind, claim: Claim, *, priority: int | None = None) -> i
         groups[(kind.queue, priority)] = list(claim.pks)
     messages = []
     for (queue, prio), pks in groups.items():
-        for start in range(0, len(pks), kind.chunk_size):
-            messages.append((queue, prio, pks[start : start + kind.chunk_size]))
+        for chunk in split_claim(kind, pks, claim.cheap):
+            messages.append((queue, prio, chunk))
 
     def send() -> None:
         for queue, prio, pks in messages:
@@ -93,6 +93,33 @@ def publish_claim(kind: Kind, claim: Claim, *, priority: int | None = None) -> i
 
     transaction.on_commit(send)
     return len(messages)
+
+
+def split_claim(kind: Kind, pks: list[int], cheap: frozenset[int] = frozenset()) -> list[list[int]]:
+    """``pks`` in order, cut into the chunks of one message each: ``kind.chunk_size`` items
+    a message, or with ``kind.cheap_chunk_size`` each message costing at most one chunk, an
+    item in ``cheap`` counting 1/cheap_chunk_size and any other 1/chunk_size (so a message
+    of items whose last sync was a 304 carries cheap_chunk_size of them, a message of new
+    ones chunk_size, a mixed one in between)."""
+    size, cheap_size = kind.chunk_size, kind.cheap_chunk_size
+    if not cheap_size or not cheap:
+        return [pks[start : start + size] for start in range(0, len(pks), size)]
+    # In whole units: a message holds size x cheap_size, an item costs cheap_size (size when
+    # cheap).
+    budget = size * cheap_size
+    chunks: list[list[int]] = []
+    chunk: list[int] = []
+    used = 0
+    for pk in pks:
+        cost = size if pk in cheap else cheap_size
+        if chunk and used + cost > budget:
+            chunks.append(chunk)
+            chunk, used = [], 0
+        chunk.append(pk)
+        used += cost
+    if chunk:
+        chunks.append(chunk)
+    return chunks
 
 
 def sync_now(kind_name: str, pk: int, *, force: bool = False) -> bool:

@@ -44,6 +44,11 @@ logger = logging.getLogger("syncing.run")
 # so a killed worker loses at most a moment's work (which the next claim repeats).
 FLUSH_EVERY_ITEMS = 50
 FLUSH_EVERY_SECONDS = 0.5
+# A chunk that has run this long hands its items not yet started back (due again at once,
+# claimed by the next dispatch and spread over the free workers) instead of keeping them
+# waiting behind slow ones (a host timing out): a longer chunk of cheap items
+# (Kind.cheap_chunk_size) never holds its last items longer than this plus one sync.
+HAND_BACK_AFTER_SECONDS = 180.0
 
 
 @dataclass
@@ -135,10 +140,13 @@ def _run_chunk(kind: Kind, lease: ChunkLease, pks: list[int], report: ChunkRepor
     report.settled.update(pk for pk in pks if pk not in items)
     intervals = tier_intervals(kind.name)
     pending: list[Finish] = []
-    last_flush = time.monotonic()
+    last_flush = started = time.monotonic()
     for index, pk in enumerate(pks):
         if pk not in items or pk in report.settled:
             continue
+        if report.ran and time.monotonic() - started > HAND_BACK_AFTER_SECONDS:
+            _hand_back(kind, lease, pks[index:], items, pending, report, "chunk ran long")
+            return
         if not lease.hold(pk):
             report.lost_lease.append(pk)
             report.settled.add(pk)
@@ -147,12 +155,7 @@ def _run_chunk(kind: Kind, lease: ChunkLease, pks: list[int], report: ChunkRepor
             pending.append(_run_one(kind, items[pk], intervals))
         except SoftTimeLimitExceeded:
             # Out of time for this message: record what finished, hand the rest back.
-            rest = [p for p in pks[index:] if p in items and p not in report.settled]
-            logger.warning("%s: soft time limit, releasing %d items", kind.name, len(rest))
-            _flush(kind, lease, pending, report)
-            release(kind, lease.token, rest)
-            lease.done(rest)
-            report.settled.update(rest)
+            _hand_back(kind, lease, pks[index:], items, pending, report, "soft time limit")
             return
         report.ran += 1
         if len(pending) >= FLUSH_EVERY_ITEMS or time.monotonic() - last_flush > FLUSH_EVERY_SECONDS:
@@ -160,6 +163,25 @@ def _run_chunk(kind: Kind, lease: ChunkLease, pks: list[int], report: ChunkRepor
             pending = []
             last_flush = time.monotonic()
     _flush(kind, lease, pending, report)
+
+
+def _hand_back(
+    kind: Kind,
+    lease: ChunkLease,
+    rest: list[int],
+    items: dict[int, SyncedItem],
+    pending: list[Finish],
+    report: ChunkReport,
+    why: str,
+) -> None:
+    """Record what finished, and release the items of ``rest`` not settled yet (due again
+    at once, for the next claim)."""
+    rest = [p for p in rest if p in items and p not in report.settled]
+    logger.warning("%s: %s, releasing %d items", kind.name, why, len(rest))
+    _flush(kind, lease, pending, report)
+    release(kind, lease.token, rest)
+    lease.done(rest)
+    report.settled.update(rest)
 
 
 def _load(kind: Kind, pks: set[int]) -> dict[int, SyncedItem]:
