@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -20,7 +21,9 @@ from datetime import datetime, timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db import InterfaceError, OperationalError, connection, connections, router, transaction
+from django.db.models import QuerySet
+from django.db.models.query import get_related_populators
 from django.utils import timezone
 
 from syncing.backoff import reschedule_delay
@@ -185,13 +188,93 @@ def _hand_back(
 
 
 def _load(kind: Kind, pks: set[int]) -> dict[int, SyncedItem]:
+    """The chunk's items (with the relation of their owner path), by primary key."""
     if not pks:
         return {}
+    alias = router.db_for_read(kind.model_class)
+    loader = _loader(kind, alias)
+    if loader is not None:
+        return loader.load(pks)
+    return {item.pk: item for item in _load_queryset(kind, pks).using(alias)}
+
+
+def _load_queryset(kind: Kind, pks) -> QuerySet:
     qs = kind.model_class.objects.filter(pk__in=pks)
     relation = kind.owner_path.rsplit("__", 1)[0] if "__" in kind.owner_path else None
     if relation:
         qs = qs.select_related(relation)
-    return {item.pk: item for item in qs}
+    return qs
+
+
+class _Loader:
+    """``_load_queryset``'s query compiled once (per thread, database and kind) with
+    ``pk = ANY(%s)``: a chunk's load then costs the statement and the instances, not Django
+    compiling the same SQL again (a third of the load's CPU, ~0.04 ms of every 304). The rows
+    become instances exactly as the queryset's iterator makes them (converters, ``from_db``,
+    the related object populated)."""
+
+    def __init__(self, kind: Kind, alias: str, compiler, sql: str) -> None:
+        self.connection = connections[alias]
+        self.alias = alias
+        self.compiler = compiler
+        self.sql = sql
+        select, klass_info = compiler.select, compiler.klass_info
+        self.model = klass_info["model"]
+        fields = klass_info["select_fields"]
+        self.start, self.end = fields[0], fields[-1] + 1
+        self.init_list = [f[0].target.attname for f in select[self.start : self.end]]
+        self.populators = get_related_populators(klass_info, select, alias)
+        self.converters = compiler.get_converters([s[0] for s in select[: compiler.col_count]])
+
+    def load(self, pks: set[int]) -> dict[int, SyncedItem]:
+        with self.connection.cursor() as cursor:
+            cursor.execute(self.sql, [sorted(pks)])
+            rows = cursor.fetchall()
+        if self.converters:
+            rows = self.compiler.apply_converters(rows, self.converters)
+        items = {}
+        start, end, alias, init_list = self.start, self.end, self.alias, self.init_list
+        for row in rows:
+            item = self.model.from_db(alias, init_list, row[start:end])
+            for populator in self.populators:
+                populator.populate(row, item)
+            items[item.pk] = item
+        return items
+
+
+_loaders = threading.local()
+
+
+def _loader(kind: Kind, alias: str) -> _Loader | None:
+    """This thread's compiled load of ``kind`` on ``alias``; None where it does not apply
+    (not PostgreSQL, or a query whose SQL is not the expected shape: the ORM then runs)."""
+    cache = getattr(_loaders, "cache", None)
+    if cache is None:
+        cache = _loaders.cache = {}
+    connection_ = connections[alias]
+    key = (kind.name, alias, kind.model_class, kind.owner_path)
+    loader = cache.get(key, False)
+    if loader is False or (loader is not None and loader.connection is not connection_):
+        loader = cache[key] = _compile_loader(kind, alias)
+    return loader
+
+
+def _compile_loader(kind: Kind, alias: str) -> _Loader | None:
+    connection_ = connections[alias]
+    if connection_.vendor != "postgresql":
+        return None
+    placeholder = -1
+    qs = _load_queryset(kind, [placeholder]).using(alias)
+    compiler = qs.query.get_compiler(using=alias)
+    sql, params = compiler.as_sql()
+    meta = kind.model_class._meta
+    quote = connection_.ops.quote_name
+    in_list = f"{quote(meta.db_table)}.{quote(meta.pk.column)} IN (%s)"
+    if tuple(params) != (placeholder,) or sql.count(in_list) != 1 or sql.count("%s") != 1:
+        logger.info("%s: items loaded through the ORM (unexpected SQL shape)", kind.name)
+        return None
+    sql = sql.replace(in_list, f"{quote(meta.db_table)}.{quote(meta.pk.column)} = ANY(%s)")
+    return _Loader(kind, alias, compiler, sql)
 
 
 def _log_dropped(kind: Kind, token: uuid.UUID, report: ChunkReport) -> None:
