@@ -28,6 +28,19 @@ between changes. It is then bounded: never shorter than ``T / floor_factor`` (th
 changers that their freshness curve gives up on get the floor, not more), never longer than
 ``T * ceiling_factor`` nor ``longest`` (the plan's promise to quiet feeds). A change seen by
 this check, or a signal of the kind (calendars: a check-in soon) shortens it further.
+
+**Calibration** (the p95 rule): the threshold that splits busy item-hours from quiet ones
+prices a late change; how many late changes a threshold causes depends on the population.
+So each (kind, tier) moves its own threshold online (``calibrate``) by the engine's estimate
+of the late share it causes: each check that saw a change counts the changes it saw and the
+expected share of them that fell more than the target before it (``late_evidence``, given
+the observation, by the daily profile). The engine keeps the decayed totals and the moved
+threshold on the tier's row (``Tier.adaptive_*``): chunk finishes add to the totals, the
+tier's dispatch runs decay them and move the threshold (syncing.services.schedule). The
+estimate counts the changes a check saw by the item's rate, so a burst that one long wait
+sees counts once where short checks see it change by change, and it is biased by plan
+(0.8x to 1.4x the true share on bench/adaptive.py, which prints both): each plan's target
+is in the estimate's terms (calendars.kinds.FEED_POLICY).
 """
 
 from __future__ import annotations
@@ -84,6 +97,26 @@ class Adaptive:
     # How often dispatch runs for the kind's tiers (its ``TierSpec.dispatch_every``): the
     # grid the p95 rule's intervals are whole steps of. None: the engine's default period.
     dispatch_every: timedelta | None = None
+    # ``dispatch_every`` for particular tier intervals, as ((interval, period), ...): a
+    # tier whose busy interval is only a few grid steps wastes a share of its checks to the
+    # grid (5 minutes on a 1-minute grid: the busy interval is 4 minutes, 0.8x).
+    dispatch_periods: tuple[tuple[timedelta, timedelta], ...] = ()
+    # p95 rule, online calibration (``calibrate``): each (kind, tier) moves its threshold so
+    # that the engine's own estimate of the share of changes seen later than the target
+    # (``late_evidence``, decayed over ``calibration_memory``) stays at ``late_target``:
+    # more late, a lower threshold (more item-hours busy). It starts at ``hot_threshold``
+    # and stays within ``calibration_span`` times it either way. None: thresholds are fixed.
+    late_target: float | None = None
+    # ``late_target`` for particular tier intervals, as ((interval, target), ...): how far
+    # the estimate is from the true late share depends on the plan's geometry (bursts a
+    # long wait sees count once), so each plan has its own target in the estimate's terms.
+    late_targets: tuple[tuple[timedelta, float], ...] = ()
+    calibration_memory: timedelta = timedelta(days=1)
+    # Log-threshold moved per hour at a relative error of 1 (share 0 or twice the target).
+    calibration_gain: float = 0.05
+    calibration_span: float = 4.0
+    # Fewer (decayed) changes than this say too little: the threshold stays where it is.
+    calibration_min_changes: float = 20.0
     # Dotted path to callable(item, now) -> float or Signal: the kind's own signal, a
     # multiplier of the interval (0.5: twice as often; 1.0: no opinion), and in a Signal the
     # item's local hour for ``daily_profile``. None: no signal.
@@ -179,13 +212,17 @@ def allocate(
     policy: Adaptive,
     changed: bool = False,
     signal: float | Signal = 1.0,
+    threshold: float | None = None,
 ) -> timedelta:
     """The interval until the next check of an item changing ``rate`` times per hour
     (None: not known yet, the tier's interval ``base``), by the policy's rule, shortened
-    after a change and by the kind's ``signal``, within ``bounds``."""
+    after a change and by the kind's ``signal``, within ``bounds``. ``threshold``: the p95
+    rule's threshold when calibrated (``calibrate``), else ``hot_threshold``'s."""
     signal = as_signal(signal)
     if policy.rule == "p95":
-        interval = _p95_interval(rate, base=base, policy=policy, local_hour=signal.local_hour)
+        interval = _p95_interval(
+            rate, base=base, policy=policy, local_hour=signal.local_hour, threshold=threshold
+        )
         if changed:
             interval = min(interval, hot_interval(base, policy)) * policy.after_change
     else:
@@ -211,7 +248,12 @@ def _sqrt_interval(
 
 
 def _p95_interval(
-    rate: float | None, *, base: timedelta, policy: Adaptive, local_hour: float | None
+    rate: float | None,
+    *,
+    base: timedelta,
+    policy: Adaptive,
+    local_hour: float | None,
+    threshold: float | None = None,
 ) -> timedelta:
     """The interval, among the dispatch grid's steps within the bounds, with the least cost
     per hour: one check, plus the expected changes it would see later than the target
@@ -224,7 +266,7 @@ def _p95_interval(
         return base
     tick = dispatch_tick(base, policy).total_seconds() / 3600
     target = base.total_seconds() / 3600 * policy.hot_factor
-    price = 1 / (hot_threshold(base, policy) * target)
+    price = 1 / ((threshold or hot_threshold(base, policy)) * target)
     best, best_cost = None, math.inf
     late, counted = 0.0, 0.0  # expected late changes, over the first ``counted`` hours
     for hours in _candidate_steps(base, policy, tick, target, local_hour):
@@ -299,12 +341,17 @@ def expected_changes(
 
 def dispatch_tick(base: timedelta, policy: Adaptive | None = None) -> timedelta:
     """How often dispatch runs for a tier of interval ``base``: the kind's own period when
-    its policy says (``Adaptive.dispatch_every``, as its tiers' ``TierSpec.dispatch_every``),
+    its policy says (``Adaptive.dispatch_periods`` for this interval, else
+    ``Adaptive.dispatch_every``: as its tiers' ``TierSpec.dispatch_every``),
     else ``Tier.dispatch_period``'s default, a tenth of the interval between one and fifteen
     minutes. A due time is served at the first run at or after it, so intervals are in
     effect whole steps of this."""
-    if policy is not None and policy.dispatch_every:
-        return policy.dispatch_every
+    if policy is not None:
+        for interval, period in policy.dispatch_periods:
+            if interval == base:
+                return period
+        if policy.dispatch_every:
+            return policy.dispatch_every
     return max(timedelta(minutes=1), min(timedelta(minutes=15), base / 10))
 
 
@@ -360,3 +407,102 @@ def known_rate(stats: ChangeStats, policy: Adaptive) -> float | None:
     """The estimate, or None while fewer than ``policy.min_checks`` checks are known (the
     count is decayed: three recent checks count a little under 3, hence the half)."""
     return estimate_rate(stats) if stats.n >= policy.min_checks - 0.5 else None
+
+
+def late_evidence(
+    rate: float,
+    *,
+    base: timedelta,
+    policy: Adaptive,
+    hours: float,
+    changed: bool,
+    local_hour: float | None = None,
+) -> tuple[float, float]:
+    """What one check tells about the p95 rule's late share: (changes, late), the changes
+    it saw and those of them seen later than the target (``hot_factor`` x ``base``), in
+    expectation given what it saw. A check that saw none adds nothing; one that saw some
+    after ``hours`` (ending at ``local_hour``) saw ``L / (1 - e^-L)`` of them, ``L`` the
+    changes expected over the interval at ``rate`` by the daily profile, of which those
+    expected in its first ``hours - target`` hours were late (``L_late / (1 - e^-L)``).
+
+    Conditioned on the observation, not on the rate alone: an item put at the ceiling
+    because its estimate is low mostly has a true rate above it (that is why it was
+    picked), so the rate alone would underestimate the late changes the rule causes; a
+    check that saw a change after a long wait counts it, whatever the estimate. For a
+    slow item (``L`` small) the pair is ``(1, L_late / L)``: one change, late with the
+    chance that it fell in the late part. Changes come in bursts, which a busy item's short
+    checks see change by change and a quiet item's long wait sees at once, counted here by
+    the rate (about once): the share is biased, by plan (bench/adaptive.py prints it
+    beside the true one). Counting the changes themselves (a calendar sync's changed
+    events) made it unbiased on the free plan in a first trial, not shipped yet."""
+    if not changed or hours <= 0:
+        return 0.0, 0.0
+    start = None if local_hour is None else local_hour - hours
+    rate = max(rate, 1e-9)
+    expected = expected_changes(rate, policy, start, hours)
+    seen = -math.expm1(-expected)
+    if seen <= 0:
+        return 1.0, 0.0
+    late_hours = hours - base.total_seconds() / 3600 * policy.hot_factor
+    late = expected_changes(rate, policy, start, late_hours) if late_hours > 0 else 0.0
+    return expected / seen, late / seen
+
+
+def late_target(base: timedelta, policy: Adaptive) -> float | None:
+    """The calibration's target for a tier of interval ``base``: its entry in
+    ``late_targets``, else ``late_target`` (None: no calibration)."""
+    for interval, target in policy.late_targets:
+        if interval == base:
+            return target
+    return policy.late_target
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """One (kind, tier)'s calibrated threshold (None: not moved yet, ``hot_threshold``'s)
+    and the decayed totals of ``late_evidence`` it was moved by."""
+
+    threshold: float | None = None
+    late: float = 0.0
+    changes: float = 0.0
+
+    @property
+    def share(self) -> float | None:
+        return self.late / self.changes if self.changes > 0 else None
+
+
+def calibrate(
+    state: Calibration,
+    *,
+    late: float,
+    changes: float,
+    hours: float,
+    base: timedelta,
+    policy: Adaptive,
+) -> Calibration:
+    """The tier's calibration after ``hours`` more, in which its checks added ``late`` and
+    ``changes`` (sums of ``late_evidence``). The totals decay by ``exp(-hours/memory)``;
+    then, with at least ``calibration_min_changes`` known, the threshold moves by
+    ``exp(gain x hours x (target - share) / target)`` (the relative error capped at 1
+    either way, so one burst of late changes cannot swing it): more late changes than the
+    target, a lower threshold: an integral controller on the decayed share, at a pace set
+    per hour so the engine may call it as often as it likes (its dispatch runs: every
+    minute or half minute; bench/adaptive.py: every simulated hour). The pace is slow on
+    purpose: a threshold moved now shows in the late share up to a ceiling later (a day
+    on the free plan), and the share is itself a day's average, so a faster loop swings
+    (0.04 an hour undershot on bench/adaptive.py's seeds 1-2). It stays within
+    ``calibration_span`` times ``hot_threshold`` either way. Without a target (``late_target``
+    and ``late_targets``) only the totals move."""
+    start = hot_threshold(base, policy)
+    threshold = state.threshold or start
+    memory = policy.calibration_memory.total_seconds() / 3600
+    keep = math.exp(-max(hours, 0.0) / memory) if memory > 0 else 0.0
+    total_late = state.late * keep + max(late, 0.0)
+    total = state.changes * keep + max(changes, 0.0)
+    target = late_target(base, policy)
+    if target and total >= policy.calibration_min_changes and hours > 0:
+        error = max(-1.0, min(1.0, (target - total_late / total) / target))
+        threshold *= math.exp(policy.calibration_gain * hours * error)
+        span = max(policy.calibration_span, 1.0)
+        threshold = min(max(threshold, start / span), start * span)
+    return Calibration(threshold=threshold, late=total_late, changes=total)

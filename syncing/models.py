@@ -56,6 +56,16 @@ class Tier(models.Model):
         "interval (at most every minute, at least every 15 minutes).",
     )
     enabled = models.BooleanField(default=True)
+    # Adaptive polling's online calibration of this tier (syncing.adaptive.calibrate): the
+    # p95 rule's threshold as moved so far (empty: the kind's policy's own), the decayed
+    # totals of the late evidence that moved it (changes seen, and those seen later than
+    # the target), and when it last moved. Chunk finishes add to the totals (one UPDATE per
+    # tier per flush, not per item); the tier's dispatch runs decay them and move the
+    # threshold (syncing.services.schedule.calibrate_tier).
+    adaptive_threshold = models.FloatField(null=True, blank=True, editable=False)
+    adaptive_late = models.FloatField(default=0.0, editable=False)
+    adaptive_changes = models.FloatField(default=0.0, editable=False)
+    adaptive_calibrated_at = models.DateTimeField(null=True, blank=True, editable=False)
     periodic_task = models.OneToOneField(
         "django_celery_beat.PeriodicTask",
         null=True,

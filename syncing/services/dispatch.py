@@ -7,10 +7,12 @@ import time
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.utils import timezone
 
 from syncing.kinds import Kind, get_kind
 from syncing.models import Tier
 from syncing.services.claims import Claim, claim_due_items, claim_one
+from syncing.services.schedule import calibrate_tier
 
 logger = logging.getLogger("syncing.dispatch")
 
@@ -34,6 +36,9 @@ def dispatch_tier(kind_name: str, tier_name: str) -> DispatchReport:
     if tier is None or not tier.enabled:
         logger.info("dispatch %s/%s: tier missing or disabled, nothing to do", kind_name, tier_name)
         return DispatchReport(kind_name, tier_name, 0, 0)
+    # Adaptive polling: the tier's calibrated threshold moves with the evidence finishes
+    # added since the last run (one conditional UPDATE of the tier row).
+    calibrate_tier(kind, tier, timezone.now())
     claimed = messages = 0
     for _ in range(max(1, kind.max_batches_per_dispatch)):
         with transaction.atomic():

@@ -36,8 +36,10 @@ from syncing.services.claims import release
 from syncing.services.leases import ChunkLease
 from syncing.services.schedule import (
     adaptive_after_success,
+    add_late_evidence,
     kind_signals,
     next_due_after_success,
+    tier_thresholds,
 )
 from syncing.services.tiers import tier_intervals
 
@@ -454,8 +456,11 @@ def _apply_adaptive(kind: Kind, pending: list[Finish]) -> None:
     if not steps:
         return
     signals = kind_signals(kind, [(f.adaptive.item, f.adaptive.now) for f in steps])
+    thresholds = tier_thresholds(kind.name)
+    evidence: dict[str, tuple[float, float]] = {}
     for f, signal in zip(steps, signals, strict=True):
         step = f.adaptive
+        tier = step.item.tier
         fields = adaptive_after_success(
             kind,
             step.item,
@@ -463,10 +468,17 @@ def _apply_adaptive(kind: Kind, pending: list[Finish]) -> None:
             changed=step.changed,
             now=step.now,
             signal=signal,
+            threshold=thresholds.get(tier),
         )
         if fields:
+            changes, late = fields.pop("late_evidence")
+            total = evidence.get(tier, (0.0, 0.0))
+            evidence[tier] = (total[0] + changes, total[1] + late)
             f.fields.update(fields)
         f.adaptive = None
+    if evidence:
+        # The tier's calibration (schedule.calibrate_tier): one UPDATE per tier per flush.
+        add_late_evidence(kind, evidence)
 
 
 def _flush(kind: Kind, lease: ChunkLease, pending: list[Finish], report: ChunkReport) -> None:

@@ -7,23 +7,30 @@ that opt in to adaptive polling get an interval from their own change rate inste
 from __future__ import annotations
 
 import logging
+import math
 import random
+import time
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from django.db.models import F
+
 from syncing.adaptive import (
+    Calibration,
     ChangeStats,
     Signal,
     allocate,
     as_signal,
+    calibrate,
     estimate_rate,
+    late_evidence,
     observe,
     planning_rate,
 )
 
 if TYPE_CHECKING:
     from syncing.kinds import Kind
-    from syncing.models import SyncedItem
+    from syncing.models import SyncedItem, Tier
 
 logger = logging.getLogger("syncing.schedule")
 
@@ -64,6 +71,7 @@ def adaptive_after_success(
     changed: bool,
     now: datetime,
     signal: float | Signal | None = None,
+    threshold: float | None = None,
 ) -> dict | None:
     """For a kind with ``Kind.adaptive``: the item's learnt change rate and its next due time
     after a successful check (``changed``: it saw a change since the previous successful one).
@@ -72,7 +80,11 @@ def adaptive_after_success(
     next_sync_at), or None where the tier's fixed rule applies: a kind that did not opt in,
     a tier without an interval, an item's first success (it only sets the baseline). A
     failing kind signal counts as no signal. ``signal``: the kind's signal when the caller
-    has it already (``kind_signals``); None asks the kind for this item.
+    has it already (``kind_signals``); None asks the kind for this item. ``threshold``: the
+    tier's calibrated threshold (``tier_thresholds``; None: the policy's own).
+
+    The dict also holds ``late_evidence``: (changes, late) by ``syncing.adaptive.late_evidence``
+    for the tier's calibration; the caller pops it (it is not a field of the item).
     """
     policy = kind.adaptive
     if policy is None or interval is None or interval <= timedelta(0):
@@ -88,16 +100,101 @@ def adaptive_after_success(
     rate = planning_rate(stats, policy)
     if signal is None:
         signal = _signal(kind, item, now)
-    effective = allocate(rate, base=interval, policy=policy, changed=changed, signal=signal)
+    signal = as_signal(signal)
+    effective = allocate(
+        rate, base=interval, policy=policy, changed=changed, signal=signal, threshold=threshold
+    )
     due = now + effective
     if item.next_sync_at > now:
         due = min(item.next_sync_at, due)  # on demand: never later than it was due
+    estimate = estimate_rate(stats)
     return {
         "change_stats": stats.to_json(),
-        "change_rate": estimate_rate(stats),
+        "change_rate": estimate,
         "effective_interval": effective,
         "next_sync_at": due,
+        "late_evidence": late_evidence(
+            estimate,
+            base=interval,
+            policy=policy,
+            hours=(now - item.last_success_at).total_seconds() / 3600,
+            changed=changed,
+            local_hour=signal.local_hour,
+        ),
     }
+
+
+_THRESHOLD_CACHE_SECONDS = 5.0
+_thresholds: dict[str, tuple[float, dict[str, float | None]]] = {}
+
+
+def tier_thresholds(kind_name: str) -> dict[str, float | None]:
+    """Tier name -> its calibrated threshold (None: not calibrated yet) for one kind, cached
+    for a few seconds per process (it moves a little per dispatch run)."""
+    from syncing.models import Tier
+
+    hit = _thresholds.get(kind_name)
+    if hit and time.monotonic() - hit[0] < _THRESHOLD_CACHE_SECONDS:
+        return hit[1]
+    values = dict(Tier.objects.filter(kind=kind_name).values_list("name", "adaptive_threshold"))
+    _thresholds[kind_name] = (time.monotonic(), values)
+    return values
+
+
+def add_late_evidence(kind: Kind, evidence: dict[str, tuple[float, float]]) -> None:
+    """Add finished checks' late evidence, summed per tier name, to the tiers' totals: one
+    UPDATE per tier (a flush's worth), the row locked only for that statement."""
+    from syncing.models import Tier
+
+    for tier_name, (changes, late) in evidence.items():
+        if changes <= 0 and late <= 0:
+            continue
+        Tier.objects.filter(kind=kind.name, name=tier_name).update(
+            adaptive_changes=F("adaptive_changes") + changes,
+            adaptive_late=F("adaptive_late") + late,
+        )
+
+
+def calibrate_tier(kind: Kind, tier: Tier, now: datetime) -> Tier | None:
+    """Move the tier's calibration to ``now`` (a dispatch run's step): its totals decayed
+    over the time since the last step and its threshold moved by ``calibrate``. The write
+    is one conditional UPDATE: the totals as ``F() * keep`` (evidence that finishes add
+    meanwhile is kept), and nothing if another run moved it since this one read it. The
+    first run only starts the clock. None when the kind has no p95 policy for the tier."""
+    from syncing.models import Tier
+
+    policy = kind.adaptive
+    if policy is None or policy.rule != "p95" or not tier.interval:
+        return None
+    since = tier.adaptive_calibrated_at
+    rows = Tier.objects.filter(pk=tier.pk, adaptive_calibrated_at=since)
+    if since is None:
+        rows.update(adaptive_calibrated_at=now)
+        tier.adaptive_calibrated_at = now
+        return tier
+    hours = (now - since).total_seconds() / 3600
+    if hours <= 0:
+        return tier
+    state = calibrate(
+        Calibration(tier.adaptive_threshold, tier.adaptive_late, tier.adaptive_changes),
+        late=0.0,
+        changes=0.0,
+        hours=hours,
+        base=tier.interval,
+        policy=policy,
+    )
+    memory = policy.calibration_memory.total_seconds() / 3600
+    keep = math.exp(-hours / memory) if memory > 0 else 0.0
+    if rows.update(
+        adaptive_threshold=state.threshold,
+        adaptive_late=F("adaptive_late") * keep,
+        adaptive_changes=F("adaptive_changes") * keep,
+        adaptive_calibrated_at=now,
+    ):
+        tier.adaptive_threshold = state.threshold
+        tier.adaptive_late, tier.adaptive_changes = state.late, state.changes
+        tier.adaptive_calibrated_at = now
+    return tier
 
 
 def _signal(kind: Kind, item: SyncedItem, now: datetime) -> Signal:

@@ -55,7 +55,7 @@ def test_every_interval_is_within_the_bounds(base):
 
 
 # The engine's default grid (a tenth of the interval, 1 to 15 minutes).
-DEFAULT_GRID = replace(FEED_POLICY, dispatch_every=None)
+DEFAULT_GRID = replace(FEED_POLICY, dispatch_every=None, dispatch_periods=())
 
 
 @pytest.mark.parametrize(
@@ -65,8 +65,9 @@ DEFAULT_GRID = replace(FEED_POLICY, dispatch_every=None)
         (timedelta(minutes=15), DEFAULT_GRID, timedelta(minutes=12.75)),  # 1.5: 9 in 14.25
         (HOUR, DEFAULT_GRID, timedelta(minutes=51)),  # steps of 6 min: 9 within 57
         (6 * HOUR, DEFAULT_GRID, timedelta(minutes=322.5)),  # steps of 15 min: 22 within 342
-        # Calendars dispatch every minute, whatever the plan: 0.95 x the interval, to the minute.
-        (timedelta(minutes=5), FEED_POLICY, timedelta(minutes=3.5)),
+        # Calendars dispatch every minute (every 30 s on the 5-minute plan): 0.95 x the
+        # interval, to the minute (to the half minute).
+        (timedelta(minutes=5), FEED_POLICY, timedelta(minutes=4.25)),  # 9 half minutes
         (timedelta(minutes=15), FEED_POLICY, timedelta(minutes=13.5)),
         (HOUR, FEED_POLICY, timedelta(minutes=56.5)),
         (6 * HOUR, FEED_POLICY, timedelta(minutes=341.5)),
