@@ -170,6 +170,38 @@ def decode_unfolded(unfolded: bytes) -> str:
     return unfolded.decode("utf-8", errors="replace")
 
 
+# Bytes unfolded and decoded at a time by ``unfolded_pieces``: each piece is then a small
+# object (an ASCII str of up to 462 characters fits CPython's 512-byte small-object
+# allocator), so an import's pieces reuse the pools earlier imports freed in the worker,
+# not new memory beside the body (a dense 10,000-event feed imported a second time peaked
+# ~3 MB higher with pieces of 256 KB).
+UNFOLD_WINDOW = 448
+# Two bytes that are neither a line break nor part of a multi-byte character: no fold
+# (a run of line breaks, then a blank) and no UTF-8 sequence spans the point between them.
+_SAFE_CUT = re.compile(rb"[\x00-\x09\x0b\x0c\x0e-\x7f]{2}")
+
+
+def unfolded_pieces(body: bytes | memoryview) -> list[str]:
+    """``unfold(body)`` in pieces (``"".join`` of them is its text), each made from a window
+    of about UNFOLD_WINDOW bytes cut between two bytes that are neither line breaks nor
+    non-ASCII: a fold and a UTF-8 character lie wholly inside one window, so each reads as
+    in the whole. The feed is never held three times at once (the body, the unfolding's
+    pieces and its result), and the caller may let the body go before joining them."""
+    # A window's end is searched from its nominal end on: linear in the body however rare
+    # the cuts are.
+    pieces, start, size = [], 0, len(body)
+    while start < size:
+        stop = start + UNFOLD_WINDOW
+        if stop >= size:
+            stop = size
+        else:
+            cut = _SAFE_CUT.search(body, stop - 1)
+            stop = size if cut is None else cut.start() + 1
+        pieces.append(decode_unfolded(unfold_bytes(body[start:stop])))
+        start = stop
+    return pieces
+
+
 def split_feed(unfolded: str) -> RawFeed | None:
     """Find the top-level VEVENT blocks of an unfolded feed (see ``unfold``).
 

@@ -257,13 +257,18 @@ def _count_unchanged(
     return seen
 
 
+def stored_uid(uid: str) -> str:
+    """The uid a parsed event's row is stored (and its raw hash looked up) under."""
+    return _no_nul(uid)[:UID_MAX]
+
+
 def _incoming(
     parsed_events: Iterable, seen: set[str], counts: UpsertCounts, event_kind: str
 ) -> list[tuple[str, tuple]]:
     """(uid, content) of each parsed event, first of a uid only; adds them to ``seen``."""
     incoming = []
     for parsed in parsed_events:
-        uid = _no_nul(parsed.uid)[:UID_MAX]
+        uid = stored_uid(parsed.uid)
         if uid in seen:  # the parser already de-duplicates; stay safe if it did not
             continue
         seen.add(uid)

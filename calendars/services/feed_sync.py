@@ -7,8 +7,11 @@ date. A feed that is not iCalendar changes nothing.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -20,7 +23,7 @@ from calendars.ics.parse import (
     InvalidCalendar,
     ParsedFeed,
     parse_feed,
-    unfolded_body,
+    text_pieces,
 )
 from calendars.models import EXPORT_DOMAIN, Event, Feed, Listing
 from calendars.services.conflicts import detect_conflicts
@@ -28,6 +31,7 @@ from calendars.services.echoes import mark_echoes
 from calendars.services.events_upsert import (
     BookingEvent,
     known_hashes,
+    stored_uid,
     upsert_feed_events,
 )
 from calendars.services.export import export_uid
@@ -45,6 +49,9 @@ _OUR_UIDS = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 MAX_EVENTS = 5000
+# A body this large has its import hand the C heap's freed pages back between its phases
+# (_release_freed_memory); a smaller one is not worth the heap walks.
+RELEASE_BODY_BYTES = 1024 * 1024
 # Reasons for skipped events kept on the attempt (the count is always complete).
 SKIPPED_SHOWN = 20
 _BOM = b"\xef\xbb\xbf"
@@ -97,12 +104,17 @@ def sync_feed(feed: Feed, ctx: SyncContext) -> SyncResult:
         )
     check_body(result.body, result.content_type or "")
     listing_tz = _listing_timezone(feed)
-    # The raw hashes of the feed's events let the parser leave unchanged VEVENTs undecoded;
-    # the upsert reads the rows after the parse (a 5,000-event feed's ~2 MB of them are
-    # not held through it). The engine's lease keeps any other import of this feed from
-    # changing them meanwhile.
-    parsed = _parse(feed, result, listing_tz, known_hashes(feed))
+    # The raw hashes of the feed's events let the parser leave unchanged VEVENTs undecoded,
+    # read when the parse first asks for one (_KnownHashes); the upsert reads the rows after
+    # the parse (a 5,000-event feed's ~2 MB of them are not held through it). The engine's
+    # lease keeps any other import of this feed from changing them meanwhile.
+    release = result.bytes_read >= RELEASE_BODY_BYTES
+    parsed = _parse(feed, result, listing_tz, _KnownHashes(feed), release)
+    if release:
+        _release_freed_memory()  # the text, the raw blocks, the last chunk's components
     counts = import_parsed_feed(feed, parsed)
+    if release:
+        _release_freed_memory()  # the rows written, the conflicts' reads
     if not counts.get("held_back"):
         # Held back: the same body must be read again next time to confirm it.
         ctx.remember_validators(
@@ -120,17 +132,46 @@ def sync_feed(feed: Feed, ctx: SyncContext) -> SyncResult:
     )
 
 
-def _parse(feed: Feed, result, listing_tz: str, known: dict[str, str]) -> ParsedFeed:
+class _KnownHashes(Mapping):
+    """``known_hashes(feed)``, read at the first look-up: a parse that never looks one up (a
+    feed over the cap, or whose context changed) does not hold them (5,000 uids and hashes
+    are ~1.2 MB)."""
+
+    def __init__(self, feed: Feed):
+        self.feed = feed
+        self._hashes: dict[str, str] | None = None
+
+    def _read(self) -> dict[str, str]:
+        if self._hashes is None:
+            self._hashes = known_hashes(self.feed)
+        return self._hashes
+
+    def __getitem__(self, uid: str) -> str:
+        return self._read()[uid]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._read())
+
+    def __len__(self) -> int:
+        return len(self._read())
+
+
+def _parse(
+    feed: Feed, result, listing_tz: str, known: Mapping[str, str], release: bool = False
+) -> ParsedFeed:
     """Parse the fetched body (``result.body``, emptied here: the parse reads the unfolded
-    text alone, so the body, as large again, goes before the text is decoded, the unfolded
-    bytes once it is, and the text before the writes). Raises
+    text alone, so the body, as large again, goes once its pieces are unfolded and decoded,
+    before they are joined, and the text before the writes). Raises
     PermanentSyncError("invalid_ics") when it is not iCalendar."""
     try:
         own_uids = _own_uids(feed, result.body)
-        unfolded = unfolded_body(result.body)
+        if release:
+            _release_freed_memory()  # the fetch's reads
+        pieces = text_pieces(result.body)
         result.body = b""
-        text = FeedText.decode(unfolded)
-        del unfolded
+        text = FeedText.join(pieces)
+        if release:
+            _release_freed_memory()  # the body, the pieces
         return parse_feed(
             text,
             default_tz=listing_tz,
@@ -168,19 +209,21 @@ def import_parsed_feed(feed: Feed, parsed: ParsedFeed) -> dict:
             "pk"
         ).first()
         scope, held_back = _cancel_scope(feed, parsed, now)
+        raw_hashes = _written_hashes(parsed)  # before _taken empties parsed.events
         upserted = upsert_feed_events(
             feed,
-            parsed.events,
+            _taken(parsed),
             now=now,
             scope=scope,
             unchanged_uids=parsed.unchanged_uids,
-            raw_hashes=parsed.raw_hashes,
+            raw_hashes=raw_hashes,
             event_kind=feed.event_kind,
             previous_import_at=_previous_import_at(feed),
         )
         # Written: the events and raw hashes (~5 MB for 5,000 events) go before the
         # conflicts are read.
         parsed.events, parsed.raw_hashes = [], {}
+        del raw_hashes
         feed.last_import = build_last_import(
             now=now, parsed=parsed, upserted=upserted, held_back=held_back
         )
@@ -192,6 +235,29 @@ def import_parsed_feed(feed: Feed, parsed: ParsedFeed) -> dict:
         )
         opened, resolved = _conflicts_and_webhooks(feed, upserted, now)
     return _attempt_counts(parsed, upserted, opened, resolved, held_back)
+
+
+def _written_hashes(parsed: ParsedFeed) -> dict[str, str]:
+    """``parsed.raw_hashes`` of ``parsed.events`` alone, all the upsert looks up (it is
+    emptied): a feed over the cap holds the hashes and uids of blocks it does not import
+    (~2 MB of a dense 10,000-event feed's, through the writes and the conflicts)."""
+    hashes, parsed.raw_hashes = parsed.raw_hashes, {}
+    written = {}
+    for event in parsed.events:
+        uid = stored_uid(event.uid)
+        digest = hashes.get(uid)
+        if digest is not None:
+            written[uid] = digest
+    return written
+
+
+def _taken(parsed: ParsedFeed) -> Iterator:
+    """``parsed.events`` in order, each let go once read (``parsed.events`` is emptied): the
+    upsert keeps what it writes of each, not the 5,000 ParsedEvents as well."""
+    events, parsed.events = parsed.events, []
+    events.reverse()
+    while events:
+        yield events.pop()
 
 
 def _conflicts_and_webhooks(feed: Feed, upserted, now) -> tuple[int, int]:
@@ -289,6 +355,40 @@ def _attempt_counts(parsed: ParsedFeed, upserted, opened: int, resolved: int, he
     if parsed.truncated:
         counts["truncated"] = True
     return counts
+
+
+# glibc's mallopt parameter, and the threshold glibc starts with (its MALLOC_MMAP_THRESHOLD_).
+_M_MMAP_THRESHOLD = -3
+_MMAP_THRESHOLD = 128 * 1024
+
+
+@functools.cache
+def _malloc_trim():
+    """glibc's ``malloc_trim``, or None (another C library, or none found). Found, it also
+    keeps glibc's mmap threshold where glibc starts it, once per process (see
+    ``_release_freed_memory``)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim, mallopt = libc.malloc_trim, libc.mallopt
+    except (OSError, AttributeError):
+        return None
+    mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
+    return trim
+
+
+def _release_freed_memory() -> None:
+    """Hand the free pages of the C heap back to the system (glibc's ``malloc_trim(0)``; a
+    no-op elsewhere). A big import frees megabytes there between its phases (the fetch's
+    reads, the body, the text, a batch's rows) that glibc keeps and a later phase, or the
+    next import, cannot always reuse. The first call also fixes glibc's mmap threshold at
+    its initial 128 KiB (as MALLOC_MMAP_THRESHOLD_=131072 would): glibc otherwise raises it
+    to the size of the first large block freed (a 3 MB body), and every later body and
+    text below that size comes from the heap, where its pages stay after it is freed.
+    A dense 10,000-event feed imported a second time peaked ~2-4 MB higher without either.
+    Costs a walk of the heap: only imports of bodies over RELEASE_BODY_BYTES call it."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def _own_uids(feed: Feed, body: bytes) -> frozenset[str]:

@@ -8,8 +8,16 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from calendars.ics import blocks
 from calendars.ics.blocks import unfold
-from calendars.ics.parse import FeedText, InvalidCalendar, feed_text, parse_feed, unfolded_body
+from calendars.ics.parse import (
+    FeedText,
+    InvalidCalendar,
+    feed_text,
+    parse_feed,
+    text_pieces,
+    unfolded_body,
+)
 from calendars.models import Event
 from calendars.services import events_bulk
 from calendars.services.events_upsert import upsert_feed_events
@@ -90,3 +98,23 @@ def test_the_upsert_writes_in_batches_and_every_row_gets_its_key(
     assert set(Event.objects.filter(feed=feed).values_list("summary", flat=True)) == {
         "Airbnb (Not available)"
     }
+
+
+@pytest.mark.parametrize("window", [1, 2, 3, 5, 8, 13, 448])
+def test_the_text_unfolded_in_windows_is_the_text_unfolded_whole(monkeypatch, window):
+    # Folds (CRLF, LF, blank lines before the blank, a tab), multi-byte characters (and one
+    # cut short), a lone CR: wherever the windows end, the pieces join to the same text.
+    tricky = (
+        b"BEGIN:VEVENT\r\nUID:a\r\nSUMMARY:caf\xc3\xa9 \xe2\x82\xac fol\r\n ded\n\tagain\r\n"
+        b"\r\n  blank lines first\r\nDESCRIPTION:cut \xe2\x82 short\rlone CR \xf0\x9f\x98\x80"
+        b"\r\n \xc3\r\n \xa9 split\r\nEND:VEVENT\r\n"
+    )
+    body = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\n" + tricky * 5 + b"END:VCALENDAR\r\n"
+    whole = FeedText.decode(unfolded_body(body)).text  # the body unfolded at once
+    assert "caf\xe9 \u20ac foldedagain blank" in whole
+    assert "\ufffd short\rlone CR \U0001f600\xe9 split" in whole
+    monkeypatch.setattr(blocks, "UNFOLD_WINDOW", window)
+    pieces = text_pieces(body)
+    assert len(pieces) > 1 or window == 448
+    assert FeedText.join(pieces).text == whole and pieces == []
+    assert feed_text(body).text == whole
