@@ -136,8 +136,9 @@ def test_without_a_target_only_the_totals_move():
 
 def test_each_plan_may_have_its_own_target():
     assert late_target(6 * HOUR, FEED_POLICY) == 0.057
-    assert late_target(timedelta(minutes=5), FEED_POLICY) == 0.036
-    assert late_target(timedelta(minutes=30), FEED_POLICY) is None  # not a feed plan
+    assert late_target(3 * HOUR, FEED_POLICY) == 0.054
+    assert late_target(HOUR, FEED_POLICY) is None  # pro keeps its fixed threshold
+    assert late_target(timedelta(minutes=5), FEED_POLICY) is None
     assert late_target(HOUR, FLAT) == 0.04
 
 
@@ -204,56 +205,65 @@ def test_real_syncs_add_evidence_and_dispatch_moves_the_tiers_threshold(alice, a
     route = Body(airbnb_feed(airbnb_event("r0", 10, 12)))
     with local_server({"/feed.ics": route}) as server:
         feed = make_feed(make_listing(alice, tz=zone_at(12)), f"{server.url}/feed.ics")
-        assert feed.tier == "1h"
+        # The free plan's tier (calibrated: FEED_POLICY.late_targets).
+        Feed.objects.filter(pk=feed.pk).update(tier="6h")
+        feed.refresh_from_db()
         run_sync(feed)  # the baseline: no evidence yet
-        assert (tier_row("1h").adaptive_changes, tier_row("1h").adaptive_late) == (0.0, 0.0)
+        assert (tier_row("6h").adaptive_changes, tier_row("6h").adaptive_late) == (0.0, 0.0)
         assert sync_after(feed, 1).outcome == "not_modified"  # nothing seen: nothing added
-        assert tier_row("1h").adaptive_changes == 0.0
+        assert tier_row("6h").adaptive_changes == 0.0
         # A change seen half an hour after the previous check: on time.
         route.body = airbnb_feed(airbnb_event("r0", 10, 12), airbnb_event("r1", 20, 22))
         route.etag = '"v2"'
         assert sync_after(feed, 0.5).items_changed == 1
-        row = tier_row("1h")
+        row = tier_row("6h")
         # At least the one change (more in expectation: the feed's estimate is now busy).
         on_time = row.adaptive_changes
         assert 1.0 <= on_time < 2.0
         assert row.adaptive_late == 0.0
         # A change seen 20 hours after the previous check (16:00 to noon, its local time):
-        # late unless it fell in the last 57 minutes.
+        # late if it fell before 06:18 (0.95 x 6 hours before noon): ~63% of the waking
+        # profile's weight over those 20 hours.
         route.body = airbnb_feed(airbnb_event("r2", 30, 32))
         route.etag = '"v3"'
         assert sync_after(feed, 20).items_changed >= 1
-    row = tier_row("1h")
+    row = tier_row("6h")
     added = row.adaptive_changes - on_time
     assert added >= 1.0
-    assert 0.8 * added < row.adaptive_late < added
+    assert 0.55 * added < row.adaptive_late < 0.7 * added
     assert row.adaptive_threshold is None  # finishes only add; dispatch moves it
 
     # The first dispatch run starts the calibration's clock; one an hour later moves it.
     Tier.objects.filter(pk=row.pk).update(adaptive_changes=100.0, adaptive_late=20.0)
-    dispatch_tier(FEED_KIND, "1h")
-    started = tier_row("1h")
+    dispatch_tier(FEED_KIND, "6h")
+    started = tier_row("6h")
     assert started.adaptive_calibrated_at is not None
     assert started.adaptive_threshold is None
     Tier.objects.filter(pk=row.pk).update(
         adaptive_calibrated_at=started.adaptive_calibrated_at - HOUR
     )
-    dispatch_tier(FEED_KIND, "1h")
-    moved = tier_row("1h")
-    start = hot_threshold(HOUR, FEED_POLICY)
-    # 20% late against a target of 4.3%: the threshold comes down, by the gain for an hour.
+    dispatch_tier(FEED_KIND, "6h")
+    moved = tier_row("6h")
+    start = hot_threshold(6 * HOUR, FEED_POLICY)
+    # 20% late against a target of 5.7%: the threshold comes down, by the gain for an hour.
     assert moved.adaptive_threshold == pytest.approx(
         start * math.exp(-FEED_POLICY.calibration_gain), rel=0.01
     )
     keep = math.exp(-1 / 24)
     assert moved.adaptive_changes == pytest.approx(100 * keep, rel=0.01)
     assert moved.adaptive_late == pytest.approx(20 * keep, rel=0.01)
-    # Other tiers are not touched.
-    assert tier_row("6h").adaptive_threshold is None
+    # Other tiers are not touched; a tier without a target (pro) keeps the policy's own.
+    assert tier_row("3h").adaptive_threshold is None
+    dispatch_tier(FEED_KIND, "1h")
+    Tier.objects.filter(kind=FEED_KIND, name="1h").update(
+        adaptive_calibrated_at=timezone.now() - HOUR, adaptive_changes=100.0, adaptive_late=20.0
+    )
+    dispatch_tier(FEED_KIND, "1h")
+    assert tier_row("1h").adaptive_threshold == hot_threshold(HOUR, FEED_POLICY)
 
     # The next allocations use the tier's threshold (read through a short cache).
     schedule._thresholds.clear()
-    assert schedule.tier_thresholds(FEED_KIND)["1h"] == moved.adaptive_threshold
+    assert schedule.tier_thresholds(FEED_KIND)["6h"] == moved.adaptive_threshold
     feed = Feed.objects.get(pk=feed.pk)
     assert feed.effective_interval is not None
 
