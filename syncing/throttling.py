@@ -8,8 +8,11 @@ Redis (REDIS_URL); without it they are per process (the embedded first run).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
+import os
 import secrets
+import threading
 import time
 import weakref
 
@@ -126,9 +129,18 @@ class _Window:
 _WINDOW = _Window()
 
 
-# One client per connection pool (Django's cache makes a new redis.Redis for every call:
-# half the throttle's CPU).
-_CLIENTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# One client per connection pool and thread, holding one connection of the pool for good
+# (single_connection_client). Django's cache makes a new redis.Redis for every call (half the
+# throttle's CPU); a shared client checks a connection out of the pool and back per command:
+# two getpid, two ioctl and a recv (redis-py's check that the connection has nothing unread)
+# besides the round trip itself. redis-py drops a connection that failed or timed out, so a
+# held one never carries a stale reply; the fork hook gives a child process its own.
+class _Clients(threading.local):
+    def __init__(self) -> None:
+        self.by_pool: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+_CLIENTS = _Clients()
 
 
 def _redis_client():
@@ -137,10 +149,27 @@ def _redis_client():
     if not isinstance(backend, RedisCache):
         return None
     pool = backend._cache._get_connection_pool(write=True)
-    client = _CLIENTS.get(pool)
+    by_pool = _CLIENTS.by_pool
+    client = by_pool.get(pool)
     if client is None:
-        client = _CLIENTS[pool] = backend._cache.get_client(write=True)
+        client = by_pool[pool] = backend._cache._client(
+            connection_pool=pool, single_connection_client=True
+        )
     return client
+
+
+# Window members: unique per request without a getrandom per request (secrets.token_hex):
+# a random tag per process (made again in a forked child) and a counter.
+_MEMBER = {"tag": secrets.token_hex(4), "count": itertools.count()}
+
+
+def _after_fork() -> None:
+    global _CLIENTS
+    _CLIENTS = _Clients()
+    _MEMBER.update(tag=secrets.token_hex(4), count=itertools.count())
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 class _SettingsRateThrottle(SimpleRateThrottle):
@@ -162,8 +191,9 @@ class _SettingsRateThrottle(SimpleRateThrottle):
         if client is None:
             return super().allow_request(request, view)
         self.now = self.timer()
-        key = cache.make_and_validate_key(self.get_cache_key(request, view) + ":w")
-        member = f"{self.now:.6f}:{secrets.token_hex(4)}"
+        # The key is ours (scope and a pk or a digest): made, not validated for memcached.
+        key = cache.make_key(self.get_cache_key(request, view) + ":w")
+        member = f"{self.now:.6f}:{_MEMBER['tag']}:{next(_MEMBER['count'])}"
         args = [self.now, self.duration, self.num_requests, member]
         oldest = _WINDOW.script(keys=[key], args=args, client=client)
         self._oldest = None if oldest is None else float(oldest)

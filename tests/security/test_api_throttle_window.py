@@ -3,12 +3,14 @@ same moment cannot both take the last slot; and the same window without Redis.""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from types import SimpleNamespace
 
 import pytest
 
+from syncing import throttling
 from syncing.throttling import PlanApiThrottle
 from tests.conftest import make_owner
 
@@ -46,6 +48,24 @@ def test_the_window_moves_and_the_wait_says_when(real_limits, redis_cache):
     assert 0 < refused.wait() <= 1
     time.sleep(1.05)
     assert allowed(owner)
+
+
+def test_a_forked_process_shares_the_window_through_its_own_connection(real_limits, redis_cache):
+    # The throttle holds a Redis connection per thread; a forked child (a gunicorn worker) must
+    # make its own and record members of its own: the parent's and the child's requests all
+    # count in one window, and the parent's connection still answers after the fork.
+    owner = make_owner("forker@example.com", plan="free")  # 60 a minute
+    owner.sync_account  # noqa: B018  read once: the child needs no query
+    assert all(allowed(owner) for _ in range(30))
+    parent_client, parent_tag = throttling._redis_client(), throttling._MEMBER["tag"]
+    pid = os.fork()
+    if pid == 0:  # the child: its own socket and tag; 30 more pass, the 61st is refused
+        own = throttling._redis_client() is not parent_client
+        own = own and throttling._MEMBER["tag"] != parent_tag
+        os._exit(0 if own and all(allowed(owner) for _ in range(30)) and not allowed(owner) else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert not allowed(owner)
 
 
 def test_without_redis_the_window_is_kept_in_the_local_cache(real_limits, settings):
