@@ -102,7 +102,8 @@ def init_sentry(dsn: str, *, traces_sample_rate: float = 0.0, **options: Any) ->
     sentry_sdk.init(
         dsn=dsn,
         integrations=[DjangoIntegration(), CeleryIntegration()],
-        send_default_pii=False,
+        # No personal data: neither data_collection nor the deprecated send_default_pii is
+        # set, which sentry-sdk 2.75 treats as send_default_pii=False (and adds its scrubber).
         traces_sample_rate=traces_sample_rate,
         before_send=scrub_event,
         before_send_transaction=scrub_event,
