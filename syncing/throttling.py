@@ -21,6 +21,9 @@ from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
 from django.core.cache.backends.redis import RedisCache
 from django.core.exceptions import ObjectDoesNotExist
 from django.http import HttpRequest
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework.exceptions import Throttled
 from rest_framework.permissions import BasePermission
 from rest_framework.throttling import SimpleRateThrottle
@@ -113,20 +116,37 @@ return false
 """
 
 
-class _Window:
-    """The registered script, made on first use (redis-py's Script: EVALSHA, loading it
-    into a server that does not have it yet)."""
-
-    def __init__(self) -> None:
-        self._script = None
-
-    def script(self, *, keys, args, client):
-        if self._script is None:
-            self._script = client.register_script(_WINDOW_SCRIPT)
-        return self._script(keys=keys, args=args, client=client)
+# The script's name for EVALSHA (Redis names scripts by their SHA-1; not a security use).
+_WINDOW_SHA = hashlib.sha1(_WINDOW_SCRIPT.encode(), usedforsecurity=False).hexdigest()
 
 
-_WINDOW = _Window()
+def _run_window(client, key: str, args: list):
+    """EVALSHA of the window script on the client's own connection (loading the script into
+    a server that does not have it yet), straight on the connection: redis-py's
+    execute_command (retry wrapper, timing and metrics hooks, response callbacks) cost more
+    instructions than the rest of the throttle. A connection that failed or timed out is
+    dropped, as redis-py does, so it never carries a stale reply; the request is tried once
+    more on a new connection, then the error is raised."""
+    conn = client.connection
+    for attempt in (1, 2):
+        try:
+            try:
+                conn.send_command("EVALSHA", _WINDOW_SHA, 1, key, *args)
+                return conn.read_response()
+            except NoScriptError:
+                conn.send_command("SCRIPT", "LOAD", _WINDOW_SCRIPT)
+                conn.read_response()
+                conn.send_command("EVALSHA", _WINDOW_SHA, 1, key, *args)
+                return conn.read_response()
+        except ResponseError:
+            raise
+        except (RedisConnectionError, RedisTimeoutError, OSError):
+            conn.disconnect()
+            if attempt == 2:
+                raise
+        except BaseException:
+            conn.disconnect()
+            raise
 
 
 # One client per connection pool and thread, holding one connection of the pool for good
@@ -195,7 +215,7 @@ class _SettingsRateThrottle(SimpleRateThrottle):
         key = cache.make_key(self.get_cache_key(request, view) + ":w")
         member = f"{self.now:.6f}:{_MEMBER['tag']}:{next(_MEMBER['count'])}"
         args = [self.now, self.duration, self.num_requests, member]
-        oldest = _WINDOW.script(keys=[key], args=args, client=client)
+        oldest = _run_window(client, key, args)
         self._oldest = None if oldest is None else float(oldest)
         return oldest is None
 

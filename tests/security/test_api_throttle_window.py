@@ -68,6 +68,23 @@ def test_a_forked_process_shares_the_window_through_its_own_connection(real_limi
     assert not allowed(owner)
 
 
+def test_a_flushed_script_and_a_dropped_connection_cost_no_request(real_limits, redis_cache):
+    # The throttle runs its script straight on its own connection: a server that lost the
+    # script (a restart, SCRIPT FLUSH) gets it loaded again, and a connection the server
+    # dropped is replaced; every request is still counted once.
+    import redis
+
+    owner = make_owner("dropped@example.com", plan="free")  # 60 a minute
+    owner.sync_account  # noqa: B018
+    assert allowed(owner)
+    admin = redis.Redis.from_url(redis_cache["LOCATION"])
+    admin.script_flush()
+    assert allowed(owner)
+    admin.client_kill_filter(_id=throttling._redis_client().client_id())
+    assert all(allowed(owner) for _ in range(58))
+    assert not allowed(owner)
+
+
 def test_without_redis_the_window_is_kept_in_the_local_cache(real_limits, settings):
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     owner = make_owner("local@example.com", plan="free")
