@@ -17,7 +17,8 @@ its figures are the same either way).
 
 Each plan's threshold is calibrated online as the engine does it (syncing.adaptive.calibrate,
 one shared state per plan, moved every ``--epoch`` simulated minutes by the checks'
-``late_evidence``; the engine moves it at every dispatch run, at the same pace per hour).
+``late_evidence``, each check counting the changes it saw as a calendar import counts its
+changed events; the engine moves it at every dispatch run, at the same pace per hour).
 
 Reported per plan interval: fetches spent, and the time from a change to the check that
 saw it (p50, p95, over all changes), fixed vs adaptive; the share of changes seen later
@@ -129,12 +130,13 @@ class AdaptiveFeed:
     engine's dispatch runs move it (``oracle``: plan with this rate, changes per hour,
     instead of the learnt one: perfect knowledge, for the bound)."""
 
-    def __init__(self, feed, phase, interval, tick, policy, oracle=None):
+    def __init__(self, feed, phase, interval, tick, policy, oracle=None, count_seen=True):
         self.feed, self.tick, self.policy, self.oracle = feed, tick, policy, oracle
         self.base = timedelta(minutes=interval)
         self.memory_hours = policy.memory.total_seconds() / 3600
         self.stats, self.checks = ChangeStats(), []
         self.t, self.seen, self.previous = on_grid(phase, tick), 0, None
+        self.count_seen = count_seen
 
     def advance(self, until: float, threshold: float | None) -> tuple[float, float]:
         """Run the checks before minute ``until``; their ``late_evidence`` summed."""
@@ -145,7 +147,7 @@ class AdaptiveFeed:
             self.checks.append(t)
             upto = bisect.bisect_right(feed.changes, t)
             changed = upto > self.seen
-            self.seen = upto
+            count, self.seen = upto - self.seen, upto
             if self.previous is None:
                 wait = self.base  # the first sync only sets the baseline
             else:
@@ -165,6 +167,8 @@ class AdaptiveFeed:
                         hours=hours,
                         changed=True,
                         local_hour=signal.local_hour,
+                        seen=count if self.count_seen else None,
+                        checks=self.stats.n,
                     )
                     changes, late = changes + seen, late + was_late
                 wait = allocate(
@@ -189,7 +193,15 @@ def adaptive_runs(
     minutes, since = args.days * DAY, args.warmup * DAY
     base = timedelta(minutes=interval)
     runs = [
-        AdaptiveFeed(feed, phase, interval, tick, policy, feed.rate / 24 if args.oracle else None)
+        AdaptiveFeed(
+            feed,
+            phase,
+            interval,
+            tick,
+            policy,
+            feed.rate / 24 if args.oracle else None,
+            count_seen=not args.rate_evidence,
+        )
         for feed, phase in zip(feeds, phases, strict=True)
     ]
     state, estimated = Calibration(), [0.0, 0.0]
@@ -316,6 +328,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--oracle", action="store_true", help="plan with each feed's true rate (the bound)"
+    )
+    parser.add_argument(
+        "--rate-evidence",
+        action="store_true",
+        help="late evidence by the rate alone, not the changes each check saw (as shipped "
+        "before; the engine falls back to it where a kind does not count its changes)",
     )
     args = parser.parse_args()
     from calendars.kinds import FEED_POLICY, FEED_POLICY_SQRT

@@ -32,15 +32,15 @@ this check, or a signal of the kind (calendars: a check-in soon) shortens it fur
 **Calibration** (the p95 rule): the threshold that splits busy item-hours from quiet ones
 prices a late change; how many late changes a threshold causes depends on the population.
 So each (kind, tier) moves its own threshold online (``calibrate``) by the engine's estimate
-of the late share it causes: each check that saw a change counts the changes it saw and the
-expected share of them that fell more than the target before it (``late_evidence``, given
-the observation, by the daily profile). The engine keeps the decayed totals and the moved
-threshold on the tier's row (``Tier.adaptive_*``): chunk finishes add to the totals, the
-tier's dispatch runs decay them and move the threshold (syncing.services.schedule). The
-estimate counts the changes a check saw by the item's rate, so a burst that one long wait
-sees counts once where short checks see it change by change, and it is biased by plan
-(0.8x to 1.4x the true share on bench/adaptive.py, which prints both): each plan's target
-is in the estimate's terms (calendars.kinds.FEED_POLICY).
+of the late share it causes: each check that saw a change counts the changes it saw (as
+the kind counted them: a calendar import's changed events) and the expected share of them
+that fell more than the target before it (``late_evidence``, by the daily profile), once
+the item has a few checks (one still learning its rate adds nothing). The engine keeps the
+decayed totals and the moved threshold on the tier's row (``Tier.adaptive_*``): chunk
+finishes add to the totals, the tier's dispatch runs decay them and move the threshold
+(syncing.services.schedule). Counted changes, not the rate's expectation: a burst that one
+long wait sees at once counts as short checks would see it (counted by the rate, the
+estimate was 0.8x to 1.4x the true share, by plan).
 """
 
 from __future__ import annotations
@@ -107,9 +107,7 @@ class Adaptive:
     # more late, a lower threshold (more item-hours busy). It starts at ``hot_threshold``
     # and stays within ``calibration_span`` times it either way. None: thresholds are fixed.
     late_target: float | None = None
-    # ``late_target`` for particular tier intervals, as ((interval, target), ...): how far
-    # the estimate is from the true late share depends on the plan's geometry (bursts a
-    # long wait sees count once), so each plan has its own target in the estimate's terms.
+    # ``late_target`` for particular tier intervals, as ((interval, target), ...).
     late_targets: tuple[tuple[timedelta, float], ...] = ()
     calibration_memory: timedelta = timedelta(days=1)
     # Log-threshold moved per hour at a relative error of 1 (share 0 or twice the target).
@@ -117,6 +115,15 @@ class Adaptive:
     calibration_span: float = 4.0
     # Fewer (decayed) changes than this say too little: the threshold stays where it is.
     calibration_min_changes: float = 20.0
+    # Cold start: an item adds evidence only once it has this many (decayed) checks, so
+    # items still learning their rate (their late share is high while the estimate is
+    # young) do not pull the threshold down for the settled ones. Kept low enough that an
+    # item at the ceiling gets there (at most ``1 / (1 - e^(-ceiling/memory))``: 7.5 for a
+    # day's ceiling and a week's memory), or its late changes would never count.
+    calibration_min_checks: float = 0.0
+    # A check that saw more changes than this counts this many (one feed re-published
+    # whole must not outweigh the tier's day of evidence).
+    calibration_max_seen: float = 50.0
     # Dotted path to callable(item, now) -> float or Signal: the kind's own signal, a
     # multiplier of the interval (0.5: twice as often; 1.0: no opinion), and in a Signal the
     # item's local hour for ``daily_profile``. None: no signal.
@@ -417,35 +424,43 @@ def late_evidence(
     hours: float,
     changed: bool,
     local_hour: float | None = None,
+    seen: float | None = None,
+    checks: float | None = None,
 ) -> tuple[float, float]:
     """What one check tells about the p95 rule's late share: (changes, late), the changes
     it saw and those of them seen later than the target (``hot_factor`` x ``base``), in
-    expectation given what it saw. A check that saw none adds nothing; one that saw some
-    after ``hours`` (ending at ``local_hour``) saw ``L / (1 - e^-L)`` of them, ``L`` the
-    changes expected over the interval at ``rate`` by the daily profile, of which those
-    expected in its first ``hours - target`` hours were late (``L_late / (1 - e^-L)``).
+    expectation given what it saw. A check that saw none adds nothing, nor does one of an
+    item with fewer than ``calibration_min_checks`` (decayed) ``checks`` (still learning;
+    None: not known). ``seen``: how many changes the check saw (a calendar import's
+    changed events; at most ``calibration_max_seen``), each late with the chance that it
+    fell in the interval's first ``hours - target`` hours: ``L_late / L``, ``L`` the changes
+    expected over the interval at ``rate`` by the daily profile (ending at ``local_hour``),
+    so the rate only shapes where in the interval a change fell. Unknown (None or 0): by
+    the rate, ``L / (1 - e^-L)`` changes of which ``L_late / (1 - e^-L)`` late.
 
     Conditioned on the observation, not on the rate alone: an item put at the ceiling
     because its estimate is low mostly has a true rate above it (that is why it was
     picked), so the rate alone would underestimate the late changes the rule causes; a
-    check that saw a change after a long wait counts it, whatever the estimate. For a
-    slow item (``L`` small) the pair is ``(1, L_late / L)``: one change, late with the
-    chance that it fell in the late part. Changes come in bursts, which a busy item's short
-    checks see change by change and a quiet item's long wait sees at once, counted here by
-    the rate (about once): the share is biased, by plan (bench/adaptive.py prints it
-    beside the true one). Counting the changes themselves (a calendar sync's changed
-    events) made it unbiased on the free plan in a first trial, not shipped yet."""
+    check that saw a change after a long wait counts it, whatever the estimate. Counted,
+    the changes of a burst count one by one whether short checks saw them one at a time
+    or one long wait saw them at once; by the rate a long wait counts a burst about once,
+    which biased the share by plan (0.8x-1.4x the true one on bench/adaptive.py)."""
     if not changed or hours <= 0:
+        return 0.0, 0.0
+    if checks is not None and checks < policy.calibration_min_checks:
         return 0.0, 0.0
     start = None if local_hour is None else local_hour - hours
     rate = max(rate, 1e-9)
     expected = expected_changes(rate, policy, start, hours)
-    seen = -math.expm1(-expected)
-    if seen <= 0:
-        return 1.0, 0.0
     late_hours = hours - base.total_seconds() / 3600 * policy.hot_factor
     late = expected_changes(rate, policy, start, late_hours) if late_hours > 0 else 0.0
-    return expected / seen, late / seen
+    if seen is not None and seen >= 1:
+        seen = min(float(seen), policy.calibration_max_seen)
+        return seen, seen * (late / expected if expected > 0 else 0.0)
+    observed = -math.expm1(-expected)
+    if observed <= 0:
+        return 1.0, 0.0
+    return expected / observed, late / observed
 
 
 def late_target(base: timedelta, policy: Adaptive) -> float | None:

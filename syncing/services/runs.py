@@ -318,6 +318,9 @@ class _AdaptiveStep:
     interval: timedelta | None
     changed: bool
     now: datetime
+    # How many of the item's records the sync changed (SyncResult.items_changed): the
+    # changes it saw, for the tier's calibration (syncing.adaptive.late_evidence).
+    seen: int = 0
 
 
 def _run_one(kind: Kind, item: SyncedItem, intervals: dict[str, timedelta | None]) -> Finish:
@@ -446,7 +449,13 @@ def _adaptive_step(
     if kind.adaptive is None or result.next_sync_at or result.outcome == Outcome.SKIPPED:
         return None
     changed = result.outcome == Outcome.OK and result.items_changed > 0
-    return _AdaptiveStep(item=item, interval=interval, changed=changed, now=now)
+    return _AdaptiveStep(
+        item=item,
+        interval=interval,
+        changed=changed,
+        now=now,
+        seen=result.items_changed if changed else 0,
+    )
 
 
 def _apply_adaptive(kind: Kind, pending: list[Finish]) -> None:
@@ -467,6 +476,7 @@ def _apply_adaptive(kind: Kind, pending: list[Finish]) -> None:
             interval=step.interval,
             changed=step.changed,
             now=step.now,
+            seen=step.seen,
             signal=signal,
             threshold=thresholds.get(tier),
         )

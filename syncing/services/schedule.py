@@ -72,6 +72,7 @@ def adaptive_after_success(
     now: datetime,
     signal: float | Signal | None = None,
     threshold: float | None = None,
+    seen: int | None = None,
 ) -> dict | None:
     """For a kind with ``Kind.adaptive``: the item's learnt change rate and its next due time
     after a successful check (``changed``: it saw a change since the previous successful one).
@@ -81,7 +82,9 @@ def adaptive_after_success(
     a tier without an interval, an item's first success (it only sets the baseline). A
     failing kind signal counts as no signal. ``signal``: the kind's signal when the caller
     has it already (``kind_signals``); None asks the kind for this item. ``threshold``: the
-    tier's calibrated threshold (``tier_thresholds``; None: the policy's own).
+    tier's calibrated threshold (``tier_thresholds``; None: the policy's own). ``seen``: how
+    many changes the sync saw (the records it changed; None or 0: unknown, counted by the
+    rate), for the late evidence.
 
     The dict also holds ``late_evidence``: (changes, late) by ``syncing.adaptive.late_evidence``
     for the tier's calibration; the caller pops it (it is not a field of the item).
@@ -120,6 +123,8 @@ def adaptive_after_success(
             hours=(now - item.last_success_at).total_seconds() / 3600,
             changed=changed,
             local_hour=signal.local_hour,
+            seen=seen or None,
+            checks=stats.n,
         ),
     }
 
