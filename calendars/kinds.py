@@ -125,9 +125,10 @@ FEED = Kind(
     # chunk record (~3 ms CPU in process, two 304s) and Celery's delivery, so 10 a message
     # spent a fifth of an unchanged feed's CPU there. Leases are renewed item by item as a
     # chunk runs (services.leases), so a longer chunk is safe; a batch of 2,000 still makes
-    # 80 messages for the worker processes, and a feed waits behind at most 24 others of
-    # its chunk (a few seconds at real servers' latency; 12 minutes only if all of them ran
-    # into the 30 s fetch deadline, under the 25-minute soft time limit).
+    # 80 messages for the worker processes, and a new or failing feed waits behind at most
+    # 24 others of its chunk (a few seconds at real servers' latency; 12 minutes only if all
+    # of them ran into the 30 s fetch deadline, under the 25-minute soft time limit; a chunk
+    # hands its unstarted items back after 180 s, services.runs.HAND_BACK_AFTER_SECONDS).
     chunk_size=25,
     # A feed whose last sync succeeded and that holds a validator is most likely answered
     # 304 (adaptive polling checks most feeds well before they change): 100 of those a
