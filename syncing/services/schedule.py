@@ -78,25 +78,21 @@ def adaptive_after_success(
     after a successful check (``changed``: it saw a change since the previous successful one).
 
     Returns the fields to write (change_stats, change_rate, effective_interval,
-    next_sync_at), or None where the tier's fixed rule applies: a kind that did not opt in,
-    a tier without an interval, an item's first success (it only sets the baseline). A
-    failing kind signal counts as no signal. ``signal``: the kind's signal when the caller
-    has it already (``kind_signals``); None asks the kind for this item. ``threshold``: the
-    tier's calibrated threshold (``tier_thresholds``; None: the policy's own). ``seen``: how
-    many changes the sync saw (the records it changed; None or 0: unknown, counted by the
-    rate), for the late evidence.
-
-    The dict also holds ``late_evidence``: (changes, late) by ``syncing.adaptive.late_evidence``
-    for the tier's calibration; the caller pops it (it is not a field of the item).
+    next_sync_at) and ``late_evidence`` ((changes, late) for the tier's calibration, by
+    ``syncing.adaptive.late_evidence``; the caller pops it), or None where the tier's fixed
+    rule applies: a kind that did not opt in, a tier without an interval, an item's first
+    success (it only sets the baseline). A failing kind signal counts as no signal.
+    ``signal``: the kind's signal when the caller has it already (``kind_signals``); None
+    asks the kind for this item. ``threshold``: the tier's calibrated threshold (None: the
+    policy's own). ``seen``: the changes the sync saw (None or 0: unknown, by the rate).
     """
     policy = kind.adaptive
-    if policy is None or interval is None or interval <= timedelta(0):
+    if policy is None or not interval or interval <= timedelta(0) or not item.last_success_at:
         return None
-    if item.last_success_at is None:
-        return None
+    hours = (now - item.last_success_at).total_seconds() / 3600
     stats = observe(
         ChangeStats.from_json(item.change_stats),
-        hours=(now - item.last_success_at).total_seconds() / 3600,
+        hours=hours,
         changed=changed,
         memory_hours=policy.memory.total_seconds() / 3600,
     )
@@ -120,7 +116,7 @@ def adaptive_after_success(
             estimate,
             base=interval,
             policy=policy,
-            hours=(now - item.last_success_at).total_seconds() / 3600,
+            hours=hours,
             changed=changed,
             local_hour=signal.local_hour,
             seen=seen or None,
