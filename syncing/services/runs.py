@@ -39,9 +39,8 @@ from syncing.services.schedule import (
     add_late_evidence,
     kind_signals,
     next_due_after_success,
-    tier_thresholds,
 )
-from syncing.services.tiers import tier_intervals
+from syncing.services.tiers import tier_intervals, tier_thresholds
 
 logger = logging.getLogger("syncing.run")
 

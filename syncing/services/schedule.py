@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import math
 import random
-import time
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -123,23 +122,6 @@ def adaptive_after_success(
             checks=stats.n,
         ),
     }
-
-
-_THRESHOLD_CACHE_SECONDS = 5.0
-_thresholds: dict[str, tuple[float, dict[str, float | None]]] = {}
-
-
-def tier_thresholds(kind_name: str) -> dict[str, float | None]:
-    """Tier name -> its calibrated threshold (None: not calibrated yet) for one kind, cached
-    for a few seconds per process (it moves a little per dispatch run)."""
-    from syncing.models import Tier
-
-    hit = _thresholds.get(kind_name)
-    if hit and time.monotonic() - hit[0] < _THRESHOLD_CACHE_SECONDS:
-        return hit[1]
-    values = dict(Tier.objects.filter(kind=kind_name).values_list("name", "adaptive_threshold"))
-    _thresholds[kind_name] = (time.monotonic(), values)
-    return values
 
 
 def add_late_evidence(kind: Kind, evidence: dict[str, tuple[float, float]]) -> None:

@@ -1,4 +1,5 @@
-"""Tier rows: defaults from the kinds registry, and a small per-process cache of intervals."""
+"""Tier rows: defaults from the kinds registry, and a small per-process cache of their
+intervals and adaptive thresholds."""
 
 from __future__ import annotations
 
@@ -15,22 +16,36 @@ from syncing.models import Tier
 logger = logging.getLogger("syncing.tiers")
 
 _CACHE_SECONDS = 30.0
-_cache: dict[str, tuple[float, dict[str, timedelta | None]]] = {}
+# A tier's calibrated threshold moves a little with each dispatch run: read more often.
+_THRESHOLD_CACHE_SECONDS = 5.0
+_columns: dict[tuple[str, str], tuple[float, dict]] = {}
 _names: dict[str, tuple[float, dict[str, str]]] = {}
+
+
+def _tier_column(kind: str, column: str, max_age: float) -> dict:
+    """Tier name -> ``column`` for one kind, cached for ``max_age`` seconds per process."""
+    hit = _columns.get((kind, column))
+    if hit and time.monotonic() - hit[0] < max_age:
+        return hit[1]
+    values = dict(Tier.objects.filter(kind=kind).values_list("name", column))
+    _columns[(kind, column)] = (time.monotonic(), values)
+    return values
 
 
 def tier_intervals(kind: str) -> dict[str, timedelta | None]:
     """Tier name -> interval for one kind, cached for a few seconds per process."""
-    hit = _cache.get(kind)
-    if hit and time.monotonic() - hit[0] < _CACHE_SECONDS:
-        return hit[1]
-    intervals = dict(Tier.objects.filter(kind=kind).values_list("name", "interval"))
-    _cache[kind] = (time.monotonic(), intervals)
-    return intervals
+    return _tier_column(kind, "interval", _CACHE_SECONDS)
+
+
+def tier_thresholds(kind: str) -> dict[str, float | None]:
+    """Tier name -> its calibrated adaptive threshold (None: not calibrated yet, the policy's
+    own) for one kind, cached for a few seconds per process."""
+    return _tier_column(kind, "adaptive_threshold", _THRESHOLD_CACHE_SECONDS)
 
 
 def forget_cached_intervals() -> None:
-    _cache.clear()
+    """Drop the cached intervals, thresholds and names (a tier changed; between tests)."""
+    _columns.clear()
     _names.clear()
 
 

@@ -31,7 +31,7 @@ from syncing.adaptive import (
     planning_rate,
 )
 from syncing.models import Tier
-from syncing.services import schedule
+from syncing.services import schedule, tiers
 from syncing.services.dispatch import dispatch_tier
 from tests.calendars.test_import import (
     Body,
@@ -227,7 +227,7 @@ def tier_row(name: str) -> Tier:
 
 @pytest.mark.django_db
 def test_real_syncs_add_evidence_and_dispatch_moves_the_tiers_threshold(alice, allow_private_urls):
-    schedule._thresholds.clear()
+    tiers.forget_cached_intervals()
     route = Body(airbnb_feed(airbnb_event("r0", 10, 12)))
     with local_server({"/feed.ics": route}) as server:
         feed = make_feed(make_listing(alice, tz=zone_at(12)), f"{server.url}/feed.ics")
@@ -303,8 +303,8 @@ def test_real_syncs_add_evidence_and_dispatch_moves_the_tiers_threshold(alice, a
     )
 
     # The next allocations use the tier's threshold (read through a short cache).
-    schedule._thresholds.clear()
-    assert schedule.tier_thresholds(FEED_KIND)["6h"] == moved.adaptive_threshold
+    tiers.forget_cached_intervals()
+    assert tiers.tier_thresholds(FEED_KIND)["6h"] == moved.adaptive_threshold
     feed = Feed.objects.get(pk=feed.pk)
     assert feed.effective_interval is not None
 
