@@ -1,5 +1,6 @@
 """Worker CPU per unchanged feed on the worker's own code path, without Celery (issue 13,
-goal 1): rounds of 304s through ``run_claimed`` in chunks of the kind's ``chunk_size``.
+goal 1): rounds of 304s through ``run_claimed`` in chunks of the kind's ``cheap_chunk_size``
+(what dispatch sends feeds that are likely 304s; else its ``chunk_size``).
 
     .venv/bin/python bench/unchanged_cpu.py --feeds 300 --rounds 6
     .venv/bin/python bench/unchanged_cpu.py --feeds 300 --rounds 6 --chunk 10
@@ -53,7 +54,9 @@ def main() -> None:
     parser.add_argument("--feeds", type=int, default=300)
     parser.add_argument("--events", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=6)
-    parser.add_argument("--chunk", type=int, default=0, help="feeds a chunk (0: the kind's)")
+    parser.add_argument(
+        "--chunk", type=int, default=0, help="feeds a chunk (0: the kind's for cheap items)"
+    )
     args = parser.parse_args()
     os.environ.update(ours.EXTRA_ENV)
     setup_django()
@@ -66,7 +69,7 @@ def main() -> None:
     from syncing.models import Tier
 
     kind = get_kind(ours.KIND)
-    chunk = args.chunk or kind.chunk_size
+    chunk = args.chunk or kind.cheap_chunk_size or kind.chunk_size
     ours.reset_tables()
     Tier.objects.filter(kind=ours.KIND, name=ours.TIER).update(batch_limit=100_000, enabled=True)
     with serving(args.feeds, events=args.events) as farm:
