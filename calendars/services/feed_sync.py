@@ -7,9 +7,6 @@ date. A feed that is not iCalendar changes nothing.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import functools
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
@@ -39,6 +36,7 @@ from calendars.services.import_guard import CancelScope, cancel_scope, feed_empt
 from calendars.services.import_summary import build_last_import
 from calendars.services.notify import notify_new_conflicts
 from syncing.fetcher import fetch
+from syncing.heap import release_freed_memory
 from syncing.results import PermanentSyncError, SyncContext, SyncResult
 from syncing.webhooks.services import emit_many
 
@@ -50,7 +48,7 @@ _OUR_UIDS = re.compile(
 )
 MAX_EVENTS = 5000
 # A body this large has its import hand the C heap's freed pages back between its phases
-# (_release_freed_memory); a smaller one is not worth the heap walks.
+# (syncing.heap.release_freed_memory); a smaller one is not worth the heap walks.
 RELEASE_BODY_BYTES = 1024 * 1024
 # Reasons for skipped events kept on the attempt (the count is always complete).
 SKIPPED_SHOWN = 20
@@ -111,10 +109,10 @@ def sync_feed(feed: Feed, ctx: SyncContext) -> SyncResult:
     release = result.bytes_read >= RELEASE_BODY_BYTES
     parsed = _parse(feed, result, listing_tz, _KnownHashes(feed), release)
     if release:
-        _release_freed_memory()  # the text, the raw blocks, the last chunk's components
+        release_freed_memory()  # the text, the raw blocks, the last chunk's components
     counts = import_parsed_feed(feed, parsed)
     if release:
-        _release_freed_memory()  # the rows written, the conflicts' reads
+        release_freed_memory()  # the rows written, the conflicts' reads
     if not counts.get("held_back"):
         # Held back: the same body must be read again next time to confirm it.
         ctx.remember_validators(
@@ -166,12 +164,12 @@ def _parse(
     try:
         own_uids = _own_uids(feed, result.body)
         if release:
-            _release_freed_memory()  # the fetch's reads
+            release_freed_memory()  # the fetch's reads
         pieces = text_pieces(result.body)
         result.body = b""
         text = FeedText.join(pieces)
         if release:
-            _release_freed_memory()  # the body, the pieces
+            release_freed_memory()  # the body, the pieces
         return parse_feed(
             text,
             default_tz=listing_tz,
@@ -355,40 +353,6 @@ def _attempt_counts(parsed: ParsedFeed, upserted, opened: int, resolved: int, he
     if parsed.truncated:
         counts["truncated"] = True
     return counts
-
-
-# glibc's mallopt parameter, and the threshold glibc starts with (its MALLOC_MMAP_THRESHOLD_).
-_M_MMAP_THRESHOLD = -3
-_MMAP_THRESHOLD = 128 * 1024
-
-
-@functools.cache
-def _malloc_trim():
-    """glibc's ``malloc_trim``, or None (another C library, or none found). Found, it also
-    keeps glibc's mmap threshold where glibc starts it, once per process (see
-    ``_release_freed_memory``)."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        trim, mallopt = libc.malloc_trim, libc.mallopt
-    except (OSError, AttributeError):
-        return None
-    mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
-    return trim
-
-
-def _release_freed_memory() -> None:
-    """Hand the free pages of the C heap back to the system (glibc's ``malloc_trim(0)``; a
-    no-op elsewhere). A big import frees megabytes there between its phases (the fetch's
-    reads, the body, the text, a batch's rows) that glibc keeps and a later phase, or the
-    next import, cannot always reuse. The first call also fixes glibc's mmap threshold at
-    its initial 128 KiB (as MALLOC_MMAP_THRESHOLD_=131072 would): glibc otherwise raises it
-    to the size of the first large block freed (a 3 MB body), and every later body and
-    text below that size comes from the heap, where its pages stay after it is freed.
-    A dense 10,000-event feed imported a second time peaked ~2-4 MB higher without either.
-    Costs a walk of the heap: only imports of bodies over RELEASE_BODY_BYTES call it."""
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)
 
 
 def _own_uids(feed: Feed, body: bytes) -> frozenset[str]:
