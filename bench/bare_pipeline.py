@@ -42,6 +42,7 @@ DB_URL = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + BENCH_DB
 QUEUE = "bare"
 CHUNK = 100
 DONE_KEY = "bare:done"
+POLL_S = 0.02  # as bench/feeds.py
 
 app = Celery("bare", broker=BENCH_BROKER)
 app.conf.update(
@@ -169,7 +170,7 @@ def run_round(label: str, worker, feeds: int, timeout: float = 1800) -> dict:
     for first in range(1, feeds + 1, CHUNK):
         sync_feeds.apply_async(args=[list(range(first, min(first + CHUNK, feeds + 1)))])
     while int(red.get(DONE_KEY) or 0) < feeds and time.perf_counter() - start < timeout:
-        time.sleep(0.1)
+        time.sleep(POLL_S)
     elapsed = time.perf_counter() - start
     done = int(red.get(DONE_KEY) or 0)
     cpu = cpu_seconds(worker.pid) - cpu_before

@@ -17,7 +17,8 @@ def bulk_upsert(to_write: list[Event], update_fields: list[str]) -> list[Event]:
     one ``INSERT ... SELECT FROM unnest(<one array per column>) ON CONFLICT`` per
     BATCH_ROWS rows (the ORM's
     bulk_create prepares and sends every cell as its own parameter: most of a new feed's
-    write cost); elsewhere the ORM's bulk_create."""
+    write cost), its arrays bound on the server in binary (``_binary_cursor``); elsewhere
+    the ORM's bulk_create."""
     if connection.vendor != "postgresql":
         return Event.objects.bulk_create(
             to_write,
@@ -28,7 +29,7 @@ def bulk_upsert(to_write: list[Event], update_fields: list[str]) -> list[Event]:
     fields = [f for f in Event._meta.concrete_fields if not f.primary_key]
     qn = connection.ops.quote_name
     columns = ", ".join(qn(f.column) for f in fields)
-    arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+    arrays = ", ".join(f"%b::{f.db_type(connection)}[]" for f in fields)
     updates = ", ".join(
         f"{qn(column)} = EXCLUDED.{qn(column)}"
         for column in (Event._meta.get_field(name).column for name in update_fields)
@@ -39,7 +40,7 @@ def bulk_upsert(to_write: list[Event], update_fields: list[str]) -> list[Event]:
         ON CONFLICT ({qn("feed_id")}, {qn("uid")}) DO UPDATE SET {updates}
         RETURNING {qn("id")}, {qn("uid")}
     """  # noqa: S608 - identifiers from model metadata, values are parameters
-    with connection.cursor() as cursor:
+    with _binary_cursor() as cursor:
         for first in range(0, len(to_write), BATCH_ROWS):
             batch = to_write[first : first + BATCH_ROWS]
             params = [[_cell(getattr(event, f.attname)) for event in batch] for f in fields]
@@ -50,6 +51,22 @@ def bulk_upsert(to_write: list[Event], update_fields: list[str]) -> list[Event]:
                 event.pk = pks.get(event.uid)
                 event._state.adding = False
     return to_write
+
+
+def _binary_cursor():
+    """A cursor of Django's connection that binds parameters on the server, in binary.
+
+    Django's own cursors bind on the client: psycopg writes each array as SQL text, every
+    string escaped by a regular expression, then quoted once more into the statement (5-6
+    ms of CPU for a new feed's 100 events; the binary arrays take a third of it). The
+    cursor goes through Django's wrapper (``_prepare_cursor``), so errors, thread checks
+    and query logging are Django's as for any cursor. No prepared statement is made
+    (Django sets ``prepare_threshold`` to None), so PgBouncer in transaction mode takes
+    it like any other statement."""
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    connection.ensure_connection()
+    return connection._prepare_cursor(ServerBindingCursor(connection.connection))
 
 
 def _cell(value):

@@ -312,3 +312,37 @@ def test_behind_a_transaction_pooler_the_beat_lock_is_not_a_session_lock(setting
     assert isinstance(choose_lock(), PostgresLock)
     settings.DATABASE_POOLER = "transaction"
     assert isinstance(choose_lock(), RedisLock)
+
+
+@through_threads
+def test_a_feed_imports_and_reimports_through_pgbouncer(via_pgbouncer, settings):
+    """A feed's events are written by one unnest upsert whose arrays are bound on the server
+    in binary (calendars.services.events_bulk): through PgBouncer in transaction mode, new
+    events are created, a moved one is updated in place and a removed one cancelled."""
+    from calendars.models import Event, EventStatus, Source
+    from tests.calendars.test_import import (
+        Body,
+        airbnb_event,
+        airbnb_feed,
+        day,
+        make_feed,
+        make_listing,
+        run_sync,
+    )
+    from tests.support.http import local_server
+
+    settings.ALLOW_PRIVATE_URLS = True
+    alice = make_owner("alice@example.com")
+    route = Body(airbnb_feed(airbnb_event("r1", 5, 9), airbnb_event("r2", 12, 15)))
+    with local_server({"/a.ics": route}) as server:
+        feed = make_feed(make_listing(alice), f"{server.url}/a.ics", Source.AIRBNB)
+        first = run_sync(feed)
+        route.body, route.etag = airbnb_feed(airbnb_event("r1", 6, 10)), '"v2"'
+        second = run_sync(feed)
+    assert (first.outcome, first.counts["created"]) == ("ok", 2), first.message
+    assert (second.outcome, second.counts["updated"]) == ("ok", 1), second.message
+    moved = Event.objects.get(feed=feed, uid="r1@airbnb.com")
+    assert (moved.start_value, moved.end_value) == (day(6), day(10))
+    gone = Event.objects.get(feed=feed, uid="r2@airbnb.com")
+    assert gone.status == EventStatus.CANCELLED
+    assert advisory_locks_held() == 0
