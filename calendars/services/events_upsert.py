@@ -17,7 +17,7 @@ from django.db.models import Q
 
 from calendars.formatting import format_instant
 from calendars.models import Event, EventStatus, Feed
-from calendars.services.events_bulk import BATCH_ROWS, bulk_upsert
+from calendars.services.events_bulk import BATCH_ROWS, bulk_upsert, new_row
 from calendars.services.import_guard import (
     KEPT_ENDED,
     KEPT_NOT_COVERED,
@@ -377,15 +377,14 @@ def _write(
         Event.objects.bulk_update(new_raw, ["raw_hash"])
 
 
-def _new_event(
-    feed: Feed, now: datetime, uid: str, content: tuple, digest: str, raw: str, row
-) -> Event:
-    """The Event row to write for ``content`` (``row``: the feed's row of that uid, if any)."""
+def _new_event(feed: Feed, now: datetime, uid: str, content: tuple, digest: str, raw: str, row):
+    """The event row to write for ``content`` (``row``: the feed's row of that uid, if any),
+    as ``events_bulk.new_row``."""
     cancelled_at = None
     if content[5] == EventStatus.CANCELLED:
         cancelled_at = row.cancelled_at if row is not None and row.cancelled_at else now
-    return Event(
-        feed=feed,
+    return new_row(
+        feed_id=feed.pk,
         uid=uid,
         fingerprint=digest,
         raw_hash=raw,
@@ -397,7 +396,7 @@ def _new_event(
     )
 
 
-def _upsert(to_write: list[Event], existing: dict[str, ExistingRow], counts: UpsertCounts) -> None:
+def _upsert(to_write: list, existing: dict[str, ExistingRow], counts: UpsertCounts) -> None:
     updated_pks = [existing[e.uid].pk for e in to_write if e.uid in existing]
     before = (
         {
@@ -467,7 +466,7 @@ def _cancel_missing(
         )
 
 
-def _booking_event(counts: UpsertCounts, event: Event, pk: int | None, before) -> None:
+def _booking_event(counts: UpsertCounts, event, pk: int | None, before) -> None:
     """Record the webhook event for one written row: added (new and blocking), cancelled
     (now cancelled, was not), changed (start, end or status moved); nothing otherwise."""
     if pk is None:
