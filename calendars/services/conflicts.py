@@ -143,20 +143,24 @@ def _current_pairs(
         end__gt=now - timedelta(days=WINDOW_DAYS),
     ).exclude(status=EventStatus.CANCELLED)
     window = StayWindow.of(listing)
-    if changed is None:
+    if changed is None or len(changed) > SPAN_CLAUSES:
+        # Many changes (a new feed): their bounding span is most of the listing anyway, so
+        # the listing is read at once, without a query for the changed events' spans.
         read = _read_events(events_qs.values_list(*_EVENT_COLUMNS), feed_kinds, window)
-        return night_pairs(read.runs), read.spans
+        return _involving(night_pairs(read.runs), changed), read.spans
     spans = list(events_qs.filter(pk__in=changed).values_list("start", "end"))
     near = _near(spans)
     if near is None:
         return {}, {}
     read = _read_events(events_qs.filter(near).values_list(*_EVENT_COLUMNS), feed_kinds, window)
-    pairs = {
-        key: nights
-        for key, nights in night_pairs(read.runs).items()
-        if key[0] in changed or key[1] in changed
-    }
-    return pairs, read.spans
+    return _involving(night_pairs(read.runs), changed), read.spans
+
+
+def _involving(pairs: dict, changed: set[int] | None) -> dict:
+    """The pairs with at least one event in ``changed`` (all of them for None)."""
+    if changed is None:
+        return pairs
+    return {key: nights for key, nights in pairs.items() if key[0] in changed or key[1] in changed}
 
 
 def detect_conflicts(
@@ -168,7 +172,9 @@ def detect_conflicts(
     re-kinded) only the pairs involving those events can have changed: the events near
     one of them and the open conflicts that involve them are read (a handful of rows
     however busy the listing), and pairs between two unchanged events are left as they
-    are. Without it, the whole listing. Raises nothing of its own (database errors
+    are; with more than SPAN_CLAUSES of them (a new feed) the listing's events and open
+    conflicts are read whole and filtered here, one query each instead of two with
+    long IN lists. Without it, the whole listing. Raises nothing of its own (database errors
     propagate).
     """
     if changed_event_ids is not None and not changed_event_ids:
@@ -178,7 +184,7 @@ def detect_conflicts(
     pairs, spans = _current_pairs(listing, now, changed)
     window = StayWindow.of(listing)
     open_qs = Conflict.objects.filter(listing_id=listing_id, resolved_at__isnull=True)
-    if changed is not None:
+    if changed is not None and len(changed) <= SPAN_CLAUSES:
         open_qs = open_qs.filter(Q(event_a_id__in=changed) | Q(event_b_id__in=changed))
     open_rows = {
         (a, b): (pk, start, end, dismissed, digest)
@@ -191,6 +197,7 @@ def detect_conflicts(
             "dismissed_at",
             "dismissed_dates",
         )
+        if changed is None or a in changed or b in changed  # many changes: filtered here
     }
     gone = [key for key in open_rows if key not in pairs or _moved(open_rows[key], key, spans)]
     events: list[tuple[str, dict]] = []
