@@ -320,29 +320,24 @@ def test_a_feed_imports_and_reimports_through_pgbouncer(via_pgbouncer, settings)
     in binary (calendars.services.events_bulk): through PgBouncer in transaction mode, new
     events are created, a moved one is updated in place and a removed one cancelled."""
     from calendars.models import Event, EventStatus, Source
-    from tests.calendars.test_import import (
-        Body,
-        airbnb_event,
-        airbnb_feed,
-        day,
-        make_feed,
-        make_listing,
-        run_sync,
-    )
+    from tests.calendars import test_import as imports
     from tests.support.http import local_server
+
+    feed_of, event = imports.airbnb_feed, imports.airbnb_event
 
     settings.ALLOW_PRIVATE_URLS = True
     alice = make_owner("alice@example.com")
-    route = Body(airbnb_feed(airbnb_event("r1", 5, 9), airbnb_event("r2", 12, 15)))
+    route = imports.Body(feed_of(event("r1", 5, 9), event("r2", 12, 15)))
     with local_server({"/a.ics": route}) as server:
-        feed = make_feed(make_listing(alice), f"{server.url}/a.ics", Source.AIRBNB)
-        first = run_sync(feed)
-        route.body, route.etag = airbnb_feed(airbnb_event("r1", 6, 10)), '"v2"'
-        second = run_sync(feed)
+        listing = imports.make_listing(alice)
+        feed = imports.make_feed(listing, f"{server.url}/a.ics", Source.AIRBNB)
+        first = imports.run_sync(feed)
+        route.body, route.etag = feed_of(event("r1", 6, 10)), '"v2"'
+        second = imports.run_sync(feed)
     assert (first.outcome, first.counts["created"]) == ("ok", 2), first.message
     assert (second.outcome, second.counts["updated"]) == ("ok", 1), second.message
     moved = Event.objects.get(feed=feed, uid="r1@airbnb.com")
-    assert (moved.start_value, moved.end_value) == (day(6), day(10))
+    assert (moved.start_value, moved.end_value) == (imports.day(6), imports.day(10))
     gone = Event.objects.get(feed=feed, uid="r2@airbnb.com")
     assert gone.status == EventStatus.CANCELLED
     assert advisory_locks_held() == 0
