@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import before_task_publish, setup_logging
+from celery.signals import before_task_publish, setup_logging, worker_process_init
 
 from syncing.brokers import translate_priority
 from syncing.celery_db import keep_connections
@@ -31,3 +31,12 @@ def _use_django_logging(**kwargs):
     from django.conf import settings
 
     dictConfig(settings.LOGGING)
+
+
+@worker_process_init.connect
+def _freeze_loaded_objects(**kwargs):
+    """Each pool process, once started (the task modules loaded): the objects it keeps for
+    its life leave the garbage collector's walk (syncing.heap.freeze_loaded_objects)."""
+    from syncing.heap import freeze_loaded_objects
+
+    freeze_loaded_objects()
