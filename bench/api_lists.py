@@ -172,8 +172,11 @@ def statements(name: str, case: dict) -> dict:
 
 # --- the server and the load ----------------------------------------------------------------
 def start_gunicorn(port: int) -> subprocess.Popen:
-    """As the Procfile's web (2 workers, 4 threads, access log to stdout, here discarded)."""
+    """As the Procfile's web (2 workers, 4 threads, access log to stdout, here discarded,
+    psycopg's pool: bench_env's DATABASE_POOL=false is for workers, and without the pool
+    Django checks each connection's health with a SELECT 1 per request, on both sides)."""
     env = {**os.environ, **bench_env(), "DEBUG": "false", "API_THROTTLE_REALTIME": "1200/minute"}
+    env["DATABASE_POOL"] = "true"
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", APP, "--bind", f"127.0.0.1:{port}",
          "--workers", "2", "--threads", "4", "--access-logfile", "-"],
