@@ -2,6 +2,8 @@
 
     .venv/bin/python bench/adaptive.py                       # 1,000 feeds, 10 days, 5 plans
     .venv/bin/python bench/adaptive.py --feeds 3000 --days 14 --seed 7
+    .venv/bin/python bench/adaptive.py --seed 3 --report adaptive_trial --policy \
+        late_target=0.045 hot_rates=360:0.008,15:0.0085   # a trial, beside adaptive.json
 
 No processes and no database: the engine's own estimator and allocation
 (syncing.adaptive, with the calendars kind's policy) drive every feed's checks. The feed
@@ -24,7 +26,7 @@ Reported per plan interval: fetches spent, and the time from a change to the che
 saw it (p50, p95, over all changes), fixed vs adaptive; the share of changes seen later
 than the fixed schedule's p95; the engine's own estimate of its late share (past 0.95x the
 interval) beside the true one, and the calibrated threshold's start and mean. Writes
-bench/reports/adaptive.json.
+bench/reports/adaptive.json (``--report NAME``: bench/reports/NAME.json).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from syncing.adaptive import (  # noqa: E402
     ChangeStats,
     Signal,
     allocate,
+    by_tier,
     calibrate,
     estimate_rate,
     hot_threshold,
@@ -155,7 +158,7 @@ class AdaptiveFeed:
                 self.stats = observe(
                     self.stats, hours=hours, changed=changed, memory_hours=self.memory_hours
                 )
-                rate = planning_rate(self.stats, policy)
+                rate = planning_rate(self.stats, policy, base=self.base)
                 if self.oracle is not None and rate is not None:
                     rate = self.oracle
                 signal = bench_signal(t, policy)
@@ -169,6 +172,7 @@ class AdaptiveFeed:
                         local_hour=signal.local_hour,
                         seen=count if self.count_seen else None,
                         checks=self.stats.n,
+                        watched=self.stats.c + self.stats.u,
                     )
                     changes, late = changes + seen, late + was_late
                 wait = allocate(
@@ -300,6 +304,18 @@ def _value(text: str):
     return None if text == "none" else text
 
 
+PER_TIER = ("hot_rates", "late_targets", "rate_statistics", "calibration_min_hours_by")
+
+
+def _by_interval(text: str) -> tuple:
+    """A --policy value for a per-tier field (``PER_TIER``): ``MINUTES:VALUE,...``, e.g.
+    ``hot_rates=360:0.008,60:0.006`` or ``rate_statistics=15:mean`` ("none": empty)."""
+    if text in ("", "none"):
+        return ()
+    pairs = (part.split(":", 1) for part in text.split(","))
+    return tuple((timedelta(minutes=float(m)), _value(v)) for m, v in pairs)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--feeds", type=int, default=1000)
@@ -313,7 +329,7 @@ def main() -> None:
         default=[],
         metavar="FIELD=VALUE",
         help="override the calendars policy: floor_factor=3 after_change=0.25 (memory and "
-        "longest in hours, dispatch_every in minutes)",
+        "longest in hours, dispatch_every in minutes; per-tier tables as MINUTES:VALUE,...)",
     )
     parser.add_argument(
         "--sqrt",
@@ -325,6 +341,11 @@ def main() -> None:
         type=float,
         default=60.0,
         help="minutes between calibration steps (the engine's: every dispatch run)",
+    )
+    parser.add_argument(
+        "--report",
+        default="adaptive",
+        help="report name under bench/reports/ (trial runs: not the shipped adaptive.json)",
     )
     parser.add_argument(
         "--oracle", action="store_true", help="plan with each feed's true rate (the bound)"
@@ -341,7 +362,7 @@ def main() -> None:
     if args.sqrt:
         FEED_POLICY = FEED_POLICY_SQRT
     overrides = dict(pair.split("=", 1) for pair in args.policy)
-    values = {k: _value(v) for k, v in overrides.items()}
+    values = {k: _by_interval(v) if k in PER_TIER else _value(v) for k, v in overrides.items()}
     for key in ("memory", "longest", "calibration_memory"):  # in hours
         if key in values:
             values[key] = timedelta(hours=values[key])
@@ -381,6 +402,17 @@ def main() -> None:
             "calibration_epoch_minutes": args.epoch,
             "hot_factor": FEED_POLICY.hot_factor,
             "confidence": FEED_POLICY.confidence,
+            "rate_statistic": FEED_POLICY.rate_statistic,
+            "rate_statistic_by_plan": {
+                plan: by_tier(FEED_POLICY.rate_statistics, timedelta(minutes=m), None)
+                for plan, m in PLANS.items()
+            },
+            "calibration_min_checks": FEED_POLICY.calibration_min_checks,
+            "calibration_min_hours": FEED_POLICY.calibration_min_hours,
+            "calibration_min_hours_by_plan": {
+                plan: by_tier(FEED_POLICY.calibration_min_hours_by, timedelta(minutes=m), None)
+                for plan, m in PLANS.items()
+            },
             "daily_profile": FEED_POLICY.daily_profile,
             "floor_factor": FEED_POLICY.floor_factor,
             "ceiling_factor": FEED_POLICY.ceiling_factor,
@@ -418,7 +450,7 @@ def main() -> None:
         )
     from bench._setup import write_report
 
-    print("wrote", write_report("adaptive", report))
+    print("wrote", write_report(args.report, report))
 
 
 if __name__ == "__main__":

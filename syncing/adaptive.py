@@ -29,18 +29,25 @@ changers that their freshness curve gives up on get the floor, not more), never 
 ``T * ceiling_factor`` nor ``longest`` (the plan's promise to quiet feeds). A change seen by
 this check, or a signal of the kind (calendars: a check-in soon) shortens it further.
 
+**Planning rate** (the p95 rule): the rate's gamma posterior (Jeffreys prior) summarised
+by its median (``upper_rate``, ``confidence`` sigmas up) or by its mean
+(``posterior_mean_rate``, ``Adaptive.rate_statistic``). The cost the rule weighs (a check
+against the changes a longer wait makes late) is linear in the rate, so its expectation
+is the cost at the posterior mean: the mean ranks feed-hours by what waiting will cost.
+
 **Calibration** (the p95 rule): the threshold that splits busy item-hours from quiet ones
 prices a late change; how many late changes a threshold causes depends on the population.
 So each (kind, tier) moves its own threshold online (``calibrate``) by the engine's estimate
 of the late share it causes: each check that saw a change counts the changes it saw (as
 the kind counted them: a calendar import's changed events) and the expected share of them
 that fell more than the target before it (``late_evidence``, by the daily profile), once
-the item has a few checks (one still learning its rate adds nothing). The engine keeps the
-decayed totals and the moved threshold on the tier's row (``Tier.adaptive_*``): chunk
-finishes add to the totals, the tier's dispatch runs decay them and move the threshold
-(syncing.services.schedule). Counted changes, not the rate's expectation: a burst that one
-long wait sees at once counts as short checks would see it (counted by the rate, the
-estimate was 0.8x to 1.4x the true share, by plan).
+the item has a few checks and, where the policy says, a few days watched (one still
+learning its rate adds nothing). The engine keeps the decayed totals and the moved
+threshold on the tier's row (``Tier.adaptive_*``): chunk finishes add to the totals, the
+tier's dispatch runs decay them and move the threshold (syncing.services.schedule).
+Counted changes, not the rate's expectation: a burst that one long wait sees at once
+counts as short checks would see it (counted by the rate, the estimate was 0.8x to 1.4x
+the true share, by plan).
 """
 
 from __future__ import annotations
@@ -91,6 +98,14 @@ class Adaptive:
     # posterior (0: the estimate itself), so an item with little evidence is not put at
     # the ceiling on a lucky quiet streak.
     confidence: float = 1.0
+    # p95 rule: plan with the posterior's "median" (``confidence`` sigmas above it) or its
+    # "mean". A late change costs in proportion to the rate, so the expected cost of an
+    # interval is the cost at the posterior mean: the mean ranks feed-hours by what
+    # waiting will cost (the median puts a feed with no change seen 2.2x lower than the
+    # mean does, one with one change seen 1.3x: it favours the never-changed ones).
+    rate_statistic: str = "median"
+    # ``rate_statistic`` for particular tier intervals, as ((interval, statistic), ...).
+    rate_statistics: tuple[tuple[timedelta, str], ...] = ()
     # Relative change intensity by the item's local hour (24 values, mean 1), used with the
     # ``local_hour`` of the kind's signal; None: flat.
     daily_profile: tuple[float, ...] | None = None
@@ -121,6 +136,14 @@ class Adaptive:
     # item at the ceiling gets there (at most ``1 / (1 - e^(-ceiling/memory))``: 7.5 for a
     # day's ceiling and a week's memory), or its late changes would never count.
     calibration_min_checks: float = 0.0
+    # ... and once it has watched this many (decayed) hours: a count of checks is hours on
+    # the free plan but minutes on the 5-minute one (4 checks: 20 minutes, far too little
+    # to tell a feed changing a few times a week from one changing daily), so learning is
+    # judged in hours, the same for every plan. Reachable by every item: the decayed hours
+    # watched tend to the memory (168 h for a week's), 48 h after ~56 h of watching.
+    calibration_min_hours: float = 0.0
+    # ``calibration_min_hours`` for particular tier intervals, as ((interval, hours), ...).
+    calibration_min_hours_by: tuple[tuple[timedelta, float], ...] = ()
     # A check that saw more changes than this counts this many (one feed re-published
     # whole must not outweigh the tier's day of evidence).
     calibration_max_seen: float = 50.0
@@ -377,14 +400,39 @@ def upper_rate(stats: ChangeStats, confidence: float) -> float:
     return upper * (estimate_rate(stats) / naive if naive > 0 else 1.0)
 
 
-def planning_rate(stats: ChangeStats, policy: Adaptive) -> float | None:
+def planning_rate(
+    stats: ChangeStats, policy: Adaptive, base: timedelta | None = None
+) -> float | None:
     """The rate the allocation plans with: None while fewer than ``policy.min_checks``
-    checks are known; the estimate for the square-root rule, its cautious upper bound
-    (``upper_rate``) for the p95 rule."""
+    checks are known; the estimate for the square-root rule; for the p95 rule, by the
+    statistic of the tier of interval ``base`` (``rate_statistics``, else
+    ``rate_statistic``): the posterior mean, or its cautious upper bound (``upper_rate``)."""
     rate = known_rate(stats, policy)
     if rate is None or policy.rule != "p95":
         return rate
+    if by_tier(policy.rate_statistics, base, policy.rate_statistic) == "mean":
+        return posterior_mean_rate(stats)
     return upper_rate(stats, policy.confidence)
+
+
+def by_tier(table: tuple, base: timedelta | None, default):
+    """A per-tier policy table's entry for the tier of interval ``base``, else ``default``."""
+    for interval, value in table:
+        if interval == base:
+            return value
+    return default
+
+
+def posterior_mean_rate(stats: ChangeStats) -> float:
+    """The mean of the rate's gamma posterior (Jeffreys prior: x + 1/2 changed checks over
+    the hours watched), times Cho & Garcia-Molina's correction of the naive rate, as
+    ``upper_rate``."""
+    watched = stats.c + stats.u
+    if watched <= 0:
+        return 0.0
+    naive = naive_rate(stats)
+    correction = estimate_rate(stats) / naive if naive > 0 else 1.0
+    return (stats.x + 0.5) / watched * correction
 
 
 def reference_rate(base: timedelta, policy: Adaptive) -> float:
@@ -426,17 +474,20 @@ def late_evidence(
     local_hour: float | None = None,
     seen: float | None = None,
     checks: float | None = None,
+    watched: float | None = None,
 ) -> tuple[float, float]:
     """What one check tells about the p95 rule's late share: (changes, late), the changes
     it saw and those of them seen later than the target (``hot_factor`` x ``base``), in
     expectation given what it saw. A check that saw none adds nothing, nor does one of an
-    item with fewer than ``calibration_min_checks`` (decayed) ``checks`` (still learning;
-    None: not known). ``seen``: how many changes the check saw (a calendar import's
-    changed events; at most ``calibration_max_seen``), each late with the chance that it
-    fell in the interval's first ``hours - target`` hours: ``L_late / L``, ``L`` the changes
-    expected over the interval at ``rate`` by the daily profile (ending at ``local_hour``),
-    so the rate only shapes where in the interval a change fell. Unknown (None or 0): by
-    the rate, ``L / (1 - e^-L)`` changes of which ``L_late / (1 - e^-L)`` late.
+    item with fewer than ``calibration_min_checks`` (decayed) ``checks`` or fewer than
+    ``calibration_min_hours`` (decayed) hours ``watched`` (still learning; None: not
+    known; ``calibration_min_hours_by`` per tier). ``seen``: how many changes the check saw
+    (a calendar import's changed events; at most ``calibration_max_seen``), each late with
+    the chance that it fell in the interval's first ``hours - target`` hours:
+    ``L_late / L``, ``L`` the changes expected over the interval at ``rate`` by the daily
+    profile (ending at ``local_hour``), so the rate only shapes where in the interval a
+    change fell. Unknown (None or 0): by the rate, ``L / (1 - e^-L)`` changes of which
+    ``L_late / (1 - e^-L)`` late.
 
     Conditioned on the observation, not on the rate alone: an item put at the ceiling
     because its estimate is low mostly has a true rate above it (that is why it was
@@ -448,6 +499,9 @@ def late_evidence(
     if not changed or hours <= 0:
         return 0.0, 0.0
     if checks is not None and checks < policy.calibration_min_checks:
+        return 0.0, 0.0
+    min_hours = by_tier(policy.calibration_min_hours_by, base, policy.calibration_min_hours)
+    if watched is not None and watched < min_hours:
         return 0.0, 0.0
     start = None if local_hour is None else local_hour - hours
     rate = max(rate, 1e-9)

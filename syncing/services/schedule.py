@@ -76,14 +76,13 @@ def adaptive_after_success(
     """For a kind with ``Kind.adaptive``: the item's learnt change rate and its next due time
     after a successful check (``changed``: it saw a change since the previous successful one).
 
-    Returns the fields to write (change_stats, change_rate, effective_interval,
-    next_sync_at) and ``late_evidence`` ((changes, late) for the tier's calibration, by
-    ``syncing.adaptive.late_evidence``; the caller pops it), or None where the tier's fixed
-    rule applies: a kind that did not opt in, a tier without an interval, an item's first
-    success (it only sets the baseline). A failing kind signal counts as no signal.
-    ``signal``: the kind's signal when the caller has it already (``kind_signals``); None
-    asks the kind for this item. ``threshold``: the tier's calibrated threshold (None: the
-    policy's own). ``seen``: the changes the sync saw (None or 0: unknown, by the rate).
+    Returns the fields to write (change_stats, change_rate, effective_interval, next_sync_at)
+    and ``late_evidence`` ((changes, late) for the tier's calibration, by late_evidence; the
+    caller pops it), or None where the tier's fixed rule applies: a kind that did not opt
+    in, a tier without an interval, an item's first success (it only sets the baseline).
+    A failing kind signal counts as none. ``signal``: the kind's signal if the caller has it
+    (``kind_signals``; None: asked for this item). ``threshold``: the tier's calibrated one
+    (None: the policy's). ``seen``: the changes the sync saw (None or 0: unknown, by rate).
     """
     policy = kind.adaptive
     if policy is None or not interval or interval <= timedelta(0) or not item.last_success_at:
@@ -95,7 +94,7 @@ def adaptive_after_success(
         changed=changed,
         memory_hours=policy.memory.total_seconds() / 3600,
     )
-    rate = planning_rate(stats, policy)
+    rate = planning_rate(stats, policy, base=interval)
     if signal is None:
         signal = _signal(kind, item, now)
     signal = as_signal(signal)
@@ -120,6 +119,7 @@ def adaptive_after_success(
             local_hour=signal.local_hour,
             seen=seen or None,
             checks=stats.n,
+            watched=stats.c + stats.u,
         ),
     }
 

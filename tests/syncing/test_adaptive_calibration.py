@@ -108,6 +108,37 @@ def test_an_item_still_learning_adds_no_evidence():
     assert late_evidence(0.01, **common) == (1.0, pytest.approx(0.905))  # checks unknown
 
 
+def test_an_item_watched_less_than_a_day_adds_no_evidence():
+    # Learning is judged in hours watched, not in checks: four checks of the 5-minute plan
+    # are twenty minutes, too little to know a rate of a few changes a week.
+    policy = replace(FLAT, calibration_min_checks=4.0, calibration_min_hours=24.0)
+    common = {"base": HOUR, "policy": policy, "hours": 10, "changed": True, "seen": 1}
+    assert late_evidence(0.01, checks=40.0, watched=20.0, **common) == (0.0, 0.0)
+    assert late_evidence(0.01, checks=3.0, watched=200.0, **common) == (0.0, 0.0)
+    assert late_evidence(0.01, checks=40.0, watched=24.0, **common) == (
+        1.0,
+        pytest.approx(0.905),
+    )
+    assert late_evidence(0.01, checks=40.0, **common) == (1.0, pytest.approx(0.905))
+
+
+def test_a_tier_may_have_its_own_hours_watched_gate():
+    policy = replace(FLAT, calibration_min_hours=24.0, calibration_min_hours_by=((6 * HOUR, 0.0),))
+    common = {"policy": policy, "hours": 10, "changed": True, "seen": 1, "watched": 5.0}
+    assert late_evidence(0.01, base=HOUR, **common) == (0.0, 0.0)
+    assert late_evidence(0.01, base=6 * HOUR, **common)[0] == 1.0
+
+
+def test_the_calendars_policy_judges_learning_by_hours_watched():
+    # Every plan waits for a day's watching (one turn of the daily profile), which an item
+    # at the free plan's ceiling (a day, a week's memory: ~180 decayed hours) reaches.
+    assert FEED_POLICY.calibration_min_hours >= 24.0
+    at_ceiling = ChangeStats()
+    for _ in range(60):
+        at_ceiling = observe(at_ceiling, hours=24.0, changed=False, memory_hours=7 * 24)
+    assert at_ceiling.c + at_ceiling.u > FEED_POLICY.calibration_min_hours
+
+
 def test_the_late_part_follows_the_daily_profile():
     # A wait from 22:00 to 13:00: the quiet night (late) weighs less than the busy morning.
     hours, end = 15.0, 13.0
@@ -161,9 +192,10 @@ def test_without_a_target_only_the_totals_move():
 
 def test_every_plan_is_calibrated_and_may_have_its_own_target():
     assert late_target(6 * HOUR, FEED_POLICY) == 0.053
-    assert late_target(3 * HOUR, FEED_POLICY) == 0.055
-    assert late_target(HOUR, FEED_POLICY) == FEED_POLICY.late_target == 0.05
-    assert late_target(timedelta(minutes=5), FEED_POLICY) == 0.05
+    assert late_target(3 * HOUR, FEED_POLICY) == 0.047
+    assert late_target(HOUR, FEED_POLICY) == 0.05
+    assert late_target(timedelta(minutes=15), FEED_POLICY) == 0.05
+    assert late_target(timedelta(minutes=5), FEED_POLICY) == FEED_POLICY.late_target == 0.045
     assert late_target(HOUR, FLAT) == 0.04
     assert late_target(HOUR, replace(FLAT, late_target=None)) is None
 
@@ -343,3 +375,28 @@ def test_the_5m_tiers_beat_entry_runs_every_half_minute():
     task = PeriodicTask.objects.get(name=periodic_task_name(tier))
     assert (task.interval.every, task.interval.period) == (30, "seconds")
     assert tier_row("1h").dispatch_period == timedelta(minutes=1)
+
+
+@pytest.mark.django_db
+def test_the_engine_passes_the_hours_watched_to_the_late_evidence(alice):
+    """Many checks but few hours watched (a busy plan's first hours): no evidence yet; the
+    same checks over days: the change seen counts."""
+    feed = make_feed(make_listing(alice, tz=zone_at(12)), "http://127.0.0.1:9/x.ics")
+    now = timezone.now()
+    Feed.objects.filter(pk=feed.pk).update(last_success_at=now - 10 * HOUR)
+    feed.refresh_from_db()
+    five = timedelta(minutes=5)  # a tier with the hours-watched gate
+    common = {"interval": five, "changed": True, "now": now, "seen": 1}
+    feed.change_stats = {"n": 40, "x": 2, "c": 1.0, "u": 3.0}  # 40 checks in 4 hours
+    assert FEED_POLICY.calibration_min_hours > 14
+    young = schedule.adaptive_after_success(FEED, feed, **common)
+    assert young["late_evidence"] == (0.0, 0.0)
+    feed.change_stats = {"n": 40, "x": 2, "c": 10.0, "u": 190.0}  # 40 checks over days
+    settled = schedule.adaptive_after_success(FEED, feed, **common)
+    changes, late = settled["late_evidence"]
+    assert changes == 1.0
+    assert late > 0  # ten hours after the previous check: likely past 0.95 x 5 minutes
+    # The 1-hour tier has no gate (calibration_min_hours_by): the young feed counts there.
+    feed.change_stats = {"n": 40, "x": 2, "c": 1.0, "u": 3.0}
+    young_pro = schedule.adaptive_after_success(FEED, feed, **{**common, "interval": HOUR})
+    assert young_pro["late_evidence"][0] == 1.0

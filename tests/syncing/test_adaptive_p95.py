@@ -25,6 +25,7 @@ from syncing.adaptive import (
     hot_threshold,
     observe,
     planning_rate,
+    posterior_mean_rate,
     upper_rate,
 )
 
@@ -173,15 +174,16 @@ def test_little_evidence_is_not_put_at_the_ceiling():
     # Four unchanged hourly checks: the estimate says 0, the cautious rate does not.
     thin = unchanged(1, 4)
     assert estimate_rate(thin) == 0.0
-    assert planning_rate(thin, FEED_POLICY) > FEED_POLICY.hot_rate
+    assert planning_rate(thin, FEED_POLICY, base=base) > FEED_POLICY.hot_rate
     signal = Signal(local_hour=12.0)
-    thin_rate = planning_rate(thin, FEED_POLICY)
+    thin_rate = planning_rate(thin, FEED_POLICY, base=base)
     assert allocate(thin_rate, base=base, policy=FEED_POLICY, signal=signal) == hot_interval(
         base, FEED_POLICY
     )
-    # Four unchanged daily checks: enough to call it quiet.
+    # Four unchanged daily checks: enough to call it quiet (the 1h plan plans with the
+    # posterior's median).
     days = unchanged(24, 4)
-    days_rate = planning_rate(days, FEED_POLICY)
+    days_rate = planning_rate(days, FEED_POLICY, base=base)
     assert days_rate < FEED_POLICY.hot_rate
     assert allocate(days_rate, base=base, policy=FEED_POLICY, signal=signal) == ceiling_step(
         base, FEED_POLICY
@@ -205,6 +207,39 @@ def test_the_cautious_rate_is_an_upper_bound_that_narrows_with_evidence():
     assert planning_rate(few, sqrt) == estimate_rate(few)
 
 
+def test_the_calendars_policy_plans_by_tier_with_the_mean_or_the_median():
+    once = observe(unchanged(24, 4), hours=24, changed=True, memory_hours=7 * 24)
+    for base in (timedelta(minutes=5), 3 * HOUR):
+        assert planning_rate(once, FEED_POLICY, base=base) == posterior_mean_rate(once)
+    for base in (timedelta(minutes=15), HOUR, 6 * HOUR):
+        assert planning_rate(once, FEED_POLICY, base=base) == upper_rate(once, 0.0)
+
+
+def test_the_posterior_mean_weighs_an_unchanged_feed_more_than_the_median_does():
+    # Jeffreys prior: (x + 1/2) changed checks over the hours watched, corrected as the
+    # estimate corrects the naive rate.
+    quiet = unchanged(24, 4)
+    assert posterior_mean_rate(quiet) == pytest.approx(0.5 / (quiet.c + quiet.u))
+    once = observe(unchanged(24, 4), hours=24, changed=True, memory_hours=7 * 24)
+    correction = estimate_rate(once) / (once.x / (once.c + once.u))
+    assert posterior_mean_rate(once) == pytest.approx(
+        (once.x + 0.5) / (once.c + once.u) * correction
+    )
+    # The median (confidence 0) puts the unchanged feed ~2.2x under the mean, the feed
+    # seen changing once ~1.3x: the mean ranks them closer, as their expected late changes.
+    median_ratio = upper_rate(quiet, 0.0) / upper_rate(once, 0.0)
+    mean_ratio = posterior_mean_rate(quiet) / posterior_mean_rate(once)
+    assert posterior_mean_rate(quiet) / upper_rate(quiet, 0.0) == pytest.approx(2.2, rel=0.05)
+    assert mean_ratio > 1.5 * median_ratio
+    # The policy chooses which the p95 rule plans with; the square-root rule keeps the estimate.
+    mean = replace(FLAT, rate_statistic="mean", min_checks=3)
+    median = replace(FLAT, rate_statistic="median", confidence=0.0, min_checks=3)
+    assert planning_rate(once, mean) == posterior_mean_rate(once)
+    assert planning_rate(once, median) == upper_rate(once, 0.0)
+    sqrt = replace(mean, rule="sqrt")
+    assert planning_rate(once, sqrt) == estimate_rate(once)
+
+
 @pytest.mark.parametrize("base", PLANS)
 def test_a_change_brings_the_next_check_to_the_busy_interval(base):
     quiet = allocate(0.0, base=base, policy=FLAT, changed=True)
@@ -226,8 +261,9 @@ def test_the_kinds_multiplier_applies_and_a_number_is_a_multiplier():
 
 def test_a_plan_may_have_its_own_threshold():
     assert hot_threshold(6 * HOUR, FEED_POLICY) == 0.0055
-    assert hot_threshold(timedelta(minutes=5), FEED_POLICY) == 0.006
-    assert hot_threshold(HOUR, FEED_POLICY) == FEED_POLICY.hot_rate == 0.0045
+    assert hot_threshold(timedelta(minutes=5), FEED_POLICY) == 0.009
+    assert hot_threshold(HOUR, FEED_POLICY) == 0.0045
+    assert hot_threshold(3 * HOUR, FEED_POLICY) == FEED_POLICY.hot_rate == 0.0068
     assert hot_threshold(HOUR, FLAT) == 0.01
     # A feed-hour between the two thresholds is busy on the 1h plan, quiet on the 6h one.
     signal = Signal(local_hour=12.0)
