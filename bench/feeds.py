@@ -22,6 +22,7 @@ bench/reports/feeds.json. Not run by CI.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import resource
@@ -135,12 +136,21 @@ def warm_farm(farm, feeds: int) -> float:
 def queued_messages(queue: str = "io") -> int:
     """Messages waiting on the broker's queue (the Redis transport's priority lists too:
     ``io:5``, as config/settings.py sets ``sep``)."""
+    pipe = _broker().pipeline(transaction=False)
+    for key in [queue, *(f"{queue}:{priority}" for priority in range(10))]:
+        pipe.llen(key)
+    return sum(pipe.execute())
+
+
+@functools.cache
+def _broker():
+    """One client for the round's polls (a new client and a SCAN a poll cost ~5 ms of the
+    bench process's CPU, which shares the cores with the workers it measures)."""
     import redis
 
     from bench._setup import BENCH_BROKER
 
-    red = redis.Redis.from_url(BENCH_BROKER)
-    return sum(red.llen(key) for key in [queue, *red.scan_iter(f"{queue}:[0-9]")])
+    return redis.Redis.from_url(BENCH_BROKER)
 
 
 # A round --------------------------------------------------------------------------------
