@@ -15,7 +15,10 @@ tier's dispatch grid, as in production: the kind's own dispatch period when its 
 (calendars: every minute, ``Adaptive.dispatch_every``), else a tenth of the interval (1 to
 15 minutes); the fixed schedule and the adaptive one alike. The first ``--warmup`` days are
 left out of the figures (the estimator learns there; the fixed schedule needs no learning,
-its figures are the same either way).
+its figures are the same either way). After the last day the simulation runs on for a tail
+(the policy's longest interval and an hour), its fetches not counted, so that every change
+of the measured days is seen: before the tail, the changes whose detection fell past the
+end (the longest waits, mostly adaptive ones) were left out of the figures.
 
 Each plan's threshold is calibrated online as the engine does it (syncing.adaptive.calibrate,
 one shared state per plan, moved every ``--epoch`` simulated minutes by the checks'
@@ -194,7 +197,7 @@ def adaptive_runs(
     """Every feed's adaptive checks, in epochs of ``args.epoch`` minutes; after each, the
     plan's calibration moves by the checks' ``late_evidence`` (``calibrate``, what the
     engine's dispatch runs do). Returns the checks and the calibration's trace."""
-    minutes, since = args.days * DAY, args.warmup * DAY
+    minutes, since, end = args.horizon, args.warmup * DAY, args.days * DAY
     base = timedelta(minutes=interval)
     runs = [
         AdaptiveFeed(
@@ -218,7 +221,7 @@ def adaptive_runs(
         for run in runs:
             seen, was_late = run.advance(t, state.threshold)
             changes, late = changes + seen, late + was_late
-        if t > since:
+        if since < t <= end:
             estimated[0] += changes
             estimated[1] += late
             thresholds.append(state.threshold or hot_threshold(base, policy))
@@ -236,14 +239,20 @@ def adaptive_runs(
     return [run.checks for run in runs], trace
 
 
-def detection_delays(changes: list[float], checks: list[float], since: float) -> list[float]:
+def detection_delays(
+    changes: list[float], checks: list[float], since: float, end: float
+) -> list[float]:
+    """The time from each change in [since, end) to the first check at or after it. The
+    checks run on past ``end`` (``--days`` plus a tail as long as the policy's longest
+    interval), so every change in the window is seen; one that is not counts as never
+    seen (infinitely late), not left out: the longest waits, adaptive polling's, were the
+    ones that fell past the end and out of the figures before the tail."""
     delays = []
     for when in changes:
-        if when < since:
+        if when < since or when >= end:
             continue
         i = bisect.bisect_left(checks, when)
-        if i < len(checks):
-            delays.append(checks[i] - when)
+        delays.append(checks[i] - when if i < len(checks) else math.inf)
     return delays
 
 
@@ -256,8 +265,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def run_plan(feeds: list[Feed], interval: float, args, policy: Adaptive, rng) -> dict:
-    minutes = args.days * DAY
-    since = args.warmup * DAY
+    since, end = args.warmup * DAY, args.days * DAY
     tick = dispatch_tick(interval, policy)
     result = {}
     fixed_phases = [rng.uniform(0, interval) for _ in feeds]
@@ -268,11 +276,11 @@ def run_plan(feeds: list[Feed], interval: float, args, policy: Adaptive, rng) ->
         fetches, delays = 0, []
         for i, feed in enumerate(feeds):
             if name == "fixed":
-                checks = fixed_checks(fixed_phases[i], interval, tick, minutes)
+                checks = fixed_checks(fixed_phases[i], interval, tick, args.horizon)
             else:
                 checks = adaptive[i]
-            fetches += sum(1 for c in checks if c >= since)
-            delays.extend(detection_delays(feed.changes, checks, since))
+            fetches += sum(1 for c in checks if since <= c < end)
+            delays.extend(detection_delays(feed.changes, checks, since, end))
         result[name] = {
             "fetches": fetches,
             "changes": len(delays),
@@ -372,15 +380,23 @@ def main() -> None:
 
     rng = random.Random(args.seed)
     minutes = args.days * DAY
+    # Changes and checks run on for a tail past the measured window (the longest interval
+    # and an hour), so that every change in it is seen; the tail's changes come from a
+    # generator of their own, so the population is the same draw with or without it.
+    tail = FEED_POLICY.longest.total_seconds() / 60 + 60
+    args.horizon = minutes + tail
     feeds = []
-    for _ in range(args.feeds):
+    for n in range(args.feeds):
         rate = daily_rate(rng)
-        feeds.append(Feed(rate=rate, changes=simulate_changes(rng, rate, minutes)))
+        later = simulate_changes(random.Random(f"{args.seed}-tail-{n}"), rate, args.horizon)
+        changes = simulate_changes(rng, rate, minutes) + [t for t in later if t >= minutes]
+        feeds.append(Feed(rate=rate, changes=changes))
     rates = sorted(f.rate for f in feeds)
     report = {
         "feeds": args.feeds,
         "days": args.days,
         "warmup_days": args.warmup,
+        "tail_minutes": round(args.horizon - minutes),
         "seed": args.seed,
         "changes_per_day": {
             "p50": round(percentile(rates, 0.5), 2),

@@ -191,10 +191,10 @@ def test_without_a_target_only_the_totals_move():
 
 
 def test_every_plan_is_calibrated_and_may_have_its_own_target():
-    assert late_target(6 * HOUR, FEED_POLICY) == 0.053
-    assert late_target(3 * HOUR, FEED_POLICY) == 0.047
+    assert late_target(6 * HOUR, FEED_POLICY) == 0.046
+    assert late_target(3 * HOUR, FEED_POLICY) == 0.042
     assert late_target(HOUR, FEED_POLICY) == 0.05
-    assert late_target(timedelta(minutes=15), FEED_POLICY) == 0.05
+    assert late_target(timedelta(minutes=15), FEED_POLICY) == 0.048
     assert late_target(timedelta(minutes=5), FEED_POLICY) == FEED_POLICY.late_target == 0.045
     assert late_target(HOUR, FLAT) == 0.04
     assert late_target(HOUR, replace(FLAT, late_target=None)) is None
