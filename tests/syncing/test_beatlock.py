@@ -63,7 +63,10 @@ def test_a_beat_that_lost_its_lock_stops_itself():
 
     every_second_task()
     waiter_env = {"BEAT_LOCK": "postgres", "BEAT_LOCK_RETRY_SECONDS": "0.3"}
-    # The holder checks its lock every 2 s: the waiter, retrying every 0.3 s, gets there first.
+    # The holder checks its lock every 2 s (and takes it back if its session broke but the
+    # lock is free): ended just after one of its checks, the waiter, retrying every 0.3 s,
+    # gets there first. Ended at any moment, the holder's next check could come first (on a
+    # machine where both start in a steady rhythm it did, run after run).
     holder_env = {**waiter_env, "BEAT_LOCK_TTL_SECONDS": "6"}
     try:
         with celery_beat(env=holder_env) as first:
@@ -71,12 +74,8 @@ def test_a_beat_that_lost_its_lock_stops_itself():
             with celery_beat(env=waiter_env) as second:
                 second.wait_for("waits and takes over when it stops", timeout=60)
                 with connection.cursor() as cursor:
-                    cursor.execute(
-                        "SELECT pg_terminate_backend(l.pid) FROM pg_locks l "
-                        "JOIN pg_database d ON d.oid = l.database "
-                        "WHERE l.locktype = 'advisory' AND l.granted "
-                        "AND d.datname = current_database()"
-                    )
+                    holder = _just_checked_lock_holder(cursor)
+                    cursor.execute("SELECT pg_terminate_backend(%s)", [holder])
                     assert cursor.fetchall() == [(True,)]
                 second.wait_for("beat lock: acquired", timeout=30)
                 first.wait_for("beat lock: lost the PostgreSQL advisory lock", timeout=30)
@@ -84,3 +83,23 @@ def test_a_beat_that_lost_its_lock_stops_itself():
                 second.wait_for(SENT, timeout=30)
     finally:
         purge_broker()
+
+
+def _just_checked_lock_holder(cursor, timeout: float = 10.0) -> int:
+    """The pid of the session holding the beat's advisory lock, once its keeper has just
+    checked it (its last statement, ``SELECT 1``, ended under 0.2 s ago)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        cursor.execute(
+            "SELECT a.pid, a.query, extract(epoch FROM clock_timestamp() - a.state_change) "
+            "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+            "JOIN pg_database d ON d.oid = l.database "
+            "WHERE l.locktype = 'advisory' AND l.granted AND d.datname = current_database()"
+        )
+        rows = cursor.fetchall()
+        assert len(rows) == 1, rows
+        pid, query, age = rows[0]
+        if query.strip() == "SELECT 1" and age < 0.2:
+            return pid
+        time.sleep(0.02)
+    raise AssertionError("the lock's keeper never checked it")
