@@ -340,10 +340,8 @@ def _candidate_steps(
 def hot_threshold(base: timedelta, policy: Adaptive) -> float:
     """The p95 rule's threshold (changes per hour) for a tier of interval ``base``: its entry
     in ``hot_rates``, else ``hot_rate``, else the kind's reference rate."""
-    for interval, rate in policy.hot_rates:
-        if interval == base:
-            return rate
-    return policy.hot_rate if policy.hot_rate is not None else reference_rate(base, policy)
+    rate = by_tier(policy.hot_rates, base, policy.hot_rate)
+    return rate if rate is not None else reference_rate(base, policy)
 
 
 def hot_interval(base: timedelta, policy: Adaptive) -> timedelta:
@@ -377,11 +375,9 @@ def dispatch_tick(base: timedelta, policy: Adaptive | None = None) -> timedelta:
     minutes. A due time is served at the first run at or after it, so intervals are in
     effect whole steps of this."""
     if policy is not None:
-        for interval, period in policy.dispatch_periods:
-            if interval == base:
-                return period
-        if policy.dispatch_every:
-            return policy.dispatch_every
+        period = by_tier(policy.dispatch_periods, base, policy.dispatch_every)
+        if period:
+            return period
     return max(timedelta(minutes=1), min(timedelta(minutes=15), base / 10))
 
 
@@ -395,9 +391,7 @@ def upper_rate(stats: ChangeStats, confidence: float) -> float:
         return 0.0
     shape = stats.x + 0.5
     cube = 1 - 1 / (9 * shape) + confidence / (3 * math.sqrt(shape))
-    upper = shape * max(cube, 0.0) ** 3 / watched
-    naive = naive_rate(stats)
-    return upper * (estimate_rate(stats) / naive if naive > 0 else 1.0)
+    return shape * max(cube, 0.0) ** 3 / watched * _correction(stats)
 
 
 def planning_rate(
@@ -430,9 +424,14 @@ def posterior_mean_rate(stats: ChangeStats) -> float:
     watched = stats.c + stats.u
     if watched <= 0:
         return 0.0
+    return (stats.x + 0.5) / watched * _correction(stats)
+
+
+def _correction(stats: ChangeStats) -> float:
+    """Cho & Garcia-Molina's correction of the naive rate (estimate / naive; 1 before a
+    change is seen)."""
     naive = naive_rate(stats)
-    correction = estimate_rate(stats) / naive if naive > 0 else 1.0
-    return (stats.x + 0.5) / watched * correction
+    return estimate_rate(stats) / naive if naive > 0 else 1.0
 
 
 def reference_rate(base: timedelta, policy: Adaptive) -> float:
@@ -520,10 +519,7 @@ def late_evidence(
 def late_target(base: timedelta, policy: Adaptive) -> float | None:
     """The calibration's target for a tier of interval ``base``: its entry in
     ``late_targets``, else ``late_target`` (None: no calibration)."""
-    for interval, target in policy.late_targets:
-        if interval == base:
-            return target
-    return policy.late_target
+    return by_tier(policy.late_targets, base, policy.late_target)
 
 
 @dataclass(frozen=True)
