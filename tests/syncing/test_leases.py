@@ -113,9 +113,16 @@ def clean_broker():
 def test_a_chunk_slower_than_its_lease_is_not_claimed_again_and_run_twice(settings, clean_broker):
     """Five items of 1.5 s in one message, a 3 s lease, two pool processes, and a dispatch
     every 0.3 s: without renewal the last items were claimed again after 3 s and run at the
-    same time by the second process."""
+    same time by the second process.
+
+    The probes were synced before, so each success schedules the next sync a whole 5 min
+    after the last due time. As first syncs they would take a random phase in the 5 min
+    (spreading new items), and about one run in twenty an item finished early got a due
+    time within the loop's seconds and was rightly claimed again: a second sync after its
+    first, not a second runner, which this test must not count."""
     settings.SYNC_LEASE_SECONDS = 3
-    probes = make_probes(5, mode=Probe.Mode.SLOW, sleep_ms=1500)
+    due = timezone.now() - timedelta(minutes=1)
+    probes = make_probes(5, mode=Probe.Mode.SLOW, sleep_ms=1500, due=due, last_synced_at=due)
     with celery_worker(concurrency=2, env={"SYNC_LEASE_SECONDS": "3"}) as worker:
         assert dispatch_tier(PROBE, "5m").claimed == 5
         reclaimed = 0
