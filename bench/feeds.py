@@ -154,16 +154,23 @@ def _broker():
 
 
 # A round --------------------------------------------------------------------------------
-def run_round(label: str, procs, *, due: int) -> dict:
-    """Make the first ``due`` feeds due, dispatch until all are claimed, wait for attempts."""
+def run_round(label: str, procs, *, due: int, batch_limit: int = BATCH_LIMIT) -> dict:
+    """Make the first ``due`` feeds due, dispatch until all are claimed, wait for attempts.
+
+    ``batch_limit``: the tier's claim size for the round. BATCH_LIMIT paces the claims of
+    rounds that outlast a lease (new and changed feeds: a round of a minute or more, all due
+    at once, which a tier never sees in production); a round of 304s is claimed as the
+    product claims it (``production_batch_limit()``: one dispatch run, 2,000 a run).
+    """
     from django.db import connection
     from django.db.models import Count, Sum
     from django.utils import timezone
 
     from calendars.models import Feed
-    from syncing.models import SyncAttempt
+    from syncing.models import SyncAttempt, Tier
     from syncing.services.dispatch import dispatch_tier
 
+    Tier.objects.filter(kind=KIND, name=TIER).update(batch_limit=batch_limit)
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE syncing_syncattempt")
     Feed.objects.filter(pk__lte=due).update(
@@ -228,6 +235,13 @@ def run_round(label: str, procs, *, due: int) -> dict:
         flush=True,
     )
     return row
+
+
+def production_batch_limit() -> int:
+    """The bench tier's batch limit as the product ships it (calendars.kinds)."""
+    from syncing.kinds import get_kind
+
+    return next(t.batch_limit for t in get_kind(KIND).tiers if t.name == TIER)
 
 
 # Memory ---------------------------------------------------------------------------------
@@ -386,7 +400,14 @@ def main() -> None:
                         due=args.feeds,
                     )
                 )
-            rounds.append(run_round("unchanged round (all 304)", procs, due=args.feeds))
+            rounds.append(
+                run_round(
+                    "unchanged round (all 304)",
+                    procs,
+                    due=args.feeds,
+                    batch_limit=production_batch_limit(),
+                )
+            )
             farm.change_fraction = 1.0
             farm.advance()
             warm_farm(farm, clean)

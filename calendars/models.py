@@ -239,7 +239,8 @@ class Event(models.Model):
     An event gone from its feed is kept, cancelled, with ``cancelled_at``.
     """
 
-    feed = models.ForeignKey(Feed, on_delete=models.CASCADE, related_name="events")
+    # No index of its own: (feed, uid), (feed, status) and (feed, start) all lead with it.
+    feed = models.ForeignKey(Feed, on_delete=models.CASCADE, related_name="events", db_index=False)
     uid = models.CharField(max_length=512)
     start = models.DateTimeField()
     end = models.DateTimeField()
@@ -278,6 +279,9 @@ class Event(models.Model):
         ]
         indexes = [
             models.Index(fields=["feed", "status"], name="calendars_event_feed_status"),
+            # A feed's events in a time range: a listing's check-ins soon (adaptive polling's
+            # signal, after every sync), a feed's stays on a page.
+            models.Index(fields=["feed", "start"], name="calendars_event_feed_start"),
             models.Index(fields=["start", "end"], name="calendars_event_span"),
         ]
 

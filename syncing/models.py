@@ -199,6 +199,7 @@ class SyncAttempt(models.Model):
         on_delete=models.CASCADE,
         related_name="+",
         db_constraint=False,
+        db_index=False,  # attempt_owner (owner, -started_at) leads with it
     )
     started_at = models.DateTimeField()
     duration_ms = models.PositiveIntegerField(default=0)

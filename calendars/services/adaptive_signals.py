@@ -33,13 +33,20 @@ _SOON_SQL = f"""
 
 
 # The check-in question for many (listing, moment) pairs at once: the ordinals that have one.
+# The lateral probe per feed lets the start range be a condition of the (feed, start) index:
+# written as one EXISTS over the join, the planner probes by feed only and filters every
+# event of the feed (4.6-5.9 ms for 50 feeds of 100 events, 1.3 ms so).
 _SOON_MANY_SQL = f"""
     SELECT w.n FROM unnest(%s::bigint[], %s::timestamptz[]) WITH ORDINALITY AS w(listing, at, n)
     WHERE EXISTS (
-        SELECT 1 FROM {Event._meta.db_table} e
-        JOIN {Feed._meta.db_table} f ON f.id = e.feed_id
-        WHERE f.listing_id = w.listing AND e.start >= w.at AND e.start < w.at + %s
-          AND e.status <> %s
+        SELECT 1 FROM {Feed._meta.db_table} f
+        CROSS JOIN LATERAL (
+            SELECT 1 FROM {Event._meta.db_table} e
+            WHERE e.feed_id = f.id AND e.start >= w.at AND e.start < w.at + %s
+              AND e.status <> %s
+            LIMIT 1
+        ) AS soon
+        WHERE f.listing_id = w.listing
     )
 """  # noqa: S608 - table names from model metadata, values are parameters
 
