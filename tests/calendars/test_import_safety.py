@@ -251,6 +251,32 @@ def test_block_back_with_a_new_uid_keeps_its_row_and_its_conflict(alice, allow_p
     assert list(Conflict.objects.values_list("pk", "resolved_at")) == [(conflict.pk, None)]
 
 
+def test_several_events_back_with_new_uids_are_renamed_in_one_statement(alice, allow_private_urls):
+    """Three stays re-published under new UIDs in one import (one new UID is an old one's
+    with its letters moved): each row keeps its key under its new UID, nothing is created or
+    cancelled, and on PostgreSQL the export's counter moves once for the renames."""
+    from calendars.models import ExportVersion
+
+    stays = [("v-1", 10, 12), ("v-2", 14, 16), ("v-3", 20, 23)]
+    vrbo = Body(vrbo_feed(*stays))
+    with local_server({"/v.ics": vrbo}) as server:
+        listing = make_listing(alice)
+        feed = make_feed(listing, f"{server.url}/v.ics", Source.VRBO)
+        run_sync(feed)
+        keys = {uid: Event.objects.get(uid=uid).pk for uid, _s, _e in stays}
+        version = ExportVersion.objects.filter(listing=listing).values_list("version", flat=True)
+        before = version.first()
+        vrbo.body = vrbo_feed(("n-1", 10, 12), ("1-v", 14, 16), ("n-3", 20, 23))
+        vrbo.etag = '"v2"'
+        attempt = run_sync(feed)
+    assert attempt.counts["renamed"] == 3
+    assert attempt.counts["created"] == 0 and attempt.counts["cancelled"] == 0
+    after = dict(Event.objects.filter(feed=feed).values_list("uid", "pk"))
+    assert after == {"n-1": keys["v-1"], "1-v": keys["v-2"], "n-3": keys["v-3"]}
+    if before is not None:  # PostgreSQL's triggers keep the counter
+        assert version.first() == before + 1
+
+
 def test_new_uid_with_other_dates_is_a_new_event(alice, allow_private_urls):
     route = Body(vrbo_feed(("v-old", 12, 16)))
     with local_server({"/v.ics": route}) as server:
