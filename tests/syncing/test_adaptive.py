@@ -354,6 +354,13 @@ def test_the_chunks_signal_in_one_query_is_each_feeds_signal(alice, django_asser
     )
     later = now + timedelta(days=5)
     Event.objects.create(feed=feeds[3], uid="later", start=later, end=later + timedelta(days=1))
+    edge = now + timedelta(hours=48)  # the window's end is not in it
+    Event.objects.create(feed=feeds[3], uid="edge", start=edge, end=edge + timedelta(days=1))
+    # A listing's check-in counts for each of its feeds: the stay is on the second feed only.
+    shared = make_listing(alice, tz=zone_at(12))
+    quiet, busy = (make_feed(shared, f"http://127.0.0.1:9/s{n}.ics") for n in range(2))
+    Event.objects.create(feed=busy, uid="soon", start=soon, end=soon + timedelta(days=2))
+    feeds += [quiet]
     # The same feed twice, at moments on either side of its check-in window.
     pairs = [(feed, now) for feed in feeds] + [(feeds[0], soon + timedelta(hours=1))]
     expected = [feed_signal(feed, at) for feed, at in pairs]
@@ -361,5 +368,5 @@ def test_the_chunks_signal_in_one_query_is_each_feeds_signal(alice, django_asser
     with django_assert_num_queries(1 if connection.vendor == "postgresql" else len(pairs)):
         assert feed_signals(pairs) == expected
     # A check-in soon halves the interval; the time of day goes to the daily profile.
-    assert [signal.factor for signal in expected] == [0.5, 0.5, 1.0, 1.0, 1.0]
+    assert [signal.factor for signal in expected] == [0.5, 0.5, 1.0, 1.0, 0.5, 1.0]
     assert [int(signal.local_hour) for signal in expected[:4]] == [12, 3, 12, 3]
