@@ -107,15 +107,29 @@ class EventAdmin(admin.ModelAdmin):
         "kind",
         "kind_override",
         "echo_of",
-        "last_seen",
+        "in_feed",
+        "seen",
     ]
-    list_filter = ["status", "kind", "kind_override", "blocking", "all_day", "feed__source"]
+    list_filter = [
+        "status",
+        "kind",
+        "kind_override",
+        "blocking",
+        "all_day",
+        "in_feed",
+        "feed__source",
+    ]
     search_fields = ["uid", "summary", "feed__listing__name", "feed__url"]
     raw_id_fields = ["feed", "echo_of"]
     date_hierarchy = "start"
-    readonly_fields = ["first_seen", "last_seen", "changed_at", "cancelled_at"]
+    readonly_fields = ["first_seen", "in_feed", "seen", "changed_at", "cancelled_at"]
     list_select_related = ["feed", "echo_of"]
     show_full_result_count = False
+
+    @admin.display(description="last seen")
+    def seen(self, event: Event):
+        """The last import whose body held the event (Event.seen_at)."""
+        return event.seen_at
 
 
 @admin.register(ArchivedEvent)

@@ -2,7 +2,9 @@
 
 Cheap for the common case: the feed's current rows are read in one query as (uid,
 fingerprint) pairs (no timestamps to decode) and compared in Python; only new or changed
-rows are written, in one bulk upsert; the rest get their ``last_seen`` bumped in one UPDATE.
+rows are written, in one bulk upsert. The rows the import left as they were are not
+written at all: ``Event.in_feed`` changes only for the rows that left the body or came back
+(a changed import of 100 events used to rewrite the ~94 unchanged ones to bump a timestamp).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ UID_MAX = 512
 # Event.sequence is a 32-bit column: a larger SEQUENCE (some feeds write a timestamp in
 # milliseconds) failed the whole upsert on PostgreSQL.
 SEQUENCE_MAX = 2**31 - 1
-# What makes an event's content; first_seen/last_seen/changed_at are bookkeeping.
+# What makes an event's content; first_seen/in_feed/last_seen/changed_at are bookkeeping.
 CONTENT_FIELDS = (
     "start",
     "end",
@@ -48,6 +50,7 @@ UPSERT_UPDATE_FIELDS = [
     "fingerprint",
     "raw_hash",
     "changed_at",
+    "in_feed",
     "last_seen",
     "cancelled_at",
 ]
@@ -171,6 +174,7 @@ class ExistingRow(NamedTuple):
     status: str
     cancelled_at: datetime | None
     raw_hash: str
+    in_feed: bool
 
 
 # The columns of an existing row the upsert reads, in this order.
@@ -214,9 +218,10 @@ def upsert_feed_events(
     decode because their VEVENT text had not changed: present and unchanged.
     ``raw_hashes`` (uid -> raw VEVENT hash) are stored on the rows;
     ``event_kind``, when set, is every event's kind. Missing rows kept (see import_guard)
-    are counted by reason when they were still in the feed at ``previous_import_at`` or
-    have not ended, so stays the channel dropped long ago are not read (nor counted) again.
-    Returns what changed, with the webhook events to emit.
+    are counted by reason when the previous import still held them (``Event.in_feed``) or
+    they have not ended, so stays the channel dropped long ago are not read (nor counted)
+    again. A row that leaves the body gets ``previous_import_at`` (the last import that
+    held it) as its ``last_seen``. Returns what changed, with the webhook events to emit.
     """
     counts = UpsertCounts()
     if scope is None:
@@ -226,20 +231,42 @@ def upsert_feed_events(
     incoming = _incoming(parsed_events, seen, counts, event_kind)
     cancelled = EventStatus.CANCELLED
     gone = {row.pk for uid, row in existing.items() if uid not in seen and row.status != cancelled}
-    missing = _missing_rows(gone, now, previous_import_at)
+    missing = _missing_rows(gone, now)
     if missing and any(uid not in existing for uid, _content in incoming):
         gone -= _adopt_churned(incoming, existing, missing, scope, counts)
     _write(feed, incoming, existing, raw_hashes or {}, now, counts)
     if missing:
-        _cancel_missing(missing, scope if cancel_missing else None, now, counts, previous_import_at)
+        _cancel_missing(missing, scope if cancel_missing else None, now, counts)
     counts.kept_pks = sorted(gone.difference(counts.cancelled_pks))
-    if counts.unchanged:
-        # Rows just written already carry ``now``; this touches the unchanged ones only
-        # (not the missing rows kept: the feed did not hold them).
-        Event.objects.filter(feed=feed, last_seen__lt=now).exclude(
-            status=EventStatus.CANCELLED
-        ).exclude(pk__in=counts.kept_pks).update(last_seen=now)
+    _mark_held(existing, seen, counts, now, previous_import_at)
     return counts
+
+
+def _mark_held(
+    existing: dict[str, ExistingRow],
+    seen: set[str],
+    counts: UpsertCounts,
+    now: datetime,
+    previous_import_at: datetime | None,
+) -> None:
+    """Write ``in_feed`` where it changed, and nowhere else: the rows that left the body
+    (their ``last_seen`` becomes the previous import, the last that held them) and those
+    that came back without being written (an unchanged stay the channel had dropped, a feed
+    held back empty that returns whole). Rows written by this import already carry
+    ``in_feed`` and ``last_seen``."""
+    written = set(counts.written_uids)
+    left, back = [], []
+    for uid, row in existing.items():
+        if uid not in seen:
+            if row.in_feed:
+                left.append(row.pk)
+        elif not row.in_feed and uid not in written:
+            back.append(row.pk)
+    if left:
+        seen_last = {"last_seen": previous_import_at} if previous_import_at else {}
+        Event.objects.filter(pk__in=left).update(in_feed=False, **seen_last)
+    if back:
+        Event.objects.filter(pk__in=back).update(in_feed=True, last_seen=now)
 
 
 def _count_unchanged(
@@ -288,23 +315,19 @@ class MissingRow(NamedTuple):
     all_day: bool
     summary: str
     kind: str
-    last_seen: datetime
+    in_feed: bool
 
 
 MISSING_COLUMNS = MissingRow._fields
 
 
-def _missing_rows(
-    gone: set[int], now: datetime, previous_import_at: datetime | None
-) -> list[MissingRow]:
+def _missing_rows(gone: set[int], now: datetime) -> list[MissingRow]:
     """The live rows whose UID the feed no longer holds, leaving out
     those that ended and were already missing at the previous import (one query, and none
     when nothing is missing)."""
     if not gone:
         return []
-    recent = Q(end__gt=now - NOT_ENDED_MARGIN)
-    if previous_import_at is not None:
-        recent |= Q(last_seen__gte=previous_import_at)
+    recent = Q(end__gt=now - NOT_ENDED_MARGIN) | Q(in_feed=True)
     rows = Event.objects.filter(recent, pk__in=gone).order_by("start", "pk")
     return [MissingRow._make(row) for row in rows.values_list(*MISSING_COLUMNS)]
 
@@ -394,6 +417,7 @@ def _new_event(feed: Feed, now: datetime, uid: str, content: tuple, digest: str,
         fingerprint=digest,
         raw_hash=raw,
         first_seen=now,
+        in_feed=True,
         last_seen=now,
         changed_at=now,
         cancelled_at=cancelled_at,
@@ -429,7 +453,6 @@ def _cancel_missing(
     scope: CancelScope | None,
     now: datetime,
     counts: UpsertCounts,
-    previous_import_at: datetime | None,
 ) -> None:
     """Cancel the missing rows ``scope`` allows (none when it is None); count the rest as
     kept, by reason."""
@@ -442,11 +465,7 @@ def _cancel_missing(
         )
         if reason is None:
             gone_rows.append(row)
-        elif (
-            reason != KEPT_ENDED
-            or previous_import_at is None
-            or row.last_seen >= previous_import_at
-        ):
+        elif reason != KEPT_ENDED or row.in_feed:
             # A past stay is counted once, at the import that no longer found it.
             counts.kept[reason] = counts.kept.get(reason, 0) + 1
     if not gone_rows:
@@ -465,7 +484,7 @@ def _cancel_missing(
     )
     counts.changed_event_ids.extend(gone)
     status = EventStatus.CANCELLED
-    for pk, uid, start, end, all_day, summary, kind, _last_seen in gone_rows:
+    for pk, uid, start, end, all_day, summary, kind, _in_feed in gone_rows:
         counts.booking_events.append(
             BookingEvent("booking.cancelled", pk, uid, start, end, all_day, summary, status, kind)
         )

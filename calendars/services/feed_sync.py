@@ -83,12 +83,19 @@ def check_body(body: bytes, content_type: str) -> None:
 
 def sync_feed(feed: Feed, ctx: SyncContext) -> SyncResult:
     """Import one feed. Raises the fetcher's SyncErrors, and PermanentSyncError("invalid_ics")
-    when the body is not iCalendar (the listing's events then stay exactly as they were)."""
+    when the body is not iCalendar (the listing's events then stay exactly as they were).
+
+    While a sudden emptying is held back (``feed.empty_since``), the body is read and
+    imported whatever it is: the validators remembered are those of the body before the
+    empty one, so that body coming back would read as "not modified", leaving the
+    suspicion set, and the next empty body would be taken as the confirming second one
+    (every future stay cancelled by a feed that was full in between)."""
+    suspect = feed.empty_since is not None
     result = fetch(
         feed.url,
-        etag=feed.etag or None,
-        last_modified=feed.last_modified or None,
-        previous_hash=feed.content_hash or None,
+        etag=None if suspect else feed.etag or None,
+        last_modified=None if suspect else feed.last_modified or None,
+        previous_hash=None if suspect else feed.content_hash or None,
     )
     if result.not_modified:
         ctx.remember_validators(

@@ -6,6 +6,8 @@ run_claimed), exactly as a worker would.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from calendars.models import Conflict, Event, EventKind, EventStatus, Feed, Source
@@ -49,7 +51,10 @@ def test_known_event_turning_unreadable_keeps_its_last_good_state(alice, allow_p
     assert attempt.outcome == "ok"
     assert attempt.counts["cancelled"] == 0
     after = Event.objects.filter(uid="r2@airbnb.com").values().get()
-    assert after == before  # not cancelled, not touched: its last good state
+    # Not cancelled, not touched: its last good state. Only the bookkeeping says the
+    # import did not read it (in_feed; last seen at the first import, as before).
+    assert (before.pop("in_feed"), after.pop("in_feed")) == (True, False)
+    assert after == before
     assert feed.last_import["skipped"] == [["r2@airbnb.com", "bad_dtstart"]]
     assert feed.last_import["skipped_count"] == 1
     assert feed.last_import["kept"] == {"unreadable": 1}
@@ -90,6 +95,7 @@ def test_past_stays_dropped_by_the_channel_stay_as_they_were(alice, allow_privat
     with local_server({"/a.ics": route}) as server:
         feed = make_feed(make_listing(alice), f"{server.url}/a.ics")
         run_sync(feed)
+        first = feed.last_import
         route.body, route.etag = airbnb_feed(airbnb_event("stays", 20, 24)), '"v2"'
         attempt = run_sync(feed)
         kept = feed.last_import["kept"]
@@ -104,9 +110,13 @@ def test_past_stays_dropped_by_the_channel_stay_as_they_were(alice, allow_privat
     assert status_of("future@airbnb.com") == EventStatus.CANCELLED
     assert attempt.counts["cancelled"] == 2
     assert kept == {"ended": 2}
-    # The kept rows were not in the feed: their last_seen is the first import's.
+    # The kept rows were not in the feed: last seen at the first import, the one that held
+    # them (the feed's last import is the third).
     past = Event.objects.get(uid="past@airbnb.com")
-    assert past.last_seen < Event.objects.get(uid="stays@airbnb.com").last_seen
+    stays = Event.objects.get(uid="stays@airbnb.com")
+    assert not past.in_feed and stays.in_feed
+    assert past.seen_at == past.last_seen == datetime.fromisoformat(first["at"])
+    assert stays.seen_at == datetime.fromisoformat(feed.last_import["at"]) > past.seen_at
 
 
 # --- 3. a feed that suddenly empties is held back until the next sync confirms it ----------
@@ -205,7 +215,9 @@ def test_capped_feed_leaves_events_past_the_covered_range_alone(
         route.body, route.etag = airbnb_feed(*early, *stays), '"v2"'
         attempt = run_sync(feed)
     assert attempt.counts["cancelled"] == 0
-    assert Event.objects.filter(uid="s2@airbnb.com").values().get() == last  # not touched
+    now = Event.objects.filter(uid="s2@airbnb.com").values().get()
+    assert (last.pop("in_feed"), now.pop("in_feed")) == (True, False)  # not read this time
+    assert now == last  # not touched
     assert feed.last_import["left_out"] == 3
 
 

@@ -125,7 +125,8 @@ def test_reimport_decodes_only_the_changed_block_and_matches_a_full_import(
         assert (second.counts["updated"], second.counts["unchanged"]) == (1, 4)
         assert second.counts["cancelled"] == 0
         assert Event.objects.filter(feed=feed, status=EventStatus.CANCELLED).count() == 0
-        assert Event.objects.filter(feed=feed, last_seen__lt=started).count() == 0
+        assert all(event.seen_at >= started for event in Event.objects.filter(feed=feed))
+        assert Event.objects.filter(feed=feed, in_feed=False).count() == 0
         assert_same_as_fresh_import(feed, five_stays(moved=2), server, "fresh.ics", routes)
 
 
