@@ -7,7 +7,9 @@ Redis, one worker with ``--concurrency`` processes, PostgreSQL), so both see the
 Rounds: all new; ``--unchanged-rounds`` rounds of 304s; all changed (the farm advances every
 feed once, both pipelines then import the same new versions). Each row gives feeds/s and the
 worker processes' CPU per feed (from /proc: the more robust figure on a shared machine), and
-the ratio Syncbeat / bare (rate) and bare / Syncbeat (CPU). Writes
+the ratio Syncbeat / bare (rate) and bare / Syncbeat (CPU), and the CPU of every part of the
+box per feed (PostgreSQL, Redis, this process with the farm, the workers: bench/proc_cpu.py)
+with its ratio, bare / Syncbeat ("whole box"). Writes
 bench/reports/bare_compare.json. Not run by CI.
 """
 
@@ -24,12 +26,29 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import bare_pipeline as bare  # noqa: E402
 from bench import feeds as ours  # noqa: E402
 from bench._setup import purge, setup_django, start_workers, stop_workers, write_report  # noqa: E402
+from bench.proc_cpu import cpu_by_part, per_item_ms  # noqa: E402
+
+
+def _with_parts(run, worker_pids: set[int], items_key: str) -> dict:
+    """``run()``'s row, with the CPU of every part of the box per feed (bench/proc_cpu.py):
+    the rate is bounded by all of them, PostgreSQL's included, not the workers' alone."""
+    before = cpu_by_part(worker_pids)
+    row = run()
+    row["box_cpu_ms_per_feed"] = per_item_ms(before, cpu_by_part(worker_pids), row[items_key])
+    print(f"    CPU per feed by part (ms): {row['box_cpu_ms_per_feed']}", flush=True)
+    return row
 
 
 def _pair(label: str, bare_worker, our_workers, feeds: int, **round_options) -> dict:
     load = os.getloadavg()[0]
-    b = bare.run_round(f"bare: {label}", bare_worker, feeds)
-    s = ours.run_round(f"syncbeat: {label}", our_workers, due=feeds, **round_options)
+    b = _with_parts(
+        lambda: bare.run_round(f"bare: {label}", bare_worker, feeds), {bare_worker.pid}, "feeds"
+    )
+    s = _with_parts(
+        lambda: ours.run_round(f"syncbeat: {label}", our_workers, due=feeds, **round_options),
+        {p.pid for p in our_workers},
+        "attempts",
+    )
     row = {
         "round": label,
         "load_1m_before": round(load, 2),
@@ -37,10 +56,13 @@ def _pair(label: str, bare_worker, our_workers, feeds: int, **round_options) -> 
         "syncbeat": s,
         "rate_ratio": round(s["feeds_per_s"] / b["feeds_per_s"], 2),
         "cpu_ratio": round(b["worker_cpu_ms_per_feed"] / s["worker_cpu_ms_per_feed"], 2),
+        "box_cpu_ratio": round(
+            b["box_cpu_ms_per_feed"]["total"] / s["box_cpu_ms_per_feed"]["total"], 2
+        ),
     }
     print(
         f"  -> {label}: rate ratio {row['rate_ratio']}, CPU ratio (bare/ours) "
-        f"{row['cpu_ratio']}, load {load:.1f}",
+        f"{row['cpu_ratio']}, whole box {row['box_cpu_ratio']}, load {load:.1f}",
         flush=True,
     )
     return row
