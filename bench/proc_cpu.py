@@ -54,6 +54,6 @@ def cpu_by_part(worker_pids: set[int] = frozenset()) -> dict[str, float]:
 
 def per_item_ms(before: dict[str, float], after: dict[str, float], items: int) -> dict:
     """CPU ms per item of each part between two ``cpu_by_part`` readings, and their total."""
-    row = {k: round((after[k] - before[k]) * 1000 / max(items, 1), 2) for k in before}
-    row["total"] = round(sum(v for k, v in row.items()), 2)
+    row = {k: round((after[k] - before[k]) * 1000 / max(items, 1), 3) for k in before}
+    row["total"] = round(sum(row.values()), 3)
     return row

@@ -5,7 +5,9 @@ queue, be delivered twice, or run for longer than the lease. ``ChunkLease`` clos
 gaps for the run of one message:
 
 - ``take``: keep only the items that still hold the claim's token, extend their lease from
-  now, and (PostgreSQL) take a session advisory lock per item. A second delivery of the
+  now (on a direct PostgreSQL connection, only a lease no longer fresh: one taken within
+  seconds of its claim is read, not rewritten), and (PostgreSQL) take a session advisory
+  lock per item. A second delivery of the
   same message while the first still runs finds the locks taken and runs nothing; a
   redelivery after the first runner died (its connection, and so its locks, gone) runs.
 - ``hold``: called before each item; renews the lease of the chunk's remaining items
@@ -54,6 +56,9 @@ from syncing.services.claims import lease_seconds
 logger = logging.getLogger("syncing.run")
 
 _INT4 = 2**31
+# At take, a lease with less than this share of a renewal period (a third of the lease)
+# gone is read, not rewritten (ChunkLease._lock_and_extend): 5 s of a 60-s lease.
+FRESH_SLACK = 0.25
 
 
 def _lock_class(table: str) -> int:
@@ -229,22 +234,40 @@ class ChunkLease:
 
     def _lock_and_extend(self, pks: list[int]) -> tuple[set[int], set[int]]:
         """One round trip: try the advisory locks, extend the leases of the locked items
-        that hold the token. Returns (locked, held)."""
-        self.renewed_at = time.monotonic()
+        that hold the token. Returns (locked, held).
+
+        A lease with less than ``FRESH_SLACK`` of a renewal period gone (a message taken
+        within seconds of its claim: the usual case) is not rewritten, only read: its row
+        would get a new version for a few seconds of lease (one of the three an item's row
+        got per sync: claim, take, finish). ``renewed_at`` is then set that much earlier,
+        so the next renewal comes as early as a full extension's would leave the lease, and
+        every item still starts with at least two thirds of a lease ahead of it. A lease
+        that fresh cannot be reclaimed meanwhile (a claim needs it ended)."""
+        slack = self.renew_every * FRESH_SLACK
+        self.renewed_at = time.monotonic() - slack
         until = timezone.now() + timedelta(seconds=self.seconds)
+        fresh = until - timedelta(seconds=slack)
         sql = f"""
             WITH locked AS MATERIALIZED (
                 SELECT pk FROM unnest(%s::bigint[]) AS pk
                 WHERE pg_try_advisory_lock(%s, (pk %% 2147483648)::int4)
-            ), held AS (
+            ), extended AS (
                 UPDATE {self.table} AS t SET leased_until = %s
                 FROM locked WHERE t.{self.pk_column} = locked.pk AND t.lease_token = %s
+                    AND t.leased_until < %s
                 RETURNING t.{self.pk_column} AS pk
+            ), fresh AS (
+                SELECT t.{self.pk_column} AS pk FROM {self.table} AS t
+                JOIN locked ON t.{self.pk_column} = locked.pk
+                WHERE t.lease_token = %s AND t.leased_until >= %s
             )
-            SELECT pk, false FROM locked UNION ALL SELECT pk, true FROM held
+            SELECT pk, false FROM locked
+            UNION ALL SELECT pk, true FROM extended
+            UNION ALL SELECT pk, true FROM fresh
         """  # noqa: S608 - identifiers from model metadata, values are parameters
+        params = [list(pks), self.lock_class, until, self.token, fresh, self.token, fresh]
         with connection.cursor() as cursor:
-            cursor.execute(sql, [list(pks), self.lock_class, until, self.token])
+            cursor.execute(sql, params)
             rows = cursor.fetchall()
         return {pk for pk, held in rows if not held}, {pk for pk, held in rows if held}
 

@@ -81,6 +81,21 @@ def broker_depth(queue: str) -> int:
                 channel.close()
 
 
+def runs_now(model, pk: int) -> bool:
+    """Whether a worker has taken the item ``pk`` of ``model`` and runs it: it holds the
+    item's advisory lock (PostgreSQL; syncing.services.leases). A take within seconds of
+    the claim leaves the lease as it was, so a changed lease is no such signal."""
+    from syncing.services.leases import _lock_class
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+            " AND classid::bigint = %s AND objid::bigint = %s",
+            [_lock_class(model._meta.db_table), pk],
+        )
+        return cursor.fetchone()[0] > 0
+
+
 def broker_unacked() -> int:
     """Messages delivered to a worker and not yet acknowledged, on either broker.
 

@@ -22,7 +22,7 @@ from syncing.models import Probe, SyncAttempt
 from syncing.services.dispatch import dispatch_tier
 from tests.support import worker as support
 from tests.support.processes import die_with_parent
-from tests.support.worker import ROOT, celery_worker, purge_broker
+from tests.support.worker import ROOT, celery_worker, purge_broker, runs_now
 from tests.syncing.factories import make_probes
 
 PROBE = "syncing.probe"
@@ -90,12 +90,8 @@ def test_a_dead_workers_items_are_due_again_within_a_minute_by_default(clean_bro
     make_probes(3, mode=Probe.Mode.SLOW, sleep_ms=20_000)
     with celery_worker(concurrency=1) as worker:
         assert dispatch_tier(PROBE, "5m").claimed == 3
-        claimed_until = set(Probe.objects.values_list("leased_until", flat=True))
-        # Taking the chunk renews the leases: the worker is running it.
-        assert wait_until(
-            lambda: set(Probe.objects.values_list("leased_until", flat=True)) != claimed_until,
-            timeout=30,
-        ), worker.log[-3000:]
+        first = min(Probe.objects.values_list("pk", flat=True))
+        assert wait_until(lambda: runs_now(Probe, first), timeout=30), worker.log[-3000:]
         time.sleep(1.0)
         worker.kill_hard()
         killed_at = timezone.now()

@@ -14,6 +14,7 @@ from tests.support.worker import (
     celery_worker,
     on_rabbitmq,
     purge_broker,
+    runs_now,
 )
 from tests.syncing.factories import make_probes
 
@@ -35,12 +36,9 @@ def wait_until(predicate, timeout=30.0, interval=0.1):
 
 
 def wait_until_taken(probe, worker) -> None:
-    """The worker took the chunk: taking it extends the claim's lease (log lines from the
-    worker's two processes are not a reliable signal)."""
-    claimed = Probe.objects.get(pk=probe.pk).leased_until
-    assert wait_until(lambda: Probe.objects.get(pk=probe.pk).leased_until != claimed, timeout=20), (
-        worker.log[-3000:]
-    )
+    """The worker took the chunk (log lines from the worker's two processes are not a
+    reliable signal)."""
+    assert wait_until(lambda: runs_now(Probe, probe.pk), timeout=20), worker.log[-3000:]
 
 
 @pytest.fixture(autouse=True)
