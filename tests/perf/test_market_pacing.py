@@ -56,7 +56,13 @@ def test_24_threads_at_the_limit_draw_no_429_from_the_simulator(redis_limiter):
         stats = sim.stats()
     assert stats["total_rate_limited"] == 0 and not errors, (stats, errors)
     served = stats["served"].get(key, 0)
-    assert served >= 0.85 * LIMIT * elapsed, (served, elapsed)  # the limit is used, too
+    # The limit is used, too: over the time requests could start (6 s) and the pacing's
+    # horizon past it (a thread that asked just before the stop waits for a slot up to one
+    # per thread ahead), not the join's tail. Timed to the join, a busy box (CI runs the
+    # RabbitMQ pass beside the suite) read 294 served in 7.02 s, 0.84 of the limit, for 49 a
+    # second while requests could start.
+    window = min(elapsed, 6.0 + len(threads) / LIMIT)
+    assert served >= 0.85 * LIMIT * window, (served, elapsed, window)
 
 
 @pytest.mark.redis
