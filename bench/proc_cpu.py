@@ -43,7 +43,7 @@ def cpu_by_part(worker_pids: set[int] = frozenset()) -> dict[str, float]:
             parts["workers"] += own
         elif comm.startswith("postgres"):
             # The postmaster's reaped children are its ended backends.
-            is_postmaster = stats.get(ppid, ("",))[0].startswith("postgres") is False
+            is_postmaster = not stats.get(ppid, ("",))[0].startswith("postgres")
             parts["postgres"] += own + (reaped if is_postmaster else 0.0)
         elif comm.startswith("redis"):
             parts["redis"] += own

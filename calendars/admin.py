@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import display_for_value
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -123,13 +124,16 @@ class EventAdmin(admin.ModelAdmin):
     raw_id_fields = ["feed", "echo_of"]
     date_hierarchy = "start"
     readonly_fields = ["first_seen", "in_feed", "seen", "changed_at", "cancelled_at"]
+    # Shown as "last seen" (``seen``): the raw column is stale while the event is in its feed.
+    exclude = ["last_seen"]
     list_select_related = ["feed", "echo_of"]
     show_full_result_count = False
 
     @admin.display(description="last seen")
-    def seen(self, event: Event):
-        """The last import whose body held the event (Event.seen_at)."""
-        return event.seen_at
+    def seen(self, event: Event) -> str:
+        """The last import whose body held the event (Event.seen_at), formatted as the
+        admin shows any date (a read-only field of a method is shown as its plain text)."""
+        return display_for_value(event.seen_at, self.get_empty_value_display())
 
 
 @admin.register(ArchivedEvent)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 from datetime import datetime, time, timedelta
 from urllib.parse import urlsplit
@@ -227,6 +226,14 @@ class Feed(SyncedItem):
         return self.name or self.get_source_display()
 
     @property
+    def last_import_at(self) -> datetime | None:
+        """When the last import read the feed (``last_import["at"]``), if it says."""
+        try:
+            return datetime.fromisoformat(self.last_import["at"])
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    @property
     def display_name(self) -> str:
         """The feed as its owner knows it: "Lake house · Airbnb"."""
         return f"{self.listing.name} · {self.label}"
@@ -314,12 +321,8 @@ class Event(models.Model):
     def seen_at(self):
         """The last import whose body held the event: the feed's latest import while the
         event is in it, else ``last_seen``."""
-        if self.in_feed:
-            at = (self.feed.last_import or {}).get("at")
-            if at:
-                with contextlib.suppress(TypeError, ValueError):
-                    return max(self.last_seen, datetime.fromisoformat(at))
-        return self.last_seen
+        at = self.feed.last_import_at if self.in_feed else None
+        return max(self.last_seen, at) if at else self.last_seen
 
     @property
     def effective_kind(self) -> str:

@@ -21,7 +21,10 @@ def pytest_collection_modifyitems(config, items):
         # broker: `pytest -m broker` runs them again on another one (TEST_BROKER=rabbitmq).
         if "worker" in item.keywords or "faults" in item.keywords:
             item.add_marker(pytest.mark.broker)
-        if "postgres" in item.keywords and not settings.POSTGRES_AVAILABLE:
+        # A worker is another process: it cannot see the test's SQLite database, so every
+        # worker test needs PostgreSQL, whether it says so or not.
+        needs_postgres = "postgres" in item.keywords or "worker" in item.keywords
+        if needs_postgres and not settings.POSTGRES_AVAILABLE:
             _skipped_for["PostgreSQL"] += 1
             item.add_marker(pytest.mark.skip(reason="needs PostgreSQL (not answering)"))
         if ("redis" in item.keywords or "worker" in item.keywords) and not settings.REDIS_AVAILABLE:

@@ -250,7 +250,8 @@ def _mark_held(
     previous_import_at: datetime | None,
 ) -> None:
     """Write ``in_feed`` where it changed, and nowhere else: the rows that left the body
-    (their ``last_seen`` becomes the previous import, the last that held them) and those
+    (their ``last_seen`` becomes the previous import, the last that held them, when it is
+    known) and those
     that came back without being written (an unchanged stay the channel had dropped, a feed
     held back empty that returns whole). Rows written by this import already carry
     ``in_feed`` and ``last_seen``."""

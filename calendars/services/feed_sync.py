@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
@@ -223,7 +222,7 @@ def import_parsed_feed(feed: Feed, parsed: ParsedFeed) -> dict:
             unchanged_uids=parsed.unchanged_uids,
             raw_hashes=raw_hashes,
             event_kind=feed.event_kind,
-            previous_import_at=_previous_import_at(feed),
+            previous_import_at=feed.last_import_at,
         )
         # Written: the events and raw hashes (~5 MB for 5,000 events) go before the
         # conflicts are read.
@@ -376,14 +375,6 @@ def _own_uids(feed: Feed, body: bytes) -> frozenset[str]:
     pairs = Event.objects.filter(feed__listing_id=feed.listing_id).values_list("feed_id", "uid")
     published = (export_uid(feed_id, uid) for feed_id, uid in pairs)
     return frozenset(uid for uid in published if uid.lower() in in_body)
-
-
-def _previous_import_at(feed: Feed) -> datetime | None:
-    """When the previous import read the feed (``last_import["at"]``), if it says."""
-    try:
-        return datetime.fromisoformat(feed.last_import["at"])
-    except (KeyError, TypeError, ValueError):
-        return None
 
 
 def _listing_timezone(feed: Feed) -> str:

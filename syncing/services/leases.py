@@ -7,9 +7,9 @@ gaps for the run of one message:
 - ``take``: keep only the items that still hold the claim's token, extend their lease from
   now (on a direct PostgreSQL connection, only a lease no longer fresh: one taken within
   seconds of its claim is read, not rewritten), and (PostgreSQL) take a session advisory
-  lock per item. A second delivery of the
-  same message while the first still runs finds the locks taken and runs nothing; a
-  redelivery after the first runner died (its connection, and so its locks, gone) runs.
+  lock per item. A second delivery of the same message while the first still runs finds
+  the locks taken and runs nothing; a redelivery after the first runner died (its
+  connection, and so its locks, gone) runs.
 - ``hold``: called before each item; renews the lease of the chunk's remaining items
   (one conditional UPDATE) once a third of the lease has passed since the last renewal,
   so every item starts with at least two thirds of a lease ahead of it, and says whether
@@ -254,7 +254,7 @@ class ChunkLease:
             ), extended AS (
                 UPDATE {self.table} AS t SET leased_until = %s
                 FROM locked WHERE t.{self.pk_column} = locked.pk AND t.lease_token = %s
-                    AND t.leased_until < %s
+                    AND (t.leased_until IS NULL OR t.leased_until < %s)
                 RETURNING t.{self.pk_column} AS pk
             ), fresh AS (
                 SELECT t.{self.pk_column} AS pk FROM {self.table} AS t

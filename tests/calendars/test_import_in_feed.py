@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from django.db import connection
+from django.contrib.admin.utils import display_for_value
 
 from calendars.models import Event, EventStatus
 from tests.calendars.test_import import (
@@ -25,15 +25,9 @@ from tests.calendars.test_import import (
     run_sync,
 )
 from tests.support.http import local_server
+from tests.support.rows import row_versions
 
 pytestmark = pytest.mark.django_db
-
-
-def _versions() -> dict[str, str]:
-    """uid -> the transaction that wrote the row's current version (PostgreSQL's xmin)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT uid, xmin::text FROM calendars_event")
-        return dict(cursor.fetchall())
 
 
 def _imported_at(feed) -> datetime:
@@ -51,18 +45,18 @@ def _stays(*moved: int, without: tuple[int, ...] = ()) -> bytes:
     )
 
 
-@pytest.mark.postgres  # row versions are PostgreSQL's
+@pytest.mark.postgres  # row versions (ctid) are PostgreSQL's
 def test_a_changed_import_rewrites_only_the_rows_that_changed(alice, allow_private_urls):
     route = Body(_stays())
     with local_server({"/a.ics": route}) as server:
         feed = make_feed(make_listing(alice), f"{server.url}/a.ics")
         run_sync(feed)
-        before = _versions()
+        before = row_versions("calendars_event", "uid")
         # r2 moves a day, r7 leaves the feed (cancelled); the other eight are as they were.
         route.body, route.etag = _stays(2, without=(7,)), '"v2"'
         attempt = run_sync(feed)
     assert (attempt.counts["updated"], attempt.counts["cancelled"]) == (1, 1)
-    after = _versions()
+    after = row_versions("calendars_event", "uid")
     rewritten = {uid for uid, version in after.items() if version != before[uid]}
     assert rewritten == {"r2@airbnb.com", "r7@airbnb.com"}
     # Every unchanged row still reads as seen by the latest import.
@@ -143,3 +137,25 @@ def test_a_feed_that_empties_twice_with_its_full_body_between_is_held_back_both_
         again = run_sync(feed)
     assert again.counts["held_back"] == 10 and again.counts["cancelled"] == 0
     assert Event.objects.filter(status=EventStatus.CANCELLED).count() == 0
+
+
+def test_staff_see_one_last_seen_read_from_the_feed_while_the_event_is_in_it(
+    client, staff, alice, allow_private_urls
+):
+    """The admin shows "last seen" as Event.seen_at, read only and formatted as its other
+    dates; the raw column (stale while the event is in its feed) is not an input."""
+    route = Body(_stays())
+    with local_server({"/a.ics": route}) as server:
+        feed = make_feed(make_listing(alice), f"{server.url}/a.ics")
+        run_sync(feed)
+        route.body, route.etag = _stays(without=(7,)), '"v2"'
+        run_sync(feed)
+    client.force_login(staff)
+    changelist = client.get("/admin/calendars/event/?in_feed__exact=0").content.decode()
+    assert changelist.count('class="field-uid"') == 1 and "r7@airbnb.com" in changelist
+    held = Event.objects.get(uid="r0@airbnb.com")
+    page = client.get(f"/admin/calendars/event/{held.pk}/change/").content.decode()
+    assert 'name="last_seen' not in page  # not an input
+    assert page.count(">Last seen:<") == 1
+    shown = display_for_value(held.seen_at, "-")
+    assert held.seen_at == _imported_at(feed) > held.last_seen and shown in page

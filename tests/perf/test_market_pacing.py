@@ -13,6 +13,7 @@ from syncing.fetcher import TransientFetchError, fetch
 from syncing.ratelimit import reset_limiter
 
 LIMIT = 50
+SECONDS = 6.0  # how long requests may start
 
 
 @pytest.fixture
@@ -30,7 +31,7 @@ def test_24_threads_at_the_limit_draw_no_429_from_the_simulator(redis_limiter):
     key = f"test-pacing-{uuid.uuid4().hex[:8]}"
     errors: list[str] = []
     with running_server(rate_limit=LIMIT, latency_ms=5) as sim:
-        stop_at = time.monotonic() + 6.0
+        stop_at = time.monotonic() + SECONDS
 
         def calls() -> None:
             while time.monotonic() < stop_at:
@@ -56,12 +57,12 @@ def test_24_threads_at_the_limit_draw_no_429_from_the_simulator(redis_limiter):
         stats = sim.stats()
     assert stats["total_rate_limited"] == 0 and not errors, (stats, errors)
     served = stats["served"].get(key, 0)
-    # The limit is used, too: over the time requests could start (6 s) and the pacing's
+    # The limit is used, too: over the time requests could start (SECONDS) and the pacing's
     # horizon past it (a thread that asked just before the stop waits for a slot up to one
     # per thread ahead), not the join's tail. Timed to the join, a busy box (CI runs the
     # RabbitMQ pass beside the suite) read 294 served in 7.02 s, 0.84 of the limit, for 49 a
     # second while requests could start.
-    window = min(elapsed, 6.0 + len(threads) / LIMIT)
+    window = min(elapsed, SECONDS + len(threads) / LIMIT)
     assert served >= 0.85 * LIMIT * window, (served, elapsed, window)
 
 

@@ -15,6 +15,7 @@ from syncing.services.claims import claim_due_items
 from syncing.services.dispatch import dispatch_tier
 from syncing.services.runs import run_claimed
 from syncing.tasks import sync_items
+from tests.support.rows import row_versions
 from tests.support.worker import broker_depth, broker_unacked, celery_worker, purge_broker
 from tests.syncing.factories import make_probes
 
@@ -182,39 +183,33 @@ def test_one_item_running_longer_than_its_lease_keeps_it(settings, clean_broker)
     assert "Traceback" not in worker.log
 
 
-def _row_versions(pks) -> dict[int, str]:
-    """pk -> where the row's current version lies (ctid): any UPDATE moves it, even within
-    the test's one transaction (where xmin would not change)."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT id, ctid::text FROM syncing_probe WHERE id = ANY(%s)", [list(pks)])
-        return dict(cursor.fetchall())
-
-
 @pytest.mark.postgres  # the take's lock-and-extend statement is PostgreSQL's
 @pytest.mark.django_db
 def test_a_chunk_taken_at_once_reads_its_fresh_leases_and_extends_only_older_ones(settings):
     """A message taken within seconds of its claim does not rewrite its items' rows for a few
     seconds more of lease (one row version of the three a sync wrote); a lease older than
     that is extended from now, as before, and every item is held either way."""
-    from syncing.services.leases import ChunkLease
+    from syncing.services.leases import FRESH_SLACK, ChunkLease
 
     settings.SYNC_LEASE_SECONDS = 60
     make_probes(6)
     kind = get_kind(PROBE)
     claim = claim_due_items(kind, "5m", 10)
-    # Three of them as if their message had waited 30 s in the queue: half the lease gone.
+    # Two of them as if their message had waited 30 s in the queue: half the lease gone;
+    # one holding the token with no end at all: both extended, as before.
     waited = sorted(claim.pks)[:3]
-    Probe.objects.filter(pk__in=waited).update(leased_until=timezone.now() + timedelta(seconds=30))
-    before = _row_versions(claim.pks)
+    Probe.objects.filter(pk__in=waited[:2]).update(
+        leased_until=timezone.now() + timedelta(seconds=30)
+    )
+    Probe.objects.filter(pk=waited[2]).update(leased_until=None)
+    before = row_versions("syncing_probe")
     leases_before = dict(Probe.objects.values_list("pk", "leased_until"))
     lease = ChunkLease(kind, claim.token)
     try:
         assert lease.take(claim.pks) == set(claim.pks)
     finally:
         lease.close()
-    after = _row_versions(claim.pks)
+    after = row_versions("syncing_probe")
     assert sorted(pk for pk in claim.pks if after[pk] != before[pk]) == waited
     now = timezone.now()
     for pk, until in Probe.objects.values_list("pk", "leased_until"):
@@ -223,4 +218,4 @@ def test_a_chunk_taken_at_once_reads_its_fresh_leases_and_extends_only_older_one
         else:
             assert until == leases_before[pk]  # the claim's own lease, read as it was
     # The next renewal comes as early as a full extension would have left the lease.
-    assert time.monotonic() - lease.renewed_at >= lease.renew_every * 0.25 - 0.01
+    assert time.monotonic() - lease.renewed_at >= lease.renew_every * FRESH_SLACK - 0.01
