@@ -193,7 +193,7 @@ def test_without_a_target_only_the_totals_move():
 def test_every_plan_is_calibrated_and_may_have_its_own_target():
     assert late_target(6 * HOUR, FEED_POLICY) == 0.044
     assert late_target(3 * HOUR, FEED_POLICY) == 0.038
-    assert late_target(HOUR, FEED_POLICY) == 0.05
+    assert late_target(HOUR, FEED_POLICY) == 0.045
     assert late_target(timedelta(minutes=15), FEED_POLICY) == 0.048
     assert late_target(timedelta(minutes=5), FEED_POLICY) == FEED_POLICY.late_target == 0.045
     assert late_target(HOUR, FLAT) == 0.04
