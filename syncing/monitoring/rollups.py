@@ -129,7 +129,8 @@ def prune(now: datetime | None = None) -> PruneReport:
 
     PostgreSQL (partitioned by day, syncing.monitoring.partitions): the next days'
     partitions are made and each day past retention is dropped whole, so an attempt is kept
-    between SYNC_ATTEMPT_RETENTION_DAYS and one day more. Elsewhere: deleted in batches."""
+    between SYNC_ATTEMPT_RETENTION_DAYS and one day more. Elsewhere: deleted in batches.
+    Expired manual-sync uses and API tokens go too (a request checks only its own token)."""
     now = now or timezone.now()
     cutoff = now - timedelta(days=settings.SYNC_ATTEMPT_RETENTION_DAYS)
     _roll_up_before(cutoff)
@@ -147,6 +148,9 @@ def prune(now: datetime | None = None) -> PruneReport:
     from syncing.allowances import prune_manual_sync_uses
 
     prune_manual_sync_uses(now)
+    from syncing.token_auth import delete_expired_tokens
+
+    delete_expired_tokens(now)
     keep_days = settings.SYNC_ROLLUP_RETENTION_DAYS
     rollups = AttemptRollup.objects.filter(hour__lt=now - timedelta(days=keep_days)).delete()[0]
     if deleted or rollups:
