@@ -80,11 +80,17 @@ def deliver_due(limit: int = 100) -> DeliveryRun:
     """Claim and send due deliveries (the periodic task's body)."""
     ids = claim_due(limit)
     delivered = failed = 0
+    disabled: set[int] = set()  # endpoints disabled by a failure earlier in this run
     for delivery in WebhookDelivery.objects.filter(pk__in=ids).select_related("endpoint"):
+        if delivery.endpoint_id in disabled:
+            failed += 1  # failed with its endpoint (disable_endpoint): nothing more is sent
+            continue
         if deliver(delivery):
             delivered += 1
         else:
             failed += 1
+            if not WebhookEndpoint.objects.filter(pk=delivery.endpoint_id, enabled=True).exists():
+                disabled.add(delivery.endpoint_id)
     return DeliveryRun(len(ids), delivered, failed)
 
 
@@ -159,7 +165,9 @@ def _record_failure(delivery: WebhookDelivery, exc: FetchError, now: datetime) -
     attempts = delivery.attempts + 1
     next_at = now + backoff(attempts)
     gave_up = exc.reason in HOPELESS_REASONS or next_at > delivery.created_at + retry_window()
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+    # Only while pending: a delivery its endpoint's disabling has failed (another worker's,
+    # or this run's, disable_endpoint) stays failed, not pending again with a retry.
+    WebhookDelivery.objects.filter(pk=delivery.pk, status=Status.PENDING).update(
         status=Status.FAILED if gave_up else Status.PENDING,
         attempts=attempts,
         last_attempt_at=now,

@@ -194,3 +194,32 @@ def test_claiming_is_exclusive(alice):
 def test_unknown_event_type_is_a_programming_error():
     with pytest.raises(ValueError):
         emit(None, "booking.exploded", {})
+
+
+@pytest.mark.django_db
+def test_deliveries_claimed_with_the_one_that_disables_their_endpoint_stay_failed(
+    alice, allow_private_urls
+):
+    """Two deliveries due in one run to an endpoint failing for a day: the first failure
+    disables it and fails every pending delivery; the second is then neither sent nor put
+    back to pending (it was, when its retry's jitter made the first test's retry due: a
+    delivery left pending at a disabled endpoint)."""
+    with local_server({"/hook": Reply(500)}) as server:
+        endpoint = endpoint_create(alice, url=server.url + "/hook", events=["booking.added"])
+        (d1,) = emit(alice, "booking.added", {"n": 1})
+        (d2,) = emit(alice, "booking.added", {"n": 2})
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+            failing_since=timezone.now() - timedelta(hours=25)
+        )
+        make_due(d1.pk)
+        make_due(d2.pk)
+        run = deliveries.deliver_due()
+        sent = len(server.requests)
+    endpoint.refresh_from_db()
+    assert not endpoint.enabled
+    assert (run.claimed, run.delivered, run.failed) == (2, 0, 2)
+    assert sent == 1
+    rows = dict(WebhookDelivery.objects.values_list("pk", "status"))
+    assert rows == {d1.pk: "failed", d2.pk: "failed"}
+    assert WebhookDelivery.objects.filter(next_attempt_at__isnull=False).count() == 0
+    assert len(mail.outbox) == 1
