@@ -267,12 +267,11 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def window_figures(feeds, checks_of, since: float, end: float, fixed_p95=None) -> dict:
-    """Fetches and time to detect over the changes in [since, end) for one schedule
-    (``checks_of(i)``: feed i's checks); with ``fixed_p95``, the share seen later than it."""
+def window_figures(feeds, schedule, since: float, end: float, fixed_p95=None) -> tuple:
+    """Fetches and time to detect over the changes in [since, end) for one schedule (each
+    feed's checks); with ``fixed_p95``, the share seen later than it. And the delays."""
     fetches, delays = 0, []
-    for i, feed in enumerate(feeds):
-        checks = checks_of(i)
+    for feed, checks in zip(feeds, schedule, strict=True):
         fetches += sum(1 for c in checks if since <= c < end)
         delays.extend(detection_delays(feed.changes, checks, since, end))
     figures = {
@@ -301,9 +300,9 @@ def run_plan(feeds: list[Feed], interval: float, args, policy: Adaptive, rng) ->
     )
     fixed = [fixed_checks(phase, interval, tick, args.horizon) for phase in fixed_phases]
     result = {}
-    result["fixed"], _ = window_figures(feeds, fixed.__getitem__, since, end)
+    result["fixed"], _ = window_figures(feeds, fixed, since, end)
     fixed_p95 = result["fixed"]["p95_minutes"]
-    result["adaptive"], delays = window_figures(feeds, adaptive.__getitem__, since, end, fixed_p95)
+    result["adaptive"], delays = window_figures(feeds, adaptive, since, end, fixed_p95)
     # The engine's own estimate of its late share (later than hot_factor x the interval).
     target = interval * policy.hot_factor
     true_late = sum(1 for d in delays if d > target) / max(1, len(delays))
@@ -313,10 +312,8 @@ def run_plan(feeds: list[Feed], interval: float, args, policy: Adaptive, rng) ->
         1 - result["adaptive"]["fetches"] / result["fixed"]["fetches"], 3
     )
     if since > 0:
-        first_fixed, _ = window_figures(feeds, fixed.__getitem__, 0.0, since)
-        first, _ = window_figures(
-            feeds, adaptive.__getitem__, 0.0, since, first_fixed["p95_minutes"]
-        )
+        first_fixed, _ = window_figures(feeds, fixed, 0.0, since)
+        first, _ = window_figures(feeds, adaptive, 0.0, since, first_fixed["p95_minutes"])
         result["first_days"] = {
             "days": args.warmup,
             "fixed": first_fixed,

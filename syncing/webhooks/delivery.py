@@ -89,7 +89,7 @@ def deliver_due(limit: int = 100) -> DeliveryRun:
             delivered += 1
         else:
             failed += 1
-            if not WebhookEndpoint.objects.filter(pk=delivery.endpoint_id, enabled=True).exists():
+            if not delivery.endpoint.enabled:  # as the failure read it, or disabled it
                 disabled.add(delivery.endpoint_id)
     return DeliveryRun(len(ids), delivered, failed)
 
@@ -207,6 +207,7 @@ def disable_endpoint(endpoint: WebhookEndpoint, now: datetime | None = None) -> 
         enabled=False, disabled_reason=reason
     ):
         return False
+    endpoint.enabled, endpoint.disabled_reason = False, reason
     WebhookDelivery.objects.filter(endpoint=endpoint, status=Status.PENDING).update(
         status=Status.FAILED, next_attempt_at=None, error="endpoint disabled"
     )

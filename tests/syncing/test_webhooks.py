@@ -223,3 +223,21 @@ def test_deliveries_claimed_with_the_one_that_disables_their_endpoint_stay_faile
     assert rows == {d1.pk: "failed", d2.pk: "failed"}
     assert WebhookDelivery.objects.filter(next_attempt_at__isnull=False).count() == 0
     assert len(mail.outbox) == 1
+
+
+@pytest.mark.django_db
+def test_a_delivery_failed_by_another_runs_disabling_is_not_put_back_to_pending(
+    alice, allow_private_urls
+):
+    """Claimed and loaded, then its endpoint disabled elsewhere (another worker's failure):
+    this send's failure keeps the failed status the disabling gave it, with no retry."""
+    with local_server({"/hook": Reply(500)}) as server:
+        endpoint = endpoint_create(alice, url=server.url + "/hook", events=["booking.added"])
+        (d,) = emit(alice, "booking.added", {"n": 1})
+        make_due(d.pk)
+        assert deliveries.claim_due() == [d.pk]
+        loaded = WebhookDelivery.objects.select_related("endpoint").get(pk=d.pk)
+        assert deliveries.disable_endpoint(WebhookEndpoint.objects.get(pk=endpoint.pk))
+        assert deliveries.deliver(loaded) is False
+    d.refresh_from_db()
+    assert (d.status, d.next_attempt_at, d.error) == ("failed", None, "endpoint disabled")
