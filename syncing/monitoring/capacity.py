@@ -29,7 +29,9 @@ Method (Little's law plus a CPU ceiling), sized for the **peak**:
   slot thread's, the between-message CPU included), else the sync functions' own
   ``counts["cpu_ms"]``, else the design ceiling (~500 fetches/s per core for io, ~1,100
   no-op tasks/s otherwise);
-- broker: one message per chunk of ``kind.chunk_size`` items plus one dispatch per run;
+- broker: one message per chunk of ``kind.chunk_size`` items (of ``kind.cheap_chunk_size``
+  for the share of attempts answered "not modified", when the kind has one) plus one
+  dispatch per run;
 - database: per attempt one item update and one attempt insert (batched) plus the domain
   rows changed (measured ``items_changed``).
 
@@ -143,9 +145,9 @@ def demand(kind, items: int, interval: timedelta, now) -> tuple[float, float | N
 
 def measured(kind_name: str, since=None, until=None, *, at_load: float | None = None) -> dict:
     """This deployment's attempts of the kind over LOOKBACK (or ``since`` .. ``until``):
-    count ``n``, ``failed``, ``mean`` and ``p95`` ms, ``changed`` rows, ``cpu_ms`` (None
-    when not recorded), and ``slot_ms`` / ``chunks``: the chunk records' figures (see
-    chunk_measured), else mean + gap and 0. Raises NotEnoughData."""
+    count ``n``, ``failed``, ``not_modified``, ``mean`` and ``p95`` ms, ``changed`` rows,
+    ``cpu_ms`` (None when not recorded), and ``slot_ms`` / ``chunks``: the chunk records'
+    figures (see chunk_measured), else mean + gap and 0. Raises NotEnoughData."""
     since = since or timezone.now() - LOOKBACK
     attempts = SyncAttempt.objects.filter(kind=kind_name, started_at__gte=since).exclude(
         outcome=Outcome.SKIPPED
@@ -155,6 +157,7 @@ def measured(kind_name: str, since=None, until=None, *, at_load: float | None = 
     row = attempts.aggregate(
         n=Count("pk"),
         failed=Count("pk", filter=Q(outcome=Outcome.FAILED)),
+        not_modified=Count("pk", filter=Q(outcome=Outcome.NOT_MODIFIED)),
         mean=Avg("duration_ms"),
         changed=Avg("items_changed"),
     )
@@ -312,6 +315,16 @@ def between_syncs_ms(kind_name: str, since, until=None) -> float:
     return sum(gaps) / len(gaps) if gaps else 0.0
 
 
+def per_message(kind, cheap_share: float) -> float:
+    """Messages per attempt: one per ``kind.chunk_size`` items, or with
+    ``kind.cheap_chunk_size`` one per that many cheap items (services.dispatch.split_claim),
+    the share of cheap ones read as the attempts answered "not modified" (a cheap item is
+    one that holds a validator, whose next check is most likely a 304)."""
+    if not kind.cheap_chunk_size:
+        return 1 / kind.chunk_size
+    return cheap_share / kind.cheap_chunk_size + (1 - cheap_share) / kind.chunk_size
+
+
 def estimate(
     kind_name: str,
     items: int,
@@ -361,7 +374,8 @@ def estimate(
         in_flight=in_flight,
         concurrency=slots,
         processes=processes,
-        broker_messages_per_second=per_second / kind.chunk_size + dispatch_rate,
+        broker_messages_per_second=per_second * per_message(kind, row["not_modified"] / row["n"])
+        + dispatch_rate,
         db_rows_per_second=per_second * (2 + changed),
         db_statements_per_second=per_second * (2 / FLUSH_BATCH + (1 if changed else 0)),
         average_per_second=average,

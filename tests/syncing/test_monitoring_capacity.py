@@ -70,3 +70,27 @@ def test_capacity_rejects_unknown_kinds_and_tiers():
         run("--kind", "nope.nothing", "--items", "1", "--tier", "5m")
     with pytest.raises(CommandError, match="not a tier"):
         run("--kind", PROBE, "--items", "1", "--tier", "often")
+
+
+@pytest.mark.django_db
+def test_broker_messages_count_cheap_chunks_for_the_attempts_answered_not_modified():
+    # calendars.feed: 25 feeds a message, 100 a message of feeds expected to answer 304.
+    now = timezone.now()
+    SyncAttempt.objects.bulk_create(
+        SyncAttempt(
+            kind="calendars.feed",
+            item_id=i,
+            tier="5m",
+            started_at=now - timedelta(minutes=i % 600),
+            duration_ms=50,
+            outcome="not_modified" if i % 5 else "ok",  # 80% answered 304
+        )
+        for i in range(200)
+    )
+    result = estimate("calendars.feed", 30_000, "5m")
+    per_second = 30_000 / 300
+    dispatch = result.broker_messages_per_second - per_second * (0.8 / 100 + 0.2 / 25)
+    assert result.attempts_per_second == pytest.approx(per_second)
+    # Exactly the tiers' dispatch runs besides the chunks (the old answer, 100 / 25 = 4
+    # chunk messages a second, would leave 2.4 here).
+    assert 0 < dispatch < 0.2
