@@ -19,7 +19,7 @@ from calendars.models import (
     validate_timezone,
 )
 from calendars.services.import_summary import api_view
-from syncing.serializers import FastRepresentationMixin, SyncedItemStatusMixin
+from syncing.serializers import BuiltFieldsMixin, FastRepresentationMixin, SyncedItemStatusMixin
 from syncing.validation import validate_single_line
 
 
@@ -31,7 +31,7 @@ def absolute_url(request, path: str) -> str:
     return settings.SITE_URL.rstrip("/") + path
 
 
-class ListingSerializer(FastRepresentationMixin, serializers.ModelSerializer):
+class ListingSerializer(FastRepresentationMixin, BuiltFieldsMixin, serializers.ModelSerializer):
     timezone = serializers.CharField(
         max_length=64, required=False, default="UTC", validators=[validate_timezone]
     )
@@ -120,7 +120,9 @@ class LastImportSerializer(FastRepresentationMixin, serializers.Serializer):
 LAST_IMPORT = LastImportSerializer()
 
 
-class FeedSerializer(FastRepresentationMixin, SyncedItemStatusMixin, serializers.ModelSerializer):
+class FeedSerializer(
+    FastRepresentationMixin, BuiltFieldsMixin, SyncedItemStatusMixin, serializers.ModelSerializer
+):
     listing = OwnerListingField()
     url = serializers.CharField(max_length=FEED_URL_MAX_LENGTH, validators=[validate_feed_url])
     source = serializers.ChoiceField(
@@ -191,7 +193,7 @@ class FeedSerializer(FastRepresentationMixin, SyncedItemStatusMixin, serializers
         return LAST_IMPORT.to_representation(api_view(feed.last_import))
 
 
-class EventSerializer(FastRepresentationMixin, serializers.ModelSerializer):
+class EventSerializer(FastRepresentationMixin, BuiltFieldsMixin, serializers.ModelSerializer):
     listing = serializers.IntegerField(source="feed.listing_id", read_only=True)
     start = serializers.SerializerMethodField()
     end = serializers.SerializerMethodField()
