@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -315,7 +315,11 @@ class Event(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.summary or self.uid} ({self.start_value} to {self.end_value})"
+        """The summary and its dates (an all-day event) or its UTC minutes (a timed one)."""
+        if self.all_day:
+            return f"{self.summary or self.uid} ({self.start:%Y-%m-%d} to {self.end:%Y-%m-%d})"
+        start, end = (value.astimezone(UTC) for value in (self.start, self.end))
+        return f"{self.summary or self.uid} ({start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC)"
 
     @property
     def seen_at(self):

@@ -166,3 +166,12 @@ def test_admin_pages_render(client, staff, alice):
     assert response.status_code == 302
     feed.refresh_from_db()
     assert feed.tier == "5m"
+
+
+def test_an_event_reads_as_its_summary_and_dates_or_utc_minutes():
+    start = datetime(2030, 1, 1, 15, 0, 7, 494544, tzinfo=UTC)
+    timed = Event(uid="t", summary="Reserved", start=start, end=start + timedelta(days=3))
+    assert str(timed) == "Reserved (2030-01-01 15:00 to 2030-01-04 15:00 UTC)"
+    midnight = datetime(2030, 1, 1, tzinfo=UTC)
+    day = Event(uid="d", start=midnight, end=midnight + timedelta(days=2), all_day=True)
+    assert str(day) == "d (2030-01-01 to 2030-01-03)"
