@@ -317,7 +317,7 @@ class Event(models.Model):
     def __str__(self) -> str:
         """The summary and its dates (an all-day event) or its UTC minutes (a timed one)."""
         if self.all_day:
-            return f"{self.summary or self.uid} ({self.start:%Y-%m-%d} to {self.end:%Y-%m-%d})"
+            return f"{self.summary or self.uid} ({self.start_value} to {self.end_value})"
         start, end = (value.astimezone(UTC) for value in (self.start, self.end))
         return f"{self.summary or self.uid} ({start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC)"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core import mail
@@ -175,3 +176,9 @@ def test_an_event_reads_as_its_summary_and_dates_or_utc_minutes():
     midnight = datetime(2030, 1, 1, tzinfo=UTC)
     day = Event(uid="d", start=midnight, end=midnight + timedelta(days=2), all_day=True)
     assert str(day) == "d (2030-01-01 to 2030-01-03)"
+    # The end of the range, and an instant given in another zone (read in UTC).
+    last = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+    paris = datetime(2030, 7, 1, 2, 30, tzinfo=ZoneInfo("Europe/Paris"))
+    assert str(Event(uid="x", start=paris, end=last)) == (
+        "x (2030-07-01 00:30 to 9999-12-31 23:59 UTC)"
+    )
