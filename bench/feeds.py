@@ -160,6 +160,30 @@ def _broker():
 
 
 # A round --------------------------------------------------------------------------------
+# A round's progress: the attempts its chunks recorded, read from the workers' chunk rows
+# (syncing_chunkrun: a handful of rows by primary key, ~0.2 ms of PostgreSQL's CPU) instead
+# of counting the attempts at every poll: a COUNT(*) over the partitioned attempt table
+# (planned over every partition) cost PostgreSQL ~2 ms of CPU a poll, ~50 polls in a round
+# of 304s, ~0.1 ms per feed of the harness's load counted against the product (the bare
+# peer polls a Redis counter). The count confirms the end.
+def _next_chunk_id() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM syncing_chunkrun")
+        return cursor.fetchone()[0]
+
+
+def _recorded_since(first_chunk: int) -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COALESCE(SUM(items), 0) FROM syncing_chunkrun WHERE id >= %s", [first_chunk]
+        )
+        return cursor.fetchone()[0]
+
+
 def run_round(label: str, procs, *, due: int, batch_limit: int = BATCH_LIMIT) -> dict:
     """Make the first ``due`` feeds due, dispatch until all are claimed, wait for attempts.
 
@@ -182,6 +206,7 @@ def run_round(label: str, procs, *, due: int, batch_limit: int = BATCH_LIMIT) ->
     Feed.objects.filter(pk__lte=due).update(
         next_sync_at=timezone.now() - timezone.timedelta(seconds=1)
     )
+    first_chunk = _next_chunk_id()
     cpu_before = sum(cpu_seconds(p.pid) for p in procs)
     own_before = time.process_time()
     start = time.perf_counter()
@@ -207,12 +232,12 @@ def run_round(label: str, procs, *, due: int, batch_limit: int = BATCH_LIMIT) ->
                 all_claimed_at = time.perf_counter() - start
             if not got:
                 break
-        done = SyncAttempt.objects.count()
+        done = _recorded_since(first_chunk)
         if done >= due:
-            break
-        # At least every POLL_S, at most 1% of the round late: each poll is an ORM count
-        # (~0.3 ms of CPU here and in PostgreSQL), 1,400 of them in a round of 28 s, ~0.5
-        # ms per feed of the harness's load counted against the product.
+            done = SyncAttempt.objects.count()  # exact; short only if a chunk's record was
+            if done >= due:  # lost (logged, not raised), then the polls go on
+                break
+        # At least every POLL_S, at most 1% of the round late.
         time.sleep(max(POLL_S, (time.perf_counter() - start) / 100))
     elapsed = time.perf_counter() - start
     cpu = sum(cpu_seconds(p.pid) for p in procs) - cpu_before
