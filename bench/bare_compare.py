@@ -47,7 +47,7 @@ def _pair(label: str, bare_worker, our_workers, feeds: int, **round_options) -> 
     s = _with_parts(
         lambda: ours.run_round(f"syncbeat: {label}", our_workers, due=feeds, **round_options),
         {p.pid for p in our_workers},
-        "attempts",
+        "feeds_synced",
     )
     row = {
         "round": label,
